@@ -1,0 +1,95 @@
+"""A meta-learner: the engine's meta-gradient plus an outer optimiser, in two verbs.
+
+``learner.step(tasks)`` makes one meta-update of the initialisation; ``learner.adapt(support)``
+fine-tunes a copy of it to a new task. Everything else (data, logging, checkpoints) is the
+trainer's job, so this class stays small enough to read beside notebook 01.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .maml import LossFn, Method, MetaGradient, Task, adapt_params, meta_gradient_and_loss
+from .params import AdaptSpec, Params, select_adapted, trainable_params
+from .rates import LearnedInnerRates
+
+
+class MetaLearner(nn.Module):
+    """Meta-train an initialisation with MAML, FOMAML, Reptile or ANIL.
+
+    Arguments:
+        model: the network whose parameters are the initialisation.
+        loss_fn: ``loss_fn(model_output, targets) -> scalar``.
+        method: ``"maml"``, ``"fomaml"`` or ``"reptile"``.
+        inner_lr: inner-loop step size.
+        inner_steps: inner-loop steps per task.
+        outer_lr: Adam's step size for the initialisation (and the learned rates).
+        adapt: parameters the inner loop updates (``None``: all; ``"head"``: ANIL).
+        learn_inner_lr: learn one inner rate per adapted tensor and step (Meta-SGD / MAML++).
+        batched: see :func:`xlmeta_lab.meta.meta_gradient`.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> learner = MetaLearner(nn.Linear(1, 1), nn.functional.mse_loss, inner_lr=0.1)
+        >>> task = ((torch.ones(4, 1), torch.zeros(4, 1)), (torch.ones(4, 1), torch.zeros(4, 1)))
+        >>> loss = learner.step([task])
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        *,
+        method: Method = "maml",
+        inner_lr: float = 0.1,
+        inner_steps: int = 1,
+        outer_lr: float = 1e-3,
+        adapt: AdaptSpec = None,
+        learn_inner_lr: bool = False,
+        batched: bool | Literal["auto"] = "auto",
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+        self.method = method
+        self.inner_steps = inner_steps
+        self.adapt_spec = adapt
+        self.batched = batched
+        adapted = select_adapted(trainable_params(model), adapt)
+        self.inner_rates = LearnedInnerRates(adapted, inner_steps, inner_lr) if learn_inner_lr else None
+        self.inner_lr = inner_lr
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=outer_lr)
+
+    def step(self, tasks: Sequence[Task]) -> MetaGradient:
+        """One meta-update from a batch of tasks; returns the meta-gradient and the mean query loss."""
+        result = meta_gradient_and_loss(
+            self.model,
+            self.loss_fn,
+            tasks,
+            method=self.method,
+            inner_lr=self.inner_rates if self.inner_rates is not None else self.inner_lr,
+            inner_steps=self.inner_steps,
+            adapt=self.adapt_spec,
+            batched=self.batched,
+        )
+        named = dict(self.model.named_parameters())
+        if self.inner_rates is not None:
+            named.update(self.inner_rates.named_rates())
+        self.optimizer.zero_grad(set_to_none=True)
+        for name, grad in result.grads.items():
+            if named[name].requires_grad:
+                named[name].grad = grad
+        self.optimizer.step()
+        return result
+
+    def adapt(self, support: tuple[Any, Any], inner_steps: int | None = None) -> Params:
+        """Weights fine-tuned on ``support`` from the current initialisation (the model is unchanged)."""
+        steps = inner_steps or self.inner_steps
+        rates = self.inner_rates if self.inner_rates is not None and steps <= self.inner_steps else self.inner_lr
+        return adapt_params(self.model, self.loss_fn, support, inner_lr=rates, inner_steps=steps, adapt=self.adapt_spec)
+
