@@ -28,7 +28,9 @@ def start_notebook(
     resolved = resolve_device(device)
     settings = profile_settings(notebook, profile)
     threads = torch.get_num_threads()
-    print(f"{notebook}: profile={profile} seed={seed} device={resolved} torch={torch.__version__} threads={threads}")
+    print(
+        f"{notebook}: profile={profile} seed={seed} device={resolved} torch={torch.__version__} threads={threads}"
+    )
     print("settings:", ", ".join(f"{k}={v}" for k, v in settings.items()))
     if os.environ.get("XLMETA_DATA"):
         print(f"data folder (XLMETA_DATA): {os.environ['XLMETA_DATA']}")

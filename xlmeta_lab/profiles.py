@@ -13,8 +13,30 @@ from typing import Any
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "01_maml_derivation": {
-        "quick": {"n_seeds": 3, "hidden": 8, "alphas": [0.0, 0.05, 0.1, 0.2, 0.4], "n_tasks": 4},
-        "full": {"n_seeds": 10, "hidden": 16, "alphas": [0.0, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6], "n_tasks": 8},
+        "quick": {
+            "n_seeds": 3,
+            "hidden": 8,
+            "n_tasks": 4,
+            "check_inner_lr": 0.05,
+            "check_inner_steps": [1, 2, 3],
+            "fo_inner_lrs": [0.001, 0.003, 0.01, 0.03, 0.1],
+            "reptile_inner_lrs": [0.0025, 0.005, 0.01, 0.02, 0.04],
+            "reptile_inner_steps": [1, 2, 3],
+            "quadratic_tasks": 4,
+            "quadratic_inner_lr": 0.2,
+        },
+        "full": {
+            "n_seeds": 10,
+            "hidden": 16,
+            "n_tasks": 8,
+            "check_inner_lr": 0.05,
+            "check_inner_steps": [1, 2, 3, 5],
+            "fo_inner_lrs": [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
+            "reptile_inner_lrs": [0.000625, 0.00125, 0.0025, 0.005, 0.01, 0.02, 0.04],
+            "reptile_inner_steps": [1, 2, 3, 5],
+            "quadratic_tasks": 4,
+            "quadratic_inner_lr": 0.2,
+        },
     },
 }
 

@@ -30,9 +30,10 @@ def attention_implementation(model: nn.Module) -> str | None:
 
 def ensure_double_backward_attention(model: nn.Module) -> None:
     """Switch a Hugging Face model (or one wrapping it) to eager attention, once, with a warning."""
-    targets = [m for m in model.modules() if attention_implementation(m) not in (None, "eager")]
-    for module in targets:
+    for module in model.modules():  # submodules often share their parent's config: re-read it each time
         previous = attention_implementation(module)
+        if previous in (None, "eager"):
+            continue
         setter = getattr(module, "set_attn_implementation", None)
         if setter is None:
             raise RuntimeError(f"{type(module).__name__} uses {previous!r} attention: {DOUBLE_BACKWARD_HINT}")

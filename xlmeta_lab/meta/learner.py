@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .maml import LossFn, Method, MetaGradient, Task, adapt_params, meta_gradient_and_loss
+from .maml import LossFn, MetaGradient, Method, Task, adapt_params, meta_gradient_and_loss
 from .params import AdaptSpec, Params, select_adapted, trainable_params
 from .rates import LearnedInnerRates
 
@@ -90,6 +90,9 @@ class MetaLearner(nn.Module):
     def adapt(self, support: tuple[Any, Any], inner_steps: int | None = None) -> Params:
         """Weights fine-tuned on ``support`` from the current initialisation (the model is unchanged)."""
         steps = inner_steps or self.inner_steps
-        rates = self.inner_rates if self.inner_rates is not None and steps <= self.inner_steps else self.inner_lr
-        return adapt_params(self.model, self.loss_fn, support, inner_lr=rates, inner_steps=steps, adapt=self.adapt_spec)
-
+        rates = (
+            self.inner_rates if self.inner_rates is not None and steps <= self.inner_steps else self.inner_lr
+        )
+        return adapt_params(
+            self.model, self.loss_fn, support, inner_lr=rates, inner_steps=steps, adapt=self.adapt_spec
+        )

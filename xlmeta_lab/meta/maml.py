@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import DOUBLE_BACKWARD_HINT, ensure_double_backward_attention, is_missing_double_backward
-from .params import AdaptSpec, Params, call_model, select_adapted, stack_trees, trainable_params, tree_shapes, tree_to
+from .params import AdaptSpec, Params, call_model, select_adapted, stack_trees, trainable_params, tree_to
 from .rates import LearnedInnerRates
 
 Method = Literal["maml", "fomaml", "reptile"]
@@ -103,7 +103,14 @@ def meta_gradient(
         ['bias', 'weight']
     """
     return meta_gradient_and_loss(
-        model, loss_fn, tasks, method=method, inner_lr=inner_lr, inner_steps=inner_steps, adapt=adapt, batched=batched
+        model,
+        loss_fn,
+        tasks,
+        method=method,
+        inner_lr=inner_lr,
+        inner_steps=inner_steps,
+        adapt=adapt,
+        batched=batched,
     ).grads
 
 
@@ -127,20 +134,22 @@ def meta_gradient_and_loss(
         raise ValueError(f"inner_steps must be >= 1, got {inner_steps}")
     params = trainable_params(model)
     adapted = select_adapted(params, adapt)
-    if isinstance(inner_lr, LearnedInnerRates):
-        if not inner_lr.covers(adapted) or inner_lr.inner_steps < inner_steps:
-            raise ValueError("LearnedInnerRates must cover every adapted parameter for every inner step")
+    if isinstance(inner_lr, LearnedInnerRates) and (
+        not inner_lr.covers(adapted) or inner_lr.inner_steps < inner_steps
+    ):
+        raise ValueError("LearnedInnerRates must cover every adapted parameter for every inner step")
     if method == "maml":
         ensure_double_backward_attention(model)
     device = next(iter(params.values())).device
-    tasks = [tree_to(task, device) for task in tasks]
-
-    use_vmap = _choose_vmap(model, tasks, batched)
+    stacked = _stack_for_vmap(model, tasks, method, batched, device)
+    use_vmap = stacked is not None
     args = (model, loss_fn, tasks, params, adapted, method, inner_lr, inner_steps)
     try:
         if use_vmap:
             try:
-                result = _meta_gradient_vmap(*args)
+                result = _meta_gradient_vmap(
+                    model, loss_fn, stacked, params, adapted, method, inner_lr, inner_steps
+                )
             except (RuntimeError, NotImplementedError, ValueError) as error:
                 if batched is True or is_missing_double_backward(error):
                     raise
@@ -203,15 +212,28 @@ def _rate_fn(inner_lr: InnerLR, rate_tensors: Mapping[str, Tensor] | None = None
     return lambda name, step: inner_lr
 
 
-def _data_loss(model: nn.Module, loss_fn: LossFn, params: Mapping[str, Tensor], sets: Sequence[tuple]) -> Tensor:
+def _data_loss(
+    model: nn.Module, loss_fn: LossFn, params: Mapping[str, Tensor], sets: Sequence[tuple]
+) -> Tensor:
     """Mean loss over one or more ``(x, y)`` sets: the support set, or support and query for Reptile."""
     losses = [loss_fn(call_model(model, params, x), y) for x, y in sets]
     return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
 
 
 def _sgd_update(fast: Params, grads: Mapping[str, Tensor], rate: RateOf, step: int) -> Params:
-    """``theta <- theta - alpha * g`` for the adapted names; the others stay as they are."""
-    return {**fast, **{n: fast[n] - rate(n, step) * g for n, g in grads.items()}}
+    """``theta <- theta - alpha * g`` for the adapted names; the others stay as they are.
+
+    A fixed rate uses ``torch.add(theta, g, alpha=-rate)``: one fused pass over the weights instead of
+    a multiply and a subtract, which matters for large embedding tables.
+    """
+    updated = dict(fast)
+    for name, grad in grads.items():
+        alpha = rate(name, step)
+        if isinstance(alpha, Tensor):
+            updated[name] = fast[name] - alpha * grad
+        else:
+            updated[name] = torch.add(fast[name], grad, alpha=-alpha)
+    return updated
 
 
 def _inner_loop_autograd(
@@ -232,8 +254,11 @@ def _inner_loop_autograd(
             fast[n] = fast[n].detach().requires_grad_()
     for step in range(inner_steps):
         loss = _data_loss(model, loss_fn, fast, sets)
-        grads = torch.autograd.grad(loss, [fast[n] for n in adapted], create_graph=create_graph)
-        fast = _sgd_update(fast, dict(zip(adapted, grads)), rate, step)
+        grads = torch.autograd.grad(
+            loss, [fast[n] for n in adapted], create_graph=create_graph, allow_unused=True
+        )
+        used = {n: g for n, g in zip(adapted, grads) if g is not None}  # unused weights keep their value
+        fast = _sgd_update(fast, used, rate, step)
         if not create_graph and not any(t.requires_grad for t in params.values()):
             fast = {n: t.detach().requires_grad_(n in adapted) for n, t in fast.items()}
     return fast
@@ -284,9 +309,10 @@ def _meta_gradient_loop(
     rate_tensors = inner_lr.named_rates() if isinstance(inner_lr, LearnedInnerRates) else {}
     targets = {**params, **rate_tensors}
     total = {n: torch.zeros_like(t) for n, t in targets.items()}
-    query_loss = torch.zeros((), device=next(iter(params.values())).device)
+    first = next(iter(params.values()))
+    query_loss = torch.zeros((), device=first.device, dtype=first.dtype)
     n_tasks = len(tasks)
-    for support, query in tasks:
+    for support, query in (tree_to(task, query_loss.device) for task in tasks):
         if method == "reptile":
             start = {n: t.detach() for n, t in params.items()}
             fast = _inner_loop_autograd(
@@ -313,43 +339,62 @@ def _meta_gradient_loop(
 def _meta_gradient_vmap(
     model: nn.Module,
     loss_fn: LossFn,
-    tasks: Sequence[Task],
+    stacked: Task,
     params: Params,
     adapted: Sequence[str],
     method: str,
     inner_lr: InnerLR,
     inner_steps: int,
 ) -> tuple[dict[str, Tensor], Tensor]:
-    """All tasks in one call: ``vmap`` over the stacked task axis, ``grad`` around it for the meta-gradient."""
-    supports = stack_trees([support for support, _ in tasks])
-    queries = stack_trees([query for _, query in tasks])
-    theta = {n: t.detach() for n, t in params.items()}
-    rates = {k: v.detach() for k, v in inner_lr.named_rates().items()} if isinstance(inner_lr, LearnedInnerRates) else {}
+    """All tasks in one call: ``vmap`` over the stacked task axis (``stacked`` holds every task's data
+    with a leading task dimension), then autograd back to theta for the meta-gradient."""
+    supports, queries = stacked
+    rate_tensors = inner_lr.named_rates() if isinstance(inner_lr, LearnedInnerRates) else {}
 
     if method == "reptile":
+        theta = {n: t.detach() for n, t in params.items()}
+        rates = {k: v.detach() for k, v in rate_tensors.items()}
 
         def adapted_weights(support: tuple, query: tuple) -> tuple[Params, Tensor]:
             fast = _inner_loop_func(
-                model, loss_fn, theta, adapted, _rate_fn(inner_lr, rates), inner_steps, [support, query], first_order=True
+                model,
+                loss_fn,
+                theta,
+                adapted,
+                _rate_fn(inner_lr, rates),
+                inner_steps,
+                [support, query],
+                first_order=True,
             )
             return {n: fast[n] for n in adapted}, _data_loss(model, loss_fn, fast, [query])
 
-        fast, losses = torch.func.vmap(adapted_weights, randomness="different")(supports, queries)
-        return {n: theta[n] - fast[n].mean(0) for n in adapted}, losses.mean().detach()
+        with torch.no_grad():
+            fast, losses = torch.func.vmap(adapted_weights, randomness="different")(supports, queries)
+        return {n: theta[n] - fast[n].mean(0) for n in adapted}, losses.mean()
 
     def task_query_loss(theta: Params, rates: Params, support: tuple, query: tuple) -> Tensor:
         fast = _inner_loop_func(
-            model, loss_fn, theta, adapted, _rate_fn(inner_lr, rates), inner_steps, [support], first_order=method == "fomaml"
+            model,
+            loss_fn,
+            theta,
+            adapted,
+            _rate_fn(inner_lr, rates),
+            inner_steps,
+            [support],
+            first_order=method == "fomaml",
         )
         return _data_loss(model, loss_fn, fast, [query])
 
-    batch_loss = torch.func.vmap(task_query_loss, in_dims=(None, None, 0, 0), randomness="different")
-
-    def mean_query_loss(theta: Params, rates: Params) -> Tensor:
-        return batch_loss(theta, rates, supports, queries).mean()
-
-    (theta_grads, rate_grads), loss = torch.func.grad_and_value(mean_query_loss, argnums=(0, 1))(theta, rates)
-    return {**theta_grads, **rate_grads}, loss.detach()
+    # vmap runs the inner loops of all tasks in one call; ordinary autograd then differentiates the
+    # mean query loss back to theta (measured faster here than an outer ``torch.func.grad``).
+    targets = {**params, **rate_tensors}
+    losses = torch.func.vmap(task_query_loss, in_dims=(None, None, 0, 0), randomness="different")(
+        params, rate_tensors, supports, queries
+    )
+    loss = losses.mean()
+    names = [n for n, t in targets.items() if t.requires_grad]
+    grads = torch.autograd.grad(loss, [targets[n] for n in names], allow_unused=True)
+    return {n: g for n, g in zip(names, grads) if g is not None}, loss.detach()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -357,33 +402,61 @@ def _meta_gradient_vmap(
 # --------------------------------------------------------------------------------------------------
 
 
-def vmap_obstacle(model: nn.Module) -> str | None:
-    """Why ``model`` cannot run under ``vmap``, or ``None`` if nothing is known to stop it.
+#: Normalisation layers whose fused kernels give wrong second-order gradients under vmap: with per-task
+#: weights, ``nn.LayerNorm``'s double backward differed from plain autograd by 0.17 (float64, torch 2.13;
+#: see pytorch/functorch#534). A composite LayerNorm (``xlmeta_lab.models.LayerNorm``) is exact.
+_FUSED_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm)
+
+
+def vmap_obstacle(model: nn.Module, method: str = "maml") -> str | None:
+    """Why ``model`` should not run under ``vmap`` for ``method``, or ``None`` if nothing is known to stop it.
 
     Recurrent layers call fused kernels with no batching rule; BatchNorm that tracks running statistics
-    writes to a buffer in place, which vmap forbids (use LayerNorm, or ``track_running_stats=False``).
+    writes to a buffer in place, which vmap forbids; fused normalisation kernels give wrong second-order
+    gradients under vmap (measured, see ``_FUSED_NORMS``), so second-order MAML loops over them.
     """
     if model in _VMAP_FAILED:
         return "it failed under vmap earlier in this session"
     for name, module in model.named_modules():
+        label = name or "the model"
         if isinstance(module, nn.RNNBase):
-            return f"{name or 'the model'} is a {type(module).__name__} (fused recurrent kernel, no vmap rule)"
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.track_running_stats and module.training:
-            return f"{name} is a BatchNorm that updates running statistics in place"
+            return f"{label} is a {type(module).__name__} (fused recurrent kernel, no vmap rule)"
+        if (
+            isinstance(module, nn.modules.batchnorm._BatchNorm)
+            and module.track_running_stats
+            and module.training
+        ):
+            return f"{label} is a BatchNorm that updates running statistics in place"
+        has_affine = any(p.requires_grad for p in module.parameters(recurse=False))
+        if method == "maml" and isinstance(module, _FUSED_NORMS) and has_affine:
+            return (
+                f"{label} is a fused {type(module).__name__}, whose second-order gradient under vmap is wrong "
+                "in PyTorch (use xlmeta_lab.models.LayerNorm, a composite LayerNorm, to batch)"
+            )
     return None
 
 
-def _choose_vmap(model: nn.Module, tasks: Sequence[Task], batched: bool | Literal["auto"]) -> bool:
-    if batched is False:
-        return False
-    shapes = {tree_shapes(task) for task in tasks}
-    if batched is True:
-        if len(shapes) > 1:
-            raise ValueError("batched=True needs tasks of equal shapes (pad them); got several shapes")
-        obstacle = vmap_obstacle(model)
-        if obstacle and model not in _VMAP_FAILED:
-            raise ValueError(f"batched=True, but {obstacle}")
-        return True
-    if batched != "auto":
+def _stack_for_vmap(
+    model: nn.Module,
+    tasks: Sequence[Task],
+    method: str,
+    batched: bool | Literal["auto"],
+    device: torch.device,
+) -> Task | None:
+    """The tasks stacked along a leading task axis if they will run under vmap, else ``None`` (loop)."""
+    if batched not in (True, False, "auto"):
         raise ValueError(f"batched must be True, False or 'auto', got {batched!r}")
-    return len(tasks) > 1 and len(shapes) == 1 and vmap_obstacle(model) is None
+    if batched is False:
+        return None
+    obstacle = vmap_obstacle(model, method)
+    if batched == "auto" and (obstacle is not None or len(tasks) < 2):
+        return None
+    if batched is True and obstacle is not None and model not in _VMAP_FAILED:
+        raise ValueError(f"batched=True, but {obstacle}")
+    try:
+        stacked = stack_trees(list(tasks))
+    except RuntimeError as error:  # torch.stack: tensors of different shapes
+        if batched is True:
+            raise ValueError(f"batched=True needs tasks of equal shapes (pad them): {error}") from error
+        return None
+    return tree_to(stacked, device)

@@ -9,7 +9,7 @@ engine therefore keeps a model's parameters in a ``dict[str, Tensor]`` and calls
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +18,7 @@ from torch.func import functional_call
 Params = dict[str, Tensor]
 #: Which parameters the inner loop adapts: ``None`` (all), names or name prefixes
 #: (``"head"`` matches ``"head.weight"``), or a predicate on the name.
-AdaptSpec = Union[None, str, Iterable[str], Callable[[str], bool]]
+AdaptSpec = None | str | Iterable[str] | Callable[[str], bool]
 
 
 def trainable_params(model: nn.Module) -> Params:
@@ -64,17 +64,6 @@ def stack_trees(items: list[Any]) -> Any:
     if isinstance(first, (tuple, list)):
         return tuple(stack_trees(list(group)) for group in zip(*items))
     raise TypeError(f"cannot stack task data of type {type(first).__name__}: use tensors, tuples or dicts")
-
-
-def tree_shapes(tree: Any) -> Any:
-    """The shapes of every tensor in a task's data: tasks with equal shapes can be stacked for ``vmap``."""
-    if isinstance(tree, Tensor):
-        return tuple(tree.shape)
-    if isinstance(tree, Mapping):
-        return tuple((k, tree_shapes(v)) for k, v in sorted(tree.items()))
-    if isinstance(tree, (tuple, list)):
-        return tuple(tree_shapes(t) for t in tree)
-    raise TypeError(f"task data must be tensors, tuples or dicts, got {type(tree).__name__}")
 
 
 def tree_to(tree: Any, device: torch.device) -> Any:

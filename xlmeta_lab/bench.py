@@ -1,0 +1,201 @@
+"""``xlmeta bench``: how much faster is the engine than the loop a learner would write first?
+
+Both sides compute the same meta-gradient in the same process, interleaved, on one thread, so the
+*ratio* is meaningful on a shared 2-core machine where absolute times are not. The baseline is the
+textbook loop (one task after another, ``torch.autograd.grad`` for the inner step, ``backward()`` per
+task); it is written here independently of the engine, so the benchmark doubles as a check that both
+give the same gradients.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from .meta import meta_gradient_and_loss
+from .meta.maml import LossFn, Task
+from .models import Tagger, TaggerConfig, tagging_loss
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark row: a model, its task batch and the meta-learning settings."""
+
+    name: str
+    build: Callable[[torch.Generator], tuple[nn.Module, LossFn, list[Task]]]
+    method: str
+    inner_steps: int
+    inner_lr: float
+    target_ratio: float
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    method: str
+    inner_steps: int
+    path: str
+    engine_steps_per_s: float
+    loop_steps_per_s: float
+    ratio: float
+    ratio_spread: float
+    max_grad_diff: float
+    target_ratio: float
+    passed: bool
+
+
+def plain_loop_meta_gradient(
+    model: nn.Module, loss_fn: LossFn, tasks: list[Task], method: str, inner_lr: float, inner_steps: int
+) -> dict[str, Tensor]:
+    """The textbook MAML/FOMAML loop: adapt each task in turn, ``backward()`` its query loss."""
+    params = dict(model.named_parameters())
+    for p in params.values():
+        p.grad = None
+    for (x_support, y_support), (x_query, y_query) in tasks:
+        fast = params
+        for _ in range(inner_steps):
+            loss = loss_fn(functional_call(model, fast, x_support), y_support)
+            grads = torch.autograd.grad(loss, list(fast.values()), create_graph=method == "maml")
+            fast = {name: w - inner_lr * g for (name, w), g in zip(fast.items(), grads)}
+        (loss_fn(functional_call(model, fast, x_query), y_query) / len(tasks)).backward()
+    return {name: p.grad.detach().clone() for name, p in params.items()}
+
+
+def sine_tasks(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]]:
+    """Sine regression (Finn et al., 2017): amplitude in [0.1, 5], phase in [0, pi], 10 support + 10 query."""
+    model = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
+    tasks = []
+    for _ in range(25):
+        amplitude = 0.1 + 4.9 * torch.rand((), generator=generator)
+        phase = math.pi * torch.rand((), generator=generator)
+
+        def draw(amplitude: Tensor = amplitude, phase: Tensor = phase) -> tuple[Tensor, Tensor]:
+            x = 10 * torch.rand(10, 1, generator=generator) - 5
+            return x, amplitude * torch.sin(x + phase)
+
+        tasks.append((draw(), draw()))
+    return model, nn.functional.mse_loss, tasks
+
+
+def tagger_tasks(context: str) -> Callable[[torch.Generator], tuple[nn.Module, LossFn, list[Task]]]:
+    """Word-level taggers: vocabulary 5000, embeddings 64, 4 tasks of 8 + 8 sentences of 20 tokens."""
+
+    def build(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]]:
+        config = TaggerConfig(
+            n_tags=17, n_words=5000, word_dim=64, hidden=64, context=context, context_layers=1
+        )
+        model = Tagger(config)
+
+        def sentences() -> tuple[Tensor, Tensor]:
+            return torch.randint(1, 5000, (8, 20), generator=generator), torch.randint(
+                0, 17, (8, 20), generator=generator
+            )
+
+        return model, tagging_loss, [(sentences(), sentences()) for _ in range(4)]
+
+    return build
+
+
+def cases() -> list[Case]:
+    rows = [
+        Case(f"sine {steps} step", sine_tasks, method, steps, 0.01, 8.0)
+        for steps in (1, 5)
+        for method in ("maml", "fomaml")
+    ]
+    for context, target in (("conv", 1.3), ("lstm", 1.0)):
+        rows += [
+            Case(f"{context} tagger", tagger_tasks(context), method, 1, 0.1, target)
+            for method in ("maml", "fomaml")
+        ]
+    return rows
+
+
+def _time_once(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_case(case: Case, repeats: int, seed: int = 0) -> Row:
+    """Interleave engine and loop timings so machine noise hits both alike; report the median ratio."""
+    torch.manual_seed(seed)
+    model, loss_fn, tasks = case.build(torch.Generator().manual_seed(seed))
+
+    def engine():
+        return meta_gradient_and_loss(
+            model, loss_fn, tasks, method=case.method, inner_lr=case.inner_lr, inner_steps=case.inner_steps
+        )
+
+    def loop():
+        return plain_loop_meta_gradient(model, loss_fn, tasks, case.method, case.inner_lr, case.inner_steps)
+
+    result, reference = engine(), loop()  # warm-up, and the correctness check
+    diff = max((result.grads[n] - reference[n]).abs().max().item() for n in reference)
+    engine_times, loop_times = [], []
+    for _ in range(repeats):
+        engine_times.append(_time_once(engine))
+        loop_times.append(_time_once(loop))
+    ratios = [lt / et for et, lt in zip(engine_times, loop_times)]
+    ratio = statistics.median(ratios)
+    return Row(
+        case=case.name,
+        method=case.method,
+        inner_steps=case.inner_steps,
+        path="vmap" if result.batched else "loop",
+        engine_steps_per_s=1.0 / statistics.median(engine_times),
+        loop_steps_per_s=1.0 / statistics.median(loop_times),
+        ratio=ratio,
+        ratio_spread=statistics.pstdev(ratios),
+        max_grad_diff=diff,
+        target_ratio=case.target_ratio,
+        passed=ratio >= case.target_ratio and diff <= 1e-5,
+    )
+
+
+def run_benchmark(repeats: int = 20, threads: int = 1, out: Path | None = None) -> list[Row]:
+    """Run every case, print the table and write it as JSON (with the machine it ran on)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rows = [run_case(case, repeats) for case in cases()]
+    finally:
+        torch.set_num_threads(previous)
+    print(format_table(rows, threads, repeats))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "threads": threads,
+            "repeats": repeats,
+            "torch": torch.__version__,
+            "machine": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "rows": [asdict(r) for r in rows],
+        }
+        out.write_text(json.dumps(payload, indent=2))
+        print(f"written: {out}")
+    return rows
+
+
+def format_table(rows: list[Row], threads: int, repeats: int) -> str:
+    header = (
+        f"meta-steps per second, engine vs plain per-task loop ({threads} thread, median of {repeats} interleaved runs)\n"
+        f"{'case':<16}{'method':<8}{'path':<6}{'engine/s':>10}{'loop/s':>10}{'ratio':>8}{'+-':>6}"
+        f"{'target':>8}{'max |dg|':>10}  ok"
+    )
+    lines = [header, "-" * len(header.splitlines()[-1])]
+    for r in rows:
+        lines.append(
+            f"{r.case:<16}{r.method:<8}{r.path:<6}{r.engine_steps_per_s:>10.1f}{r.loop_steps_per_s:>10.1f}"
+            f"{r.ratio:>8.2f}{r.ratio_spread:>6.2f}{r.target_ratio:>8.1f}{r.max_grad_diff:>10.1e}  {'yes' if r.passed else 'NO'}"
+        )
+    return "\n".join(lines)
