@@ -1,0 +1,333 @@
+"""Where every data file comes from, and how a key becomes a checked local path.
+
+Why a registry: the workbook's numbers are only comparable if everyone reads the same bytes.
+Each file is pinned to a repository commit and a sha256, so a download, a CI mirror and a
+colleague's copy are provably the same file.
+
+Resolution (one folder is chosen, then used; there is no silent fallback to another place):
+
+1. the ``data_dir`` argument (``--data-dir`` on the command line), else
+2. the ``XLMETA_DATA`` environment variable, else
+3. the user cache (``pooch.os_cache("xlmeta-lab")``, or ``XLMETA_CACHE``), where a missing
+   file is downloaded from its pinned URL and checked by pooch.
+
+Folders 1 and 2 are laid out like the read-only mirror (``UD_French-GSD/fr_gsd-ud-test.conllu``,
+``SIB-200/fra_Latn/test.tsv``); a file missing there is an error, not a download, so an
+incomplete offline mirror is noticed instead of quietly bypassed. Every file found is checked
+against its sha256 (memoised per path, size and mtime); a mismatch is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pooch
+
+ENV_DATA = "XLMETA_DATA"
+ENV_CACHE = "XLMETA_CACHE"
+
+UD_LICENSE_4 = "CC BY-SA 4.0"
+UD_LICENSE_3 = "CC BY-SA 3.0"
+SIB_LICENSE = "CC BY-SA 4.0 (FLORES-200 text; repository code Apache-2.0)"
+
+
+class DataError(Exception):
+    """Base class for problems with the workbook's data files."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A registered file is neither in the chosen folder nor downloadable right now."""
+
+
+class ChecksumMismatchError(DataError):
+    """A file's bytes differ from the pinned sha256: a corrupted or different version."""
+
+
+class FileFormatError(ValueError):
+    """A data file that does not parse: carries the file, the 1-based line number and what is wrong."""
+
+    def __init__(self, path: str | os.PathLike, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = str(path), line, reason
+        super().__init__(f"{path}:{line}: {reason}")
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One pinned file: where it lives in a mirror folder and where it comes from online.
+
+    ``filename`` may contain a ``/`` (SIB-200 keeps one folder per language).
+    """
+
+    key: str
+    folder: str
+    filename: str
+    url: str
+    sha256: str
+    license: str
+    dataset: str  # "ud" or "sib200"
+    lang: str  # short code: "en", "es", "fr"
+    split: str  # "dev", "test", "train" or "labels"
+
+    @property
+    def relpath(self) -> str:
+        return f"{self.folder}/{self.filename}"
+
+
+# (folder, file stem prefix, commit, license, {split: sha256})
+_UD = {
+    "en_ewt": (
+        "UD_English-EWT",
+        "15d613d8447b3478787d4c278730a1e48a945efb",
+        UD_LICENSE_4,
+        {
+            "dev": "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
+            "test": "e266e515a0a7547657ed3d90d9ba46487d6bd251f27ad4269d4e8a427c8555cd",
+        },
+    ),
+    "es_gsd": (
+        "UD_Spanish-GSD",
+        "57c045644664e5c1e169263cc4e3b95e40c078ba",
+        UD_LICENSE_4,
+        {
+            "dev": "d5018974cb6a4adb03435f76ac4914a388f4fc763b35b6c4a6a2dc27874b0dff",
+            "test": "37612cb7cc13eab62e6f95b06504a31f252ecc56acb52a06d142bf872318b872",
+        },
+    ),
+    "fr_gsd": (
+        "UD_French-GSD",
+        "830e2782304af08b3cc1c9250475343e04274d81",
+        UD_LICENSE_4,
+        {
+            "dev": "3e7531b645e5bd6fe37bb619cdd8292e87f5937e64cd8627b4094324eb830e6b",
+            "test": "5d1743c7a9ce2908943d4a430ed9a77755e2a8d7e32d42ee0f1d6a0b528f0be8",
+        },
+    ),
+    "en_pud": (
+        "UD_English-PUD",
+        "f16eba4ae7f3d161870ed320676c5088b8fa476c",
+        UD_LICENSE_3,
+        {"test": "c80584f2bc2b31d5bada78a1136f9feec7ac49e5e18898db02dea434b5b8f0aa"},
+    ),
+    "es_pud": (
+        "UD_Spanish-PUD",
+        "818a82b8628c9cbec78750c7e83ccba34b9ce22b",
+        UD_LICENSE_3,
+        {"test": "48a7b5c7f409100b24eba90c7397e01f6fecaaf3207315a9a1bda029f77e98d3"},
+    ),
+    "fr_pud": (
+        "UD_French-PUD",
+        "c245786cfb3020d43bcfc96215ae531a1b07bcbc",
+        UD_LICENSE_3,
+        {"test": "793540702db111d2bfe04f846edddb23e7a2a432294fe17cb612dd795fb0301f"},
+    ),
+}
+
+SIB_COMMIT = "593cea88519930f776c1a4a1980b6a35b39dca57"
+SIB_LANGS = {"eng_Latn": "en", "spa_Latn": "es", "fra_Latn": "fr"}
+_SIB_LABELS_SHA = "f52879a3f02d9edea97f85e3839f242ed4853dd6459d57dfaec1501dc37e95f7"
+_SIB = {
+    "eng_Latn": {
+        "train": "056c2989673d0724cb27edb0d9ee5c6305b2548c17f9fd8f2092f40c98ac0156",
+        "dev": "48fe23ed3c66e6978c6cdeff3f661ab9ea6451001d967e23d94796b009777181",
+        "test": "fd7012f846f5a8caead1e7419023d64a28351893f3d9c7ebcde4c5481ca5d326",
+        "labels": _SIB_LABELS_SHA,
+    },
+    "spa_Latn": {
+        "train": "274f9381c0e6cd8eebbe6dc66e04e8fe81866f565435b92204d212c13a6f5bd5",
+        "dev": "53adba2773b99377133cfae38260df5badfbef541e73b674208395c2ae05f834",
+        "test": "971fbbf0ed5e2f4d10953264c9d5ef05d854b654014d3a10b98f50a12443ea41",
+        "labels": _SIB_LABELS_SHA,
+    },
+    "fra_Latn": {
+        "train": "a958d94907b591b27f9be4d878efa01d597992cd707d761358424d16c7919350",
+        "dev": "6a1bf1201dbd9aee5d57a5fe65a5ffa5e733d486e7f0c658c264b764e4bde35f",
+        "test": "6ef23d135ee0bde78d907a908dbb5127ab27ee1189b0c2e3db51f328e0707d05",
+        "labels": _SIB_LABELS_SHA,
+    },
+}
+
+
+def _build_registry() -> dict[str, DataFile]:
+    files: list[DataFile] = []
+    for name, (folder, commit, license_, splits) in _UD.items():
+        for split, sha in splits.items():
+            filename = f"{name}-ud-{split}.conllu"
+            url = f"https://raw.githubusercontent.com/UniversalDependencies/{folder}/{commit}/{filename}"
+            files.append(
+                DataFile(f"{name}-{split}", folder, filename, url, sha, license_, "ud", name[:2], split)
+            )
+    for code, splits in _SIB.items():
+        for split, sha in splits.items():
+            filename = f"{code}/{'labels.txt' if split == 'labels' else split + '.tsv'}"
+            url = f"https://raw.githubusercontent.com/dadelani/sib-200/{SIB_COMMIT}/data/annotated/{filename}"
+            files.append(
+                DataFile(
+                    f"sib200-{code}-{split}",
+                    "SIB-200",
+                    filename,
+                    url,
+                    sha,
+                    SIB_LICENSE,
+                    "sib200",
+                    SIB_LANGS[code],
+                    split,
+                )
+            )
+    return {f.key: f for f in files}
+
+
+REGISTRY: dict[str, DataFile] = _build_registry()
+
+
+def entry(key: str) -> DataFile:
+    """The registry entry for *key*; an unknown key lists the known ones."""
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise KeyError(f"unknown data key {key!r}; known keys: {', '.join(REGISTRY)}") from None
+
+
+def cache_dir() -> Path:
+    """The user cache folder: ``XLMETA_CACHE`` if set, else pooch's per-user cache."""
+    return Path(os.environ.get(ENV_CACHE) or pooch.os_cache("xlmeta-lab"))
+
+
+def data_folder(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The folder files are read from, and why it was chosen (shown in messages)."""
+    if data_dir is not None:
+        return Path(data_dir), "given as data_dir / --data-dir"
+    if os.environ.get(ENV_DATA):
+        return Path(os.environ[ENV_DATA]), f"from ${ENV_DATA}"
+    return cache_dir(), "the user cache"
+
+
+def require_folder(folder: str | os.PathLike) -> Path:
+    """*folder* as a Path if it is a directory; otherwise a DataNotFoundError saying how to set one up."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise DataNotFoundError(
+            f"data folder {path} does not exist. Point {ENV_DATA} (or --data-dir) at a folder laid out like "
+            f"the mirror (UD_French-GSD/..., SIB-200/...), e.g. ../shared/data, or create it with "
+            f"`xlmeta data fetch --data-dir {path}`."
+        )
+    return path
+
+
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """sha256 of a file, memoised per (path, size, mtime) so repeated checks are free."""
+    path = Path(path)
+    stat = path.stat()
+    memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo_key not in _SHA_MEMO:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _SHA_MEMO[memo_key] = digest.hexdigest()
+    return _SHA_MEMO[memo_key]
+
+
+def _check(item: DataFile, path: Path) -> Path:
+    actual = sha256_of(path)
+    if actual != item.sha256:
+        raise ChecksumMismatchError(
+            f"{path} does not match the pinned file {item.key!r}: sha256 {actual}, expected {item.sha256}. "
+            f"Delete it and run `xlmeta data fetch`, or replace it with the file from {item.url}"
+        )
+    return path
+
+
+def how_to_provide(item: DataFile) -> str:
+    """The three ways to make a file available, used in every 'missing' message."""
+    return (
+        f"Provide {item.relpath} in one of three ways:\n"
+        f"  1. pass a folder laid out like the mirror: data_dir=... / --data-dir DIR "
+        f"(containing {item.relpath});\n"
+        f"  2. set {ENV_DATA}=/path/to/folder laid out the same way (e.g. ../shared/data);\n"
+        f"  3. go online once so it is downloaded into the cache ({cache_dir()}): "
+        f"`xlmeta data fetch` (source: {item.url})."
+    )
+
+
+def _download(item: DataFile, folder: Path) -> Path:
+    target = folder / item.relpath
+    try:
+        fetched = pooch.retrieve(
+            item.url,
+            known_hash=f"sha256:{item.sha256}",
+            fname=target.name,
+            path=target.parent,
+            progressbar=False,
+        )
+    except ValueError as err:  # pooch: downloaded bytes do not match known_hash
+        raise ChecksumMismatchError(
+            f"download of {item.key!r} from {item.url} failed its sha256 check: {err}"
+        ) from err
+    except OSError as err:  # requests' network errors are OSErrors too
+        raise DataNotFoundError(
+            f"{item.relpath} ({item.key}) is not in {folder} and could not be downloaded "
+            f"({type(err).__name__}: {err}).\n{how_to_provide(item)}"
+        ) from err
+    return _check(item, Path(fetched))
+
+
+def resolve(key: str, data_dir: str | os.PathLike | None = None, *, download: bool | None = None) -> Path:
+    """Local, checksum-verified path of registered file *key*.
+
+    The folder is ``data_dir``, else ``$XLMETA_DATA``, else the user cache (see module doc).
+    ``download`` defaults to True only for the user cache; pass True to fill an explicit folder
+    (what ``xlmeta data fetch --data-dir`` does).
+
+    Raises:
+        DataNotFoundError: missing and not downloadable; the message names the three remedies.
+        ChecksumMismatchError: the bytes found or downloaded differ from the pinned sha256.
+    """
+    item = entry(key)
+    folder, why = data_folder(data_dir)
+    path = folder / item.relpath
+    if path.is_file():
+        return _check(item, path)
+    if download is None:
+        download = data_dir is None and not os.environ.get(ENV_DATA)
+    if not download:
+        raise DataNotFoundError(f"{item.relpath} ({key}) is not in {folder} ({why}).\n{how_to_provide(item)}")
+    return _download(item, folder)
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """One row of :func:`verify`: ``ok`` is True only for a present file with the pinned sha256."""
+
+    key: str
+    path: Path
+    sha256: str | None
+    ok: bool
+    problem: str = ""
+
+
+def verify(data_dir: str | os.PathLike | None = None) -> list[FileStatus]:
+    """Check every registered file in the chosen folder without downloading anything."""
+    folder, _ = data_folder(data_dir)
+    rows = []
+    for item in REGISTRY.values():
+        path = folder / item.relpath
+        if not path.is_file():
+            rows.append(FileStatus(item.key, path, None, False, "missing"))
+            continue
+        actual = sha256_of(path)
+        ok = actual == item.sha256
+        rows.append(
+            FileStatus(item.key, path, actual, ok, "" if ok else f"sha256 mismatch, expected {item.sha256}")
+        )
+    return rows
+
+
+def fetch(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Make every registered file available (downloading what is missing) and return the paths."""
+    return [resolve(key, data_dir, download=True) for key in REGISTRY]
