@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import pytest
 import torch
 
-from xlmeta_lab.data import sources
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.data.ud import Sentence
@@ -33,13 +31,7 @@ from xlmeta_lab.episodes import (
     support_draws,
 )
 
-MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
 LABELS = ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    return sources.require_folder(MIRROR)  # fails loudly (never skips) when the mirror is absent
 
 
 @pytest.fixture(scope="module")

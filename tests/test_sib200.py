@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from xlmeta_lab.data.sib200 import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
 LABELS = ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
 # From SIB-200/PROVENANCE.md: rows per split and label distribution (same in every language).
 DISTRIBUTION = {
@@ -27,11 +25,6 @@ DISTRIBUTION = {
     "dev": (25, 20, 14, 12, 11, 9, 8),
     "test": (51, 40, 30, 25, 22, 19, 17),
 }
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    return sources.require_folder(MIRROR)  # fails loudly (never skips) when the mirror is absent
 
 
 @pytest.mark.parametrize("lang", ["en", "spa_Latn", "fr"])

@@ -15,13 +15,7 @@ from xlmeta_lab.data import sources
 from xlmeta_lab.data.cli import add_data_commands
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
 KEY = "fr_gsd-test"
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    return sources.require_folder(MIRROR)  # fails loudly (never skips) when the mirror is absent
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from xlmeta_lab.data import sources
 from xlmeta_lab.data.ud import (
     UPOS_TAGS,
     ConlluFormatError,
@@ -19,7 +17,6 @@ from xlmeta_lab.data.ud import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 # From each treebank's PROVENANCE.md: sentences, syntactic words, UPOS tags never used.
 PROVENANCE_COUNTS = {
@@ -33,11 +30,6 @@ PROVENANCE_COUNTS = {
     "es_pud-test": (1000, 23283, set()),
     "fr_pud-test": (1000, 24726, {"PART", "INTJ"}),
 }
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    return sources.require_folder(MIRROR)  # fails loudly (never skips) when the mirror is absent
 
 
 def test_upos_inventory_is_the_17_universal_tags() -> None:

@@ -35,3 +35,11 @@ def start_notebook(
     if os.environ.get("XLMETA_DATA"):
         print(f"data folder (XLMETA_DATA): {os.environ['XLMETA_DATA']}")
     return settings, resolved
+
+
+KEY_RESULT_MARKER = "KEY RESULT:"
+
+
+def report_key_result(text: str) -> None:
+    """Print a notebook's headline where ``xlmeta workbook`` finds it for its summary table."""
+    print(f"{KEY_RESULT_MARKER} {text}")

@@ -1,0 +1,21 @@
+"""Shared fixtures: where the data mirror is.
+
+CI sets ``XLMETA_DATA=../shared/data``; a developer's checkout finds the same folder beside the repository.
+A missing mirror fails the tests that need it, loudly: nothing is skipped in silence.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from xlmeta_lab.data import sources
+
+MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return sources.require_folder(MIRROR)

@@ -1,0 +1,45 @@
+"""The command line: its parser, the workbook summary, and one benchmark case (correctness, not speed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from xlmeta_lab.bench import cases, run_case
+from xlmeta_lab.cli import build_parser, main
+from xlmeta_lab.notebook import KEY_RESULT_MARKER
+from xlmeta_lab.workbook import NotebookRun, format_summary, key_result_of
+
+
+def test_parser_knows_every_command() -> None:
+    parser = build_parser()
+    for argv in (["workbook", "--profile", "full"], ["bench", "--repeats", "3"], ["data", "list"]):
+        assert callable(parser.parse_args(argv).func)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["workbook", "--profile", "huge"])
+
+
+def test_key_result_is_read_back_from_an_executed_notebook(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(...)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"noise\n{KEY_RESULT_MARKER} max |diff| 3e-16\n")]
+    notebook.cells.append(cell)
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(notebook, path)
+    assert key_result_of(path) == "max |diff| 3e-16"
+    summary = format_summary([NotebookRun("01_x", "ok", 1.5, "max |diff| 3e-16")], "quick", tmp_path)
+    assert "01_x" in summary and "1 ok, 0 failed" in summary
+
+
+@pytest.mark.parametrize("case", [c for c in cases() if c.method == "maml"][:1] + [cases()[-1]], ids=lambda c: c.name)
+def test_benchmark_engine_and_plain_loop_agree(case) -> None:
+    row = run_case(case, repeats=1)
+    assert row.max_grad_diff <= 1e-5
+    assert row.engine_steps_per_s > 0 and row.loop_steps_per_s > 0
+
+
+def test_data_verify_command_checks_the_mirror(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "verify", "--data-dir", str(data_dir)]) == 0
+    assert "21/21 files OK" in capsys.readouterr().out

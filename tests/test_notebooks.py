@@ -1,0 +1,68 @@
+"""Every notebook runs top to bottom at PROFILE="quick", and its .py twin says exactly what the .ipynb says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PAIRS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+KERNEL = "python3"  # passed explicitly: a kernel-name mismatch is a classic papermill failure
+
+
+def test_there_are_notebooks() -> None:
+    assert PAIRS, f"no notebooks in {NOTEBOOKS}"
+
+
+def comparable_cells(notebook: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in notebook.cells]
+
+
+@pytest.mark.parametrize("script", PAIRS, ids=lambda p: p.stem)
+def test_py_and_ipynb_are_in_sync(script: Path) -> None:
+    paired = script.with_suffix(".ipynb")
+    assert paired.exists(), f"{paired.name} missing: run `jupytext --sync {script}`"
+    from_py = jupytext.read(script)
+    from_ipynb = nbformat.read(paired, as_version=4)
+    assert comparable_cells(from_py) == comparable_cells(from_ipynb), (
+        f"{script.name} and {paired.name} differ: edit the .py, then `jupytext --sync {script}`"
+    )
+
+
+@pytest.mark.parametrize("script", PAIRS, ids=lambda p: p.stem)
+def test_ipynb_is_stored_without_outputs(script: Path) -> None:
+    notebook = nbformat.read(script.with_suffix(".ipynb"), as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), f"strip outputs of {script.stem}.ipynb"
+
+
+@pytest.mark.parametrize("script", PAIRS, ids=lambda p: p.stem)
+def test_notebook_has_one_parameters_cell_with_profile_seed_device(script: Path) -> None:
+    cells = [c for c in jupytext.read(script).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    for name in ("PROFILE", "SEED", "DEVICE"):
+        assert f"{name} =" in cells[0].source
+    assert '%pip' not in script.read_text() and "!pip" not in script.read_text(), "no pip magics: the .py must stay Python"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("script", PAIRS, ids=lambda p: p.stem)
+def test_notebook_runs_at_quick_profile(script: Path, tmp_path: Path) -> None:
+    import papermill
+
+    executed = tmp_path / script.with_suffix(".ipynb").name
+    papermill.execute_notebook(
+        str(script.with_suffix(".ipynb")),
+        str(executed),
+        parameters={"PROFILE": "quick"},
+        kernel_name=KERNEL,
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+    )
+    outputs = "".join(
+        o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
+    )
+    assert "profile=quick" in outputs, "the notebook must print its profile and seed (start_notebook)"

@@ -1,0 +1,101 @@
+"""``xlmeta workbook``: run every notebook top to bottom, as a learner would, and summarise.
+
+Each notebook is executed with papermill (the ``parameters`` cell receives ``PROFILE``) into ``build/``,
+so the executed copies, with their plots and tables, can be opened afterwards. A notebook reports its
+headline with :func:`xlmeta_lab.notebook.report_key_result`; the summary shows that line beside the
+status and the wall time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from tqdm.auto import tqdm
+
+from .notebook import KEY_RESULT_MARKER
+
+DEFAULT_KERNEL = "python3"
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    notebook: str
+    status: str
+    seconds: float
+    key_result: str
+
+
+def find_notebooks_dir(explicit: Path | None = None) -> Path:
+    """``notebooks/`` of the current folder, else of the source checkout this package was installed from."""
+    candidates = [explicit] if explicit else [Path.cwd() / "notebooks", Path(__file__).resolve().parents[1] / "notebooks"]
+    for folder in candidates:
+        if folder is not None and any(folder.glob("[0-9][0-9]_*.ipynb")):
+            return folder
+    raise FileNotFoundError(
+        "no notebooks found (looked in: " + ", ".join(str(c) for c in candidates if c) + "); "
+        "run from the repository root or pass --notebooks-dir"
+    )
+
+
+def key_result_of(executed: Path) -> str:
+    """The last line a notebook printed after the key-result marker, or '' if it printed none."""
+    found = ""
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            for line in text.splitlines():
+                if line.startswith(KEY_RESULT_MARKER):
+                    found = line[len(KEY_RESULT_MARKER) :].strip()
+    return found
+
+
+def run_workbook(
+    profile: str = "quick",
+    selection: list[str] | None = None,
+    out_dir: Path = Path("build"),
+    notebooks_dir: Path | None = None,
+    kernel: str = DEFAULT_KERNEL,
+    seed: int | None = None,
+) -> list[NotebookRun]:
+    """Execute the notebooks (all, or those whose name starts with one of ``selection``) and summarise."""
+    import papermill  # imported here: it is slow to import and only this command needs it
+
+    folder = find_notebooks_dir(notebooks_dir)
+    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if selection:
+        notebooks = [nb for nb in notebooks if any(nb.stem.startswith(s) for s in selection)]
+        if not notebooks:
+            raise ValueError(f"no notebook matches {selection}; available: {[p.stem for p in folder.glob('*.ipynb')]}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parameters = {"PROFILE": profile} | ({"SEED": seed} if seed is not None else {})
+    runs: list[NotebookRun] = []
+    for notebook in tqdm(notebooks, desc=f"workbook ({profile})", unit="notebook"):
+        executed = out_dir / notebook.name
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                kernel_name=kernel,
+                cwd=str(folder),
+                progress_bar=True,
+            )
+            status, key = "ok", key_result_of(executed)
+        except papermill.PapermillExecutionError as error:
+            status, key = "FAILED", f"{error.ename}: {error.evalue}"[:120]
+        runs.append(NotebookRun(notebook.stem, status, time.perf_counter() - start, key))
+    print(format_summary(runs, profile, out_dir))
+    return runs
+
+
+def format_summary(runs: list[NotebookRun], profile: str, out_dir: Path) -> str:
+    width = max([len(r.notebook) for r in runs] + [8])
+    lines = [f"\nworkbook, profile {profile}: executed notebooks in {out_dir}/", f"{'notebook':<{width}}  status   seconds  key result"]
+    lines += [f"{r.notebook:<{width}}  {r.status:<7}{r.seconds:>9.1f}  {r.key_result}" for r in runs]
+    failed = sum(r.status != "ok" for r in runs)
+    lines.append(f"{len(runs) - failed} ok, {failed} failed, {sum(r.seconds for r in runs):.0f} s in all")
+    return "\n".join(lines)
