@@ -154,6 +154,7 @@ def meta_gradient_and_loss(
                 if batched is True or is_missing_double_backward(error):
                     raise
                 _VMAP_FAILED.add(model)
+                use_vmap = False
                 warnings.warn(
                     f"torch.func.vmap could not run {type(model).__name__} ({type(error).__name__}: "
                     f"{str(error).splitlines()[0][:160]}); using the per-task loop from now on.",
