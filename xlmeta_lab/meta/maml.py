@@ -309,32 +309,35 @@ def _meta_gradient_loop(
     rate = _rate_fn(inner_lr)
     rate_tensors = inner_lr.named_rates() if isinstance(inner_lr, LearnedInnerRates) else {}
     targets = {**params, **rate_tensors}
-    total = {n: torch.zeros_like(t) for n, t in targets.items()}
-    first = next(iter(params.values()))
-    query_loss = torch.zeros((), device=first.device, dtype=first.dtype)
+    names = [n for n, t in targets.items() if t.requires_grad]
+    total: dict[str, Tensor] = {}
+    query_losses = []
     n_tasks = len(tasks)
-    for support, query in (tree_to(task, query_loss.device) for task in tasks):
+    device = next(iter(params.values())).device
+    for support, query in (tree_to(task, device) for task in tasks):
         if method == "reptile":
             start = {n: t.detach() for n, t in params.items()}
             fast = _inner_loop_autograd(
                 model, loss_fn, start, adapted, rate, inner_steps, [support, query], create_graph=False
             )
-            for n in adapted:
-                total[n] += (start[n] - fast[n].detach()) / n_tasks
+            _accumulate(total, {n: (start[n] - fast[n].detach()) / n_tasks for n in adapted})
             with torch.no_grad():
-                query_loss += _data_loss(model, loss_fn, fast, [query]) / n_tasks
+                query_losses.append(_data_loss(model, loss_fn, fast, [query]))
             continue
         fast = _inner_loop_autograd(
             model, loss_fn, params, adapted, rate, inner_steps, [support], create_graph=method == "maml"
         )
-        loss = _data_loss(model, loss_fn, fast, [query]) / n_tasks
-        names = [n for n, t in targets.items() if t.requires_grad]
-        grads = torch.autograd.grad(loss, [targets[n] for n in names], allow_unused=True)
-        for n, g in zip(names, grads):
-            if g is not None:
-                total[n] += g
-        query_loss += loss.detach()
-    return total, query_loss
+        loss = _data_loss(model, loss_fn, fast, [query])
+        grads = torch.autograd.grad(loss / n_tasks, [targets[n] for n in names], allow_unused=True)
+        _accumulate(total, {n: g for n, g in zip(names, grads) if g is not None})
+        query_losses.append(loss.detach())
+    return total, torch.stack(query_losses).mean()
+
+
+def _accumulate(total: dict[str, Tensor], grads: Mapping[str, Tensor]) -> None:
+    """Sum into ``total`` out of place: a gradient autograd returns may be an expanded view of another tensor."""
+    for name, grad in grads.items():
+        total[name] = total[name] + grad if name in total else grad
 
 
 def _meta_gradient_vmap(
