@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .data.cli import add_data_commands
+from .experiment_cli import add_experiment_commands
 
 
 def _workbook(args: argparse.Namespace) -> int:
@@ -56,12 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_bench)
 
     add_data_commands(sub)
-    try:
-        from .experiment_cli import add_experiment_commands
-    except ImportError:  # the training commands arrive with xlmeta_lab.experiment_cli
-        pass
-    else:
-        add_experiment_commands(sub)
+    add_experiment_commands(sub)
     return parser
 
 

@@ -1,0 +1,142 @@
+"""The few-shot protocol: statistics, the test set kept out of budget choice, results files, and a real effect."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xlmeta_lab import evaluate as ev
+from xlmeta_lab.data.toy import make_toy_languages
+from xlmeta_lab.episodes import FewShotSplits
+from xlmeta_lab.train import TrainConfig
+
+TINY = TrainConfig(
+    steps=40,
+    meta_batch=4,
+    support_size=5,
+    query_size=8,
+    max_len=14,
+    max_word_len=8,
+    eval_every=40,
+    checkpoint_every=1000,
+    word_dim=16,
+    char_dim=8,
+    char_channels=16,
+    hidden=32,
+)
+PROTOCOL = ev.ProtocolConfig(ks=(0, 5), n_draws=3, lrs=(0.1, 0.3), steps=(10, 30), max_word_len=8)
+
+
+def test_t_quantiles_match_known_values() -> None:
+    assert ev.t_quantile_975(2) == pytest.approx(4.303, abs=1e-3)
+    assert ev.t_quantile_975(50) == pytest.approx(2.0086, abs=2e-3)
+    assert ev.t_quantile_975(1000) == pytest.approx(1.9623, abs=2e-3)
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for df in (1, 7, 22, 35, 90, 250):
+        assert ev.t_quantile_975(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=3e-3)
+
+
+def test_mean_ci_and_paired_difference() -> None:
+    ci = ev.mean_ci([1.0, 2.0, 3.0])
+    assert ci.mean == 2.0 and ci.half_width == pytest.approx(4.303 * 1.0 / math.sqrt(3), abs=1e-3)
+    assert math.isnan(ev.mean_ci([1.0]).low)
+    rows = []
+    for seed in (0, 1):
+        for draw in (0, 1, 2):
+            base = 0.5 + 0.1 * draw + 0.05 * seed  # the draws differ a lot; the conditions by a constant
+            rows.append(dict(condition="joint", K=5, seed=seed, draw=draw, test_set="t", accuracy=base))
+            rows.append(dict(condition="maml", K=5, seed=seed, draw=draw, test_set="t", accuracy=base + 0.02))
+    summary = {r["condition"]: r for r in ev.summarise(rows, "joint")}
+    assert summary["maml"]["diff"] == pytest.approx(0.02)
+    assert summary["maml"]["diff_high"] - summary["maml"]["diff_low"] == pytest.approx(0.0, abs=1e-12)
+    assert summary["maml"]["ci_high"] - summary["maml"]["ci_low"] > 0.1  # unpaired spread is large
+    assert math.isnan(summary["joint"]["diff"])
+
+
+class _GuardedTests(list):
+    """A test set that records every read, so we can see *when* the protocol looked at it."""
+
+    def __init__(self, items: list) -> None:
+        super().__init__(items)
+        self.reads = 0
+
+    def __iter__(self) -> Iterator:
+        self.reads += 1
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.reads += 1
+        return super().__len__()
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().__getitem__(i)
+
+
+@pytest.fixture(scope="module")
+def toy() -> dict:
+    return make_toy_languages({"en": 200, "es": 200, "fr": 320}, seed=0, relatedness=0.9)
+
+
+@pytest.fixture(scope="module")
+def trained(toy: dict) -> ev.TrainedConditions:
+    return ev.train_conditions({"en": toy["en"], "es": toy["es"]}, TINY, ["joint", "maml"], seeds=[0])
+
+
+def test_budget_is_chosen_without_reading_the_test_set(
+    toy: dict, trained: ev.TrainedConditions, monkeypatch
+) -> None:
+    splits = ev.split_target(toy["fr"], holdout=40, test=120, seed=0)
+    guarded = _GuardedTests(splits.tests["test"])
+    splits = FewShotSplits(splits.support_pool, splits.holdout, {"test": guarded})
+    reads_at_choice: list[int] = []
+    real_choose = ev.choose_budget
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        reads_at_choice.append(guarded.reads)
+        return real_choose(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "choose_budget", spy)
+    protocol = ev.ProtocolConfig(ks=(1,), n_draws=2, lrs=(0.1,), steps=(2, 4), max_word_len=8)
+    result = ev.run_protocol(trained.conditions[:2], splits, trained.vocab, protocol)
+    assert reads_at_choice == [0, 0]  # every budget chosen before the tests were touched
+    assert guarded.reads > 0  # and the tests were then used for scoring
+    # Another test set changes the scores, never the budgets.
+    other = FewShotSplits(splits.support_pool, splits.holdout, {"test": list(reversed(toy["fr"][:50]))})
+    assert ev.run_protocol(trained.conditions[:2], other, trained.vocab, protocol).budgets == result.budgets
+
+
+def test_maml_and_joint_beat_scratch_at_k5_with_related_languages(
+    toy: dict, trained: ev.TrainedConditions, tmp_path: Path
+) -> None:
+    splits = ev.split_target(toy["fr"], holdout=40, test=120, seed=0, test_name="fr-test")
+    result = ev.run_protocol(trained.conditions, splits, trained.vocab, PROTOCOL)
+    scratch = result.get("scratch", 5)["mean"]
+    for name in ("joint", "maml"):
+        gain = result.get(name, 5)["mean"] - scratch
+        assert gain > 0.03, f"{name} beats scratch by only {gain:.3f} at K=5\n{result.table()}"
+    assert result.get("scratch", 0)["mean"] < 0.3  # an untrained tagger is near chance without fine-tuning
+
+    # The results files: provenance next to the numbers, one row per unit, CSVs with headers.
+    paths = ev.write_protocol_results(
+        result, "toy-test", config={"train": TINY.to_dict()}, seeds=[0], out_dir=tmp_path
+    )
+    payload = json.loads(paths["json"].read_text())
+    assert {"name", "provenance", "budgets", "summary", "rows"} <= payload.keys()
+    prov = payload["provenance"]
+    assert {"config", "seed", "versions", "git", "created", "schema_version"} <= prov.keys()
+    assert prov["versions"]["torch"] and prov["config"]["protocol"]["ks"] == [0, 5]
+    assert {"commit", "dirty"} <= prov["git"].keys()
+    assert len(payload["rows"]) == 3 * (1 + 3)  # conditions x (K=0 once + K=5 per draw), one seed
+    assert {"condition", "K", "seed", "draw", "test_set", "accuracy", "correct", "total"} <= payload["rows"][
+        0
+    ].keys()
+    with paths["summary"].open() as f:
+        header = next(csv.reader(f))
+    assert header[:7] == ["condition", "K", "test_set", "mean", "ci_low", "ci_high", "n"]
+    assert "diff_low" in header

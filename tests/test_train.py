@@ -1,0 +1,127 @@
+"""Training: resume to the same bits, divergence handling, checkpoint checks, matched budgets, fine-tuning paths."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from xlmeta_lab.data.toy import make_toy_languages
+from xlmeta_lab.episodes import encode_sentences, support_draws
+from xlmeta_lab.train import (
+    CheckpointMismatch,
+    TrainConfig,
+    TrainingDiverged,
+    finetune,
+    finetune_batch,
+    load_checkpoint,
+    new_tagger,
+    sentence_passes_per_step,
+    stack_sets,
+    tagger_config,
+    total_steps,
+    train,
+)
+
+SMALL = TrainConfig(
+    steps=6,
+    meta_batch=2,
+    support_size=3,
+    query_size=4,
+    max_len=14,
+    max_word_len=8,
+    eval_every=3,
+    checkpoint_every=2,
+    word_dim=16,
+    char_dim=8,
+    char_channels=16,
+    hidden=24,
+)
+
+
+@pytest.fixture(scope="module")
+def languages() -> dict:
+    langs = make_toy_languages(80, seed=0, relatedness=0.8)
+    return {"en": langs["en"], "es": langs["es"]}
+
+
+def assert_same_params(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        assert torch.equal(sa[name], sb[name]), f"{name} differs"
+
+
+@pytest.mark.parametrize("method", ["maml", "joint"])
+def test_resumed_run_ends_bit_identical_to_uninterrupted(
+    languages: dict, tmp_path: Path, method: str
+) -> None:
+    config = replace(SMALL, method=method, learn_inner_lr=method == "maml")
+    whole = train(languages, config, tmp_path / "whole", progress=False)
+    first = train(languages, config, tmp_path / "split", stop_after=3, progress=False)  # "killed" at step 3
+    assert first.stopped_early and load_checkpoint(tmp_path / "split").step == 3
+    resumed = train(languages, config, tmp_path / "split", resume=True, progress=False)
+    assert not resumed.stopped_early
+    assert_same_params(whole.model, resumed.model)
+    assert whole.history == resumed.history  # losses and validation rows too
+    assert [r["step"] for r in resumed.validation] == [3, 6]
+
+
+def test_divergence_names_the_step_and_keeps_the_last_good_checkpoint(
+    languages: dict, tmp_path: Path
+) -> None:
+    config = replace(SMALL, method="fomaml", steps=40, outer_lr=1e6, inner_lr=1e3, checkpoint_every=1)
+    with pytest.raises(TrainingDiverged, match=r"diverged at step (\d+).*learning rate") as info:
+        train(languages, config, tmp_path, progress=False)
+    failed = int(re.search(r"step (\d+)", str(info.value)).group(1))
+    assert failed > 1, "the test needs at least one good step before the divergence"
+    saved = load_checkpoint(tmp_path)  # still loads: written atomically, never overwritten by a bad step
+    assert saved.step == failed - 1
+    assert all(torch.isfinite(p).all() for p in saved.build_model().parameters())
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in saved.history)
+
+
+def test_checkpoint_from_another_config_is_refused(languages: dict, tmp_path: Path) -> None:
+    result = train(languages, replace(SMALL, steps=2), tmp_path, progress=False)
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt.method == "maml" and ckpt.vocab == result.vocab
+    assert ckpt.model_config == tagger_config(SMALL, result.vocab)
+    assert_same_params(ckpt.build_model(), result.model)
+    bigger = replace(tagger_config(SMALL, result.vocab), hidden=32)
+    with pytest.raises(CheckpointMismatch, match="hidden: checkpoint 24 vs asked 32"):
+        load_checkpoint(tmp_path, model_config=bigger)
+    with pytest.raises(CheckpointMismatch, match="inner_lr"):
+        train(languages, replace(SMALL, steps=2, inner_lr=0.5), tmp_path, resume=True, progress=False)
+
+
+def test_joint_baseline_spends_the_same_sentence_passes_as_maml() -> None:
+    for inner_steps in (1, 3):
+        maml = replace(SMALL, method="maml", inner_steps=inner_steps)
+        joint = replace(maml, method="joint")
+        maml_passes = total_steps(maml) * sentence_passes_per_step(maml)
+        joint_passes = total_steps(joint) * sentence_passes_per_step(joint)
+        assert maml_passes <= joint_passes < maml_passes + sentence_passes_per_step(joint)
+    assert total_steps(replace(SMALL, method="joint")) == SMALL.steps  # inner_steps=1: same steps
+
+
+def test_finetune_batch_vmap_equals_loop_and_single_finetune(languages: dict) -> None:
+    from xlmeta_lab.episodes import Vocab
+
+    vocab = Vocab.build(languages["en"] + languages["es"])
+    model = new_tagger(tagger_config(SMALL, vocab), seed=0)
+    draws = support_draws(languages["es"], 4, 3)
+    supports = stack_sets([encode_sentences(d, vocab, 14, 8) for d in draws])
+    batched = finetune_batch(model, supports, lr=0.2, record=(0, 3), batched=True)
+    looped = finetune_batch(model, supports, lr=0.2, record=(0, 3), batched=False)
+    for steps in (0, 3):
+        for name in batched[steps]:
+            torch.testing.assert_close(batched[steps][name], looped[steps][name], atol=1e-5, rtol=1e-4)
+    assert torch.equal(batched[0]["head.weight"][1], model.head.weight)  # step 0 is the initialisation
+    one = finetune(model, encode_sentences(draws[1], vocab, 14, 8), lr=0.2, steps=3)
+    torch.testing.assert_close(one["head.weight"], looped[3]["head.weight"][1])
+    head_only = finetune(model, encode_sentences(draws[1], vocab, 14, 8), lr=0.2, steps=3, adapt="head")
+    assert torch.equal(head_only["project.weight"], model.project.weight)
+    assert not torch.equal(head_only["head.weight"], model.head.weight)
