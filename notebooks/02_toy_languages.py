@@ -72,7 +72,7 @@ import matplotlib.pyplot as plt
 from xlmeta_lab import evaluate as ev
 from xlmeta_lab.data.toy import form_overlap
 from xlmeta_lab.episodes import TaggingEpisodeSampler, Vocab
-from xlmeta_lab.notebook import report_key_result, start_notebook
+from xlmeta_lab.notebook import report_key_result, results_dir, start_notebook
 from xlmeta_lab.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences
 
 settings, device = start_notebook("02_toy_languages", PROFILE, SEED, DEVICE)
@@ -275,6 +275,7 @@ paths = ev.write_protocol_results(
     f"02_toy_languages-{PROFILE}-seed{SEED}",
     config={"profile": PROFILE, "settings": dict(settings), "train": CONFIG.to_dict()},
     seeds=SEEDS,
+    out_dir=results_dir(),
 )
 print("written:", ", ".join(str(p) for p in paths.values()))
 print(f"wall time so far: {time.perf_counter() - started:.0f} s")

@@ -32,7 +32,9 @@ def _workbook(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmark
 
-    rows = run_benchmark(repeats=args.repeats, threads=args.threads, out=Path(args.json) if args.json else None)
+    rows = run_benchmark(
+        repeats=args.repeats, threads=args.threads, out=Path(args.json) if args.json else None
+    )
     return 0 if all(r.max_grad_diff <= 1e-5 for r in rows) else 1
 
 
@@ -41,19 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xlmeta-lab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    workbook = sub.add_parser("workbook", help="execute every notebook with papermill into build/ and summarise")
-    workbook.add_argument("--profile", choices=["quick", "full"], default="quick", help="quick: CPU minutes; full: real numbers")
-    workbook.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose name starts with these (e.g. 01 03)")
+    workbook = sub.add_parser(
+        "workbook", help="execute every notebook with papermill into build/ and summarise"
+    )
+    workbook.add_argument(
+        "--profile", choices=["quick", "full"], default="quick", help="quick: CPU minutes; full: real numbers"
+    )
+    workbook.add_argument(
+        "--only", nargs="+", metavar="NN", help="run only notebooks whose name starts with these (e.g. 01 03)"
+    )
     workbook.add_argument("--out", default="build", help="folder for the executed notebooks (default: build)")
-    workbook.add_argument("--notebooks-dir", default=None, help="where the .ipynb files are (default: ./notebooks)")
+    workbook.add_argument(
+        "--notebooks-dir", default=None, help="where the .ipynb files are (default: ./notebooks)"
+    )
     workbook.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
     workbook.add_argument("--seed", type=int, default=None, help="override every notebook's SEED")
     workbook.set_defaults(func=_workbook)
 
     bench = sub.add_parser("bench", help="meta-steps/s of the engine against a plain per-task loop")
     bench.add_argument("--repeats", type=int, default=20, help="interleaved timings per case (default: 20)")
-    bench.add_argument("--threads", type=int, default=1, help="torch threads (default: 1, for comparable ratios)")
-    bench.add_argument("--json", default="results/bench.json", help="where to write the table as JSON ('' for none)")
+    bench.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default: 1, for comparable ratios)"
+    )
+    bench.add_argument(
+        "--json", default="results/bench.json", help="where to write the table as JSON ('' for none)"
+    )
     bench.set_defaults(func=_bench)
 
     add_data_commands(sub)

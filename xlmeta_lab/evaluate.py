@@ -16,7 +16,7 @@ t distribution, and, because the draws are shared, each condition's *paired* dif
 seed.
 
 The draws of one K are independent tasks, so they are fine-tuned together by
-:func:`xlmeta_lab.train.finetune_batch` (one ``vmap`` call where the model allows it).
+:func:`xlmeta_lab.train.finetune_batch`, i.e. the engine's :func:`~xlmeta_lab.meta.adapt_trajectory` (one ``vmap`` call where the model allows it).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from xlmeta_lab.train import (
     TrainConfig,
     TrainResult,
     adapt_spec,
+    build_vocab,
     correct_counts,
     finetune_batch,
     new_tagger,
@@ -124,7 +125,12 @@ class Condition:
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """K values, draws, and the fine-tuning grid the budget is chosen from (on the holdout)."""
+    """K values, draws, and the fine-tuning grid the budget is chosen from (on the holdout).
+
+    Choosing the budget fine-tunes every grid point, so on real data it may use a subset: ``budget_ks``
+    (default: every K > 0), ``budget_draws`` draws (default ``n_draws``) and the first ``budget_models``
+    seeds' models (default: all). Its draws come from their own seed, apart from the evaluation draws.
+    """
 
     ks: tuple[int, ...] = (0, 1, 5, 10, 20)
     n_draws: int = 5
@@ -133,6 +139,9 @@ class ProtocolConfig:
     draw_seed: int = 0
     baseline: str = "joint"
     max_word_len: int = 12
+    budget_ks: tuple[int, ...] = ()
+    budget_draws: int = 0
+    budget_models: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,14 +156,36 @@ class Budget:
     holdout_acc: float
 
 
-def _stack_draws(draws: Sequence[Sequence[Sentence]], vocab: Any, max_len: int, max_word_len: int) -> Labeled:
-    """Draws of equal K encoded to one shape and stacked on a leading draw axis (ready for vmap)."""
+def _stack_draws(draws: Sequence[Sequence[Sentence]], vocab: Any, max_word_len: int) -> Labeled:
+    """Draws of equal K encoded to one shape (the longest sentence among them) and stacked on a leading
+    draw axis, ready for vmap."""
+    max_len = max(len(s) for d in draws for s in d)
     return stack_sets([encode_sentences(list(d), vocab, max_len, max_word_len) for d in draws])
 
 
-def _accuracy_per_draw(model: nn.Module, stacked: Mapping[str, Any], data: Labeled) -> list[tuple[int, int]]:
+def encode_buckets(
+    sentences: Sequence[Sentence], vocab: Any, max_word_len: int, size: int = 128
+) -> list[Labeled]:
+    """An evaluation set in chunks of sentences of similar length, so little compute goes to padding."""
+    ordered = sorted(sentences, key=lambda s: len(s))
+    return [
+        encode_sentences(ordered[i : i + size], vocab, max_word_len=max_word_len)
+        for i in range(0, len(ordered), size)
+    ]
+
+
+def _counts(
+    model: nn.Module, params: Mapping[str, Any] | None, buckets: Sequence[Labeled]
+) -> tuple[int, int]:
+    pairs = [correct_counts(model, params, bucket) for bucket in buckets]
+    return sum(c for c, _ in pairs), sum(t for _, t in pairs)
+
+
+def _accuracy_per_draw(
+    model: nn.Module, stacked: Mapping[str, Any], data: Sequence[Labeled]
+) -> list[tuple[int, int]]:
     n_draws = next(iter(stacked.values())).shape[0]
-    return [correct_counts(model, {n: t[d] for n, t in stacked.items()}, data) for d in range(n_draws)]
+    return [_counts(model, {n: t[d] for n, t in stacked.items()}, data) for d in range(n_draws)]
 
 
 def choose_budget(
@@ -164,18 +195,20 @@ def choose_budget(
     vocab: Any,
     protocol: ProtocolConfig,
 ) -> Budget:
-    """The (lr, steps) from the grid with the best mean holdout accuracy over seeds, K > 0 and draws.
+    """The (lr, steps) from the grid with the best mean holdout accuracy over seeds, Ks and draws.
 
     Takes only the support pool and the holdout: the test sets cannot influence the budget. Ties go to
     the earlier grid entry (smaller lr, fewer steps), so the choice is deterministic.
     """
-    holdout_data = encode_sentences(list(holdout), vocab, max_word_len=protocol.max_word_len)
-    max_len = max(len(s) for s in support_pool)
+    holdout_data = encode_buckets(holdout, vocab, protocol.max_word_len)
     scores: dict[tuple[float, int], list[float]] = defaultdict(list)
-    for model in condition.models:
-        for k in (k for k in protocol.ks if k > 0):
-            draws = support_draws(support_pool, k, protocol.n_draws, protocol.draw_seed)
-            supports = _stack_draws(draws, vocab, max_len, protocol.max_word_len)
+    ks = protocol.budget_ks or tuple(k for k in protocol.ks if k > 0)
+    n_draws = protocol.budget_draws or protocol.n_draws
+    models = condition.models[: protocol.budget_models or None]
+    for model in models:
+        for k in ks:
+            draws = support_draws(support_pool, k, n_draws, protocol.draw_seed + 7919)
+            supports = _stack_draws(draws, vocab, protocol.max_word_len)
             for lr in protocol.lrs:
                 trajectory = finetune_batch(
                     model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
@@ -256,22 +289,18 @@ def run_protocol(
     }
     if progress is not None:
         progress("budgets: " + ", ".join(f"{n} lr={b.lr} steps={b.steps}" for n, b in budgets.items()))
-    tests = {
-        name: encode_sentences(list(s), vocab, max_word_len=protocol.max_word_len)
-        for name, s in splits.tests.items()
-    }
-    max_len = max(len(s) for s in splits.support_pool)
+    tests = {name: encode_buckets(s, vocab, protocol.max_word_len) for name, s in splits.tests.items()}
     rows: list[dict[str, Any]] = []
     for condition in conditions:
         budget = budgets[condition.name]
         for seed, model in zip(condition.seeds, condition.models):
             for k in protocol.ks:
                 if k == 0:  # no fine-tuning: the initialisation as it is
-                    per_test = {t: [correct_counts(model, None, data)] for t, data in tests.items()}
+                    per_test = {t: [_counts(model, None, data)] for t, data in tests.items()}
                     lr, steps = 0.0, 0
                 else:
                     draws = support_draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed)
-                    supports = _stack_draws(draws, vocab, max_len, protocol.max_word_len)
+                    supports = _stack_draws(draws, vocab, protocol.max_word_len)
                     weights = finetune_batch(
                         model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
                     )[budget.steps]
@@ -418,11 +447,7 @@ def train_conditions(
     if vocabs:
         vocab = vocabs.pop()
     else:  # only scratch: build the vocabulary as train() would
-        vocab = Vocab.build(
-            s
-            for part in split_validation(languages, base.val_fraction, base.data_seed)[0].values()
-            for s in part
-        )
+        vocab = build_vocab(split_validation(languages, base.val_fraction, base.data_seed)[0], base)
     conditions = []
     if scratch:
         config = tagger_config(base, vocab)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -43,3 +44,13 @@ KEY_RESULT_MARKER = "KEY RESULT:"
 def report_key_result(text: str) -> None:
     """Print a notebook's headline where ``xlmeta workbook`` finds it for its summary table."""
     print(f"{KEY_RESULT_MARKER} {text}")
+
+
+def results_dir() -> Path:
+    """The repository's ``results/`` folder as seen from a running notebook.
+
+    Notebooks run inside ``notebooks/`` (``jupyter lab notebooks/``, and papermill's working folder), so
+    their results go one level up, next to ``results/reference/``; run elsewhere, into ``./results``.
+    """
+    here = Path.cwd()
+    return (here.parent if here.name == "notebooks" else here) / "results"

@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
 from xlmeta_lab.episodes import IGNORE_INDEX, Labeled, TaggingEpisodeSampler, Task, TokenInputs, Vocab
-from xlmeta_lab.meta import MetaLearner, call_model, select_adapted, trainable_params, vmap_obstacle
+from xlmeta_lab.meta import MetaLearner, adapt_trajectory, call_model
 from xlmeta_lab.meta.params import AdaptSpec, Params
 from xlmeta_lab.models import Tagger, TaggerConfig, tagging_loss
 
@@ -86,6 +86,7 @@ class TrainConfig:
     checkpoint_every: int = 50
     seed: int = 0
     data_seed: int = 0
+    min_word_freq: int = 1
     word_dim: int = 32
     char_dim: int = 16
     char_channels: int = 32
@@ -154,6 +155,17 @@ def split_validation(
         train_part[lang] = [s for i, s in enumerate(sentences) if i not in held]
         val_part[lang] = [s for i, s in enumerate(sentences) if i in held]
     return train_part, val_part
+
+
+def build_vocab(train_part: Mapping[str, Sequence[Sentence]], config: TrainConfig) -> Vocab:
+    """The word and character vocabulary of the training part of the training languages.
+
+    Words seen fewer than ``min_word_freq`` times stay out, so the unknown-word embedding is trained on
+    real rare words: a new language's words are mostly unknown, and that embedding is what they get.
+    """
+    return Vocab.build(
+        (s for sentences in train_part.values() for s in sentences), min_freq=config.min_word_freq
+    )
 
 
 def tagger_config(config: TrainConfig, vocab: Vocab) -> TaggerConfig:
@@ -456,7 +468,7 @@ def train(
 
     device = resolve_device(device)
     train_part, val_part = split_validation(languages, config.val_fraction, config.data_seed)
-    vocab = Vocab.build(s for sentences in train_part.values() for s in sentences)
+    vocab = build_vocab(train_part, config)
     model_config = tagger_config(config, vocab)
     model = new_tagger(model_config, config.seed).to(device)
     stepper: _JointStepper | _MetaStepper = (
@@ -588,62 +600,17 @@ def finetune_batch(
     """Fine-tune ``model`` on ``D`` support sets at once; weights after each step count in ``record``.
 
     ``supports`` holds the sets stacked on a leading axis (``word_ids [D, K, L]``, ...). The draws are
-    independent tasks, so they run in one ``torch.func.vmap`` call (``batched="auto"``, where the model
-    allows it) or a loop over draws: the same numbers either way. Returns
-    ``{steps: {name: tensor [D, ...]}}``, so one trajectory serves every candidate step budget.
+    independent tasks, so they go through the engine's :func:`~xlmeta_lab.meta.adapt_trajectory` together
+    (one ``vmap`` call where the model allows it). Returns ``{steps: {name: tensor [D, ...]}}``, so one
+    trajectory serves every candidate step budget.
     """
-    record = sorted(set(record))
-    if not record or record[0] < 0:
-        raise ValueError(f"record needs step counts >= 0, got {record}")
-    params = {n: p.detach() for n, p in trainable_params(model).items()}
-    adapted = select_adapted(params, adapt)
-    n_draws = supports.y.shape[0]
-    use_vmap = batched is True or (
-        batched == "auto" and vmap_obstacle(model, "fomaml") is None and n_draws > 1
-    )
-
-    def trajectory(word_ids: Tensor, char_ids: Tensor, tags: Tensor, grad_fn: Any) -> list[Params]:
-        fast, out = dict(params), []
-        for step in range(record[-1] + 1):
-            if step in record:
-                out.append(fast)
-            if step == record[-1]:
-                break
-            grads = grad_fn(fast, word_ids, char_ids, tags)
-            fast = {**fast, **{n: fast[n] - lr * grads[n] for n in adapted}}
-        return out
-
-    def loss_of(sub: Params, fast: Params, word_ids: Tensor, char_ids: Tensor, tags: Tensor) -> Tensor:
-        return tagging_loss(call_model(model, {**fast, **sub}, (word_ids, char_ids)), tags)
-
-    if use_vmap:
-
-        def func_grad(fast: Params, word_ids: Tensor, char_ids: Tensor, tags: Tensor) -> Params:
-            sub = {n: fast[n] for n in adapted}
-            return torch.func.grad(loss_of)(sub, fast, word_ids, char_ids, tags)
-
-        with torch.no_grad():
-            runs = torch.func.vmap(lambda w, c, y: trajectory(w, c, y, func_grad))(
-                supports.x.word_ids, supports.x.char_ids, supports.y
-            )
-        return dict(zip(record, runs))
-
-    def autograd_grad(fast: Params, word_ids: Tensor, char_ids: Tensor, tags: Tensor) -> Params:
-        sub = {n: fast[n].detach().requires_grad_() for n in adapted}
-        with torch.enable_grad():
-            grads = torch.autograd.grad(
-                loss_of(sub, fast, word_ids, char_ids, tags), list(sub.values()), allow_unused=True
-            )
-        return {n: (g if g is not None else torch.zeros_like(sub[n])) for n, g in zip(sub, grads)}
-
-    per_draw = [
-        trajectory(supports.x.word_ids[d], supports.x.char_ids[d], supports.y[d], autograd_grad)
-        for d in range(n_draws)
+    draws = [
+        (TokenInputs(supports.x.word_ids[d], supports.x.char_ids[d]), supports.y[d])
+        for d in range(supports.y.shape[0])
     ]
-    return {
-        steps: {n: torch.stack([run[i][n] for run in per_draw]) for n in params}
-        for i, steps in enumerate(record)
-    }
+    return adapt_trajectory(
+        model, tagging_loss, draws, inner_lr=lr, record=record, adapt=adapt, batched=batched
+    )
 
 
 def stack_sets(sets: Sequence[Labeled]) -> Labeled:

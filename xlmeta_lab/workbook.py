@@ -30,7 +30,11 @@ class NotebookRun:
 
 def find_notebooks_dir(explicit: Path | None = None) -> Path:
     """``notebooks/`` of the current folder, else of the source checkout this package was installed from."""
-    candidates = [explicit] if explicit else [Path.cwd() / "notebooks", Path(__file__).resolve().parents[1] / "notebooks"]
+    candidates = (
+        [explicit]
+        if explicit
+        else [Path.cwd() / "notebooks", Path(__file__).resolve().parents[1] / "notebooks"]
+    )
     for folder in candidates:
         if folder is not None and any(folder.glob("[0-9][0-9]_*.ipynb")):
             return folder
@@ -68,7 +72,9 @@ def run_workbook(
     if selection:
         notebooks = [nb for nb in notebooks if any(nb.stem.startswith(s) for s in selection)]
         if not notebooks:
-            raise ValueError(f"no notebook matches {selection}; available: {[p.stem for p in folder.glob('*.ipynb')]}")
+            raise ValueError(
+                f"no notebook matches {selection}; available: {[p.stem for p in folder.glob('*.ipynb')]}"
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"PROFILE": profile} | ({"SEED": seed} if seed is not None else {})
     runs: list[NotebookRun] = []
@@ -94,7 +100,10 @@ def run_workbook(
 
 def format_summary(runs: list[NotebookRun], profile: str, out_dir: Path) -> str:
     width = max([len(r.notebook) for r in runs] + [8])
-    lines = [f"\nworkbook, profile {profile}: executed notebooks in {out_dir}/", f"{'notebook':<{width}}  status   seconds  key result"]
+    lines = [
+        f"\nworkbook, profile {profile}: executed notebooks in {out_dir}/",
+        f"{'notebook':<{width}}  status   seconds  key result",
+    ]
     lines += [f"{r.notebook:<{width}}  {r.status:<7}{r.seconds:>9.1f}  {r.key_result}" for r in runs]
     failed = sum(r.status != "ok" for r in runs)
     lines.append(f"{len(runs) - failed} ok, {failed} failed, {sum(r.seconds for r in runs):.0f} s in all")

@@ -8,7 +8,15 @@ from __future__ import annotations
 from .attention import ensure_double_backward_attention
 from .device import resolve_device
 from .learner import MetaLearner
-from .maml import METHODS, MetaGradient, adapt_params, meta_gradient, meta_gradient_and_loss, vmap_obstacle
+from .maml import (
+    METHODS,
+    MetaGradient,
+    adapt_params,
+    adapt_trajectory,
+    meta_gradient,
+    meta_gradient_and_loss,
+    vmap_obstacle,
+)
 from .params import call_model, select_adapted, trainable_params
 from .rates import LearnedInnerRates
 
@@ -18,6 +26,7 @@ __all__ = [
     "MetaGradient",
     "MetaLearner",
     "adapt_params",
+    "adapt_trajectory",
     "call_model",
     "ensure_double_backward_attention",
     "meta_gradient",

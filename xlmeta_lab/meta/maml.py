@@ -199,6 +199,72 @@ def adapt_params(
     return {n: t.detach() for n, t in fast.items()}
 
 
+def adapt_trajectory(
+    model: nn.Module,
+    loss_fn: LossFn,
+    supports: Sequence[tuple[Any, Any]],
+    *,
+    inner_lr: float,
+    record: Sequence[int],
+    adapt: AdaptSpec = None,
+    batched: bool | Literal["auto"] = "auto",
+) -> dict[int, Params]:
+    """Fine-tune copies of ``model``'s weights on several support sets at once, as independent tasks.
+
+    This is the evaluation side of meta-learning: the K-shot draws of the few-shot protocol are tasks like
+    any other, so they run through the same inner loop, in one ``vmap`` call where the model allows it
+    (a per-draw loop otherwise, with the same numbers). One trajectory serves every candidate budget:
+    the weights after each step count in ``record`` are returned as ``{steps: {name: tensor [D, ...]}}``
+    with the draws on the leading axis.
+    """
+    record = sorted(set(record))
+    if not record or record[0] < 0:
+        raise ValueError(f"record needs step counts >= 0, got {record}")
+    if not supports:
+        raise ValueError("adapt_trajectory needs at least one support set")
+    params = {n: p.detach() for n, p in trainable_params(model).items()}
+    adapted = select_adapted(params, adapt)
+    device = next(iter(params.values())).device
+    rate = _rate_fn(inner_lr)
+    stacked = _stack_for_vmap(model, [(s, s) for s in supports], "fomaml", batched, device)
+    segments = list(zip([0, *record[:-1]], record))
+
+    def trajectory(support: tuple, inner_loop: Callable[..., Params]) -> list[Params]:
+        fast, out = params, []
+        for start, stop in segments:
+            if stop > start:
+                fast = inner_loop(model, loss_fn, fast, adapted, rate, stop - start, [support])
+            out.append({n: t.detach() for n, t in fast.items()})
+        return out
+
+    if stacked is not None:
+        try:
+
+            def func_loop(*args: Any) -> Params:
+                return _inner_loop_func(*args, first_order=True)
+
+            with torch.no_grad():
+                runs = torch.func.vmap(lambda s: trajectory(s, func_loop), randomness="different")(stacked[0])
+            return dict(zip(record, runs))
+        except (RuntimeError, NotImplementedError, ValueError) as error:
+            if batched is True:
+                raise
+            _VMAP_FAILED.add(model)
+            warnings.warn(
+                f"vmap could not fine-tune {type(model).__name__} ({error}); looping over draws", stacklevel=2
+            )
+
+    def autograd_loop(*args: Any) -> Params:
+        with torch.enable_grad():
+            return _inner_loop_autograd(*args, create_graph=False)
+
+    per_draw = [trajectory(tree_to(s, device), autograd_loop) for s in supports]
+    return {
+        steps: {n: torch.stack([run[i][n] for run in per_draw]) for n in params}
+        for i, steps in enumerate(record)
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # The inner loop, twice: with torch.autograd (loop path) and with torch.func (vmap path).
 # --------------------------------------------------------------------------------------------------

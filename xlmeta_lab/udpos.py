@@ -1,0 +1,162 @@
+"""The real experiment: meta-train on English and Spanish UD treebanks, adapt to French from K sentences.
+
+Everything here is wiring: which files feed which role, the profile's sizes, and the checks that keep the
+French test data out of training. The training loops, the protocol and the statistics are the same code
+the toy notebook uses (:mod:`xlmeta_lab.train`, :mod:`xlmeta_lab.evaluate`).
+
+Roles of the files (DESIGN.md, "Data"):
+
+* training: en EWT dev+test and es GSD dev+test (never en/es PUD: they translate the French PUD test);
+* French support pool and budget holdout: fr GSD dev, split once, disjoint;
+* French tests: fr GSD test and fr PUD, read only to score.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
+from xlmeta_lab.episodes import (
+    IGNORE_INDEX,
+    FewShotSplits,
+    Vocab,
+    french_fewshot_splits,
+    meta_training_treebanks,
+    parallel_pud,
+)
+from xlmeta_lab.evaluate import ProtocolConfig, encode_buckets
+from xlmeta_lab.train import TrainConfig, predict
+
+NOTEBOOK = "03_en_es_to_fr"
+
+
+@dataclass
+class UDSetup:
+    """The real experiment's data by role, and the training and protocol settings of a profile."""
+
+    training: dict[str, list[Sentence]]
+    splits: FewShotSplits
+    train_config: TrainConfig
+    protocol: ProtocolConfig
+
+
+def training_tasks(
+    treebanks: Mapping[str, Sequence[Sentence]], split_by: str = "language"
+) -> dict[str, list[Sentence]]:
+    """Meta-training task pools: one per language, or one per language and genre.
+
+    English EWT mixes five web genres (answers, email, newsgroup, reviews, weblog; the ``sent_id`` prefix),
+    so ``split_by="genre"`` turns two training tasks into six (Spanish GSD has no genre labels). More,
+    smaller tasks are one way to give meta-learning something to generalise over.
+    """
+    if split_by == "language":
+        return {lang: list(sentences) for lang, sentences in treebanks.items()}
+    if split_by != "genre":
+        raise ValueError(f"split_by must be 'language' or 'genre', got {split_by!r}")
+    tasks: dict[str, list[Sentence]] = defaultdict(list)
+    for lang, sentences in treebanks.items():
+        for sentence in sentences:
+            genre = sentence.sent_id.split("-", 1)[0] if lang == "en" else ""
+            tasks[f"{lang}-{genre}" if genre else lang].append(sentence)
+    return dict(tasks)
+
+
+def assert_no_test_leakage(
+    training: Mapping[str, Sequence[Sentence]], splits: FewShotSplits, pud: Mapping[str, Sequence[Sentence]]
+) -> None:
+    """Refuse a set-up in which a French test sentence, or a translation of one, could be trained on.
+
+    Checks sentence ids (en/es PUD share theirs with fr PUD) and the source treebank of every training
+    sentence; the French support pool and holdout must not meet the tests either.
+    """
+    train_ids = {s.sent_id for pool in training.values() for s in pool}
+    test_ids = {s.sent_id for sentences in splits.tests.values() for s in sentences}
+    pud_ids = {s.sent_id for sentences in pud.values() for s in sentences}
+    french_ids = {s.sent_id for s in [*splits.support_pool, *splits.holdout]}
+    problems = {
+        "training shares sentence ids with a French test set": train_ids & test_ids,
+        "training holds PUD sentence ids (translations of the French PUD test)": train_ids & pud_ids,
+        "the French support pool or holdout meets a test set": french_ids & test_ids,
+    }
+    sources = {s.source for pool in training.values() for s in pool}
+    bad_sources = {src for src in sources if "pud" in src.lower() or src.startswith("fr")}
+    if bad_sources:
+        problems["training draws on forbidden treebanks"] = bad_sources
+    found = {what: sorted(ids)[:5] for what, ids in problems.items() if ids}
+    if found:
+        raise ValueError(
+            "test data would leak into training: " + "; ".join(f"{k} (e.g. {v})" for k, v in found.items())
+        )
+
+
+def ud_setup(settings: Mapping[str, Any], seed: int, data_dir: str | os.PathLike | None = None) -> UDSetup:
+    """The en+es -> fr experiment from ``profile_settings("03_en_es_to_fr", profile)``, leakage-checked."""
+    treebanks = meta_training_treebanks(data_dir)
+    training = training_tasks(treebanks, settings.get("split_by", "language"))
+    splits = french_fewshot_splits(data_dir, holdout_fraction=settings["holdout_fraction"], seed=seed)
+    assert_no_test_leakage(training, splits, parallel_pud(data_dir))
+    config = TrainConfig(
+        steps=settings["steps"],
+        meta_batch=settings["meta_batch"],
+        support_size=settings["support_size"],
+        query_size=settings["query_size"],
+        inner_lr=settings["inner_lr"],
+        inner_steps=settings["inner_steps"],
+        outer_lr=settings["outer_lr"],
+        max_len=settings["max_len"],
+        max_word_len=settings["max_word_len"],
+        word_dim=settings["word_dim"],
+        char_dim=settings["char_dim"],
+        char_channels=settings["char_channels"],
+        hidden=settings["hidden"],
+        context_layers=settings["context_layers"],
+        eval_every=settings["eval_every"],
+        checkpoint_every=settings["eval_every"],
+        min_word_freq=settings["min_word_freq"],
+        seed=seed,
+        data_seed=seed,
+    )
+    protocol = ProtocolConfig(
+        ks=tuple(settings["ks"]),
+        n_draws=settings["n_draws"],
+        lrs=tuple(settings["finetune_lrs"]),
+        steps=tuple(settings["finetune_steps"]),
+        draw_seed=seed,
+        max_word_len=settings["max_word_len"],
+        budget_ks=tuple(settings["budget_ks"]),
+        budget_draws=settings["budget_draws"],
+        budget_models=settings["budget_models"],
+    )
+    return UDSetup(training, splits, config, protocol)
+
+
+def tag_distribution(sentences: Sequence[Sentence]) -> dict[str, float]:
+    """Share of each UPOS tag among the words of ``sentences`` (0 for tags that never occur)."""
+    counts = Counter(tag for s in sentences for tag in s.tags)
+    total = sum(counts.values())
+    return {tag: counts[tag] / total for tag in UPOS_TAGS}
+
+
+@torch.no_grad()
+def per_tag_accuracy(
+    model: torch.nn.Module,
+    params: Mapping[str, torch.Tensor] | None,
+    sentences: Sequence[Sentence],
+    vocab: Vocab,
+    max_word_len: int,
+) -> dict[str, tuple[int, int]]:
+    """``{tag: (correct, total)}`` over the real words of ``sentences``: which tags transfer, which do not."""
+    counts: dict[str, list[int]] = {tag: [0, 0] for tag in UPOS_TAGS}
+    for bucket in encode_buckets(sentences, vocab, max_word_len):
+        predicted = predict(model, dict(params) if params is not None else None, bucket.x)
+        real = bucket.y != IGNORE_INDEX
+        for tag_id, hit in zip(bucket.y[real].tolist(), (predicted == bucket.y)[real].tolist()):
+            counts[UPOS_TAGS[tag_id]][0] += int(hit)
+            counts[UPOS_TAGS[tag_id]][1] += 1
+    return {tag: (c, t) for tag, (c, t) in counts.items() if t}
