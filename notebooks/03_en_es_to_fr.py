@@ -139,7 +139,12 @@ print(
 # gradients under vmap wrong (`xlmeta_lab.models.LayerNorm` explains).
 
 # %%
-trained = ev.train_conditions(setup.training, CONFIG, METHODS, SEEDS, progress=True, device=device)
+# Checkpoints go to ../checkpoints (git-ignored): run this cell again after an interruption and every
+# training run continues where it stopped; finished runs are loaded, not retrained.
+checkpoints = results_dir().parent / "checkpoints" / f"{udpos.NOTEBOOK}-{PROFILE}-seed{SEED}"
+trained = ev.train_conditions(
+    setup.training, CONFIG, METHODS, SEEDS, progress=True, device=device, out_dir=checkpoints
+)
 vocab = trained.vocab
 example = trained.conditions[0].models[0]
 print(example)

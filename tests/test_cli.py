@@ -24,7 +24,9 @@ def test_parser_knows_every_command() -> None:
 def test_key_result_is_read_back_from_an_executed_notebook(tmp_path: Path) -> None:
     notebook = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("print(...)")
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"noise\n{KEY_RESULT_MARKER} max |diff| 3e-16\n")]
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=f"noise\n{KEY_RESULT_MARKER} max |diff| 3e-16\n")
+    ]
     notebook.cells.append(cell)
     path = tmp_path / "01_x.ipynb"
     nbformat.write(notebook, path)
@@ -33,7 +35,9 @@ def test_key_result_is_read_back_from_an_executed_notebook(tmp_path: Path) -> No
     assert "01_x" in summary and "1 ok, 0 failed" in summary
 
 
-@pytest.mark.parametrize("case", [c for c in cases() if c.method == "maml"][:1] + [cases()[-1]], ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", [c for c in cases() if c.method == "maml"][:1] + [cases()[-1]], ids=lambda c: c.name
+)
 def test_benchmark_engine_and_plain_loop_agree(case) -> None:
     row = run_case(case, repeats=1)
     assert row.max_grad_diff <= 1e-5

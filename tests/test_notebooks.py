@@ -36,7 +36,9 @@ def test_py_and_ipynb_are_in_sync(script: Path) -> None:
 def test_ipynb_is_stored_without_outputs(script: Path) -> None:
     notebook = nbformat.read(script.with_suffix(".ipynb"), as_version=4)
     code = [c for c in notebook.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), f"strip outputs of {script.stem}.ipynb"
+    assert all(not c.outputs and c.execution_count is None for c in code), (
+        f"strip outputs of {script.stem}.ipynb"
+    )
 
 
 @pytest.mark.parametrize("script", PAIRS, ids=lambda p: p.stem)
@@ -45,7 +47,9 @@ def test_notebook_has_one_parameters_cell_with_profile_seed_device(script: Path)
     assert len(cells) == 1, "exactly one cell tagged 'parameters'"
     for name in ("PROFILE", "SEED", "DEVICE"):
         assert f"{name} =" in cells[0].source
-    assert '%pip' not in script.read_text() and "!pip" not in script.read_text(), "no pip magics: the .py must stay Python"
+    assert "%pip" not in script.read_text() and "!pip" not in script.read_text(), (
+        "no pip magics: the .py must stay Python"
+    )
 
 
 @pytest.mark.notebook

@@ -137,7 +137,7 @@ class ProtocolConfig:
     lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
     steps: tuple[int, ...] = (5, 10, 25, 50)
     draw_seed: int = 0
-    baseline: str = "joint"
+    baseline: str | None = "joint"
     max_word_len: int = 12
     budget_ks: tuple[int, ...] = ()
     budget_draws: int = 0

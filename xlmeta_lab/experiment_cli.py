@@ -1,14 +1,17 @@
 """``xlmeta train`` and ``xlmeta evaluate``: the notebooks' experiments from a shell, resumable.
 
 Register them on the main parser with :func:`add_experiment_commands`; each subcommand sets
-``func(args) -> int`` (the exit status). The toy task is wired; UD part-of-speech tagging and SIB-200
-follow in issues 5 and 6 and fail with a message that says so.
+``func(args) -> int`` (the exit status). The toy task and UD part-of-speech tagging (``ud-pos``) are
+wired; SIB-200 follows in issue 6 and fails with a message that says so. ``xlmeta fewshot`` adapts any
+saved initialisation to any UD treebank.
 
 Examples::
 
     xlmeta train --task toy --method maml --profile quick --out runs/toy-maml
     xlmeta train --task toy --method maml --profile quick --out runs/toy-maml --resume   # after a kill
     xlmeta evaluate --init runs/toy-maml --task toy --profile quick --json results/toy-maml.json
+    xlmeta train --task ud-pos --method fomaml --profile full --out runs/ud-fomaml
+    xlmeta fewshot --init runs/ud-fomaml --support fr_gsd-ud-dev.conllu --test fr_gsd-ud-test.conllu --shots 5 --draws 5
 """
 
 from __future__ import annotations
@@ -17,17 +20,24 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from xlmeta_lab import evaluate as ev
 from xlmeta_lab.profiles import profile_settings
 from xlmeta_lab.train import METHODS, TrainingDiverged, adapt_spec, load_checkpoint, train
 
 TASKS = ("toy", "ud-pos", "sib200")
-_NOT_WIRED = {
-    "ud-pos": "the ud-pos task is not wired yet (issue 5); use --task toy for now",
-    "sib200": "the sib200 task is not wired yet (issue 6); use --task toy for now",
-}
+_NOT_WIRED = {"sib200": "the sib200 task is not wired yet (issue 6); use --task toy or ud-pos for now"}
 _TOY_NOTEBOOK = "02_toy_languages"
+
+
+def _setup(task: str, profile: str, seed: int, data_dir: str | None = None) -> Any:
+    """The experiment behind ``--task``: training languages, configs and French splits of a profile."""
+    if task == "toy":
+        return ev.toy_setup(profile_settings(_TOY_NOTEBOOK, profile), seed)
+    from xlmeta_lab import udpos
+
+    return udpos.ud_setup(profile_settings(udpos.NOTEBOOK, profile), seed, data_dir)
 
 
 def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +52,9 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     train_parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     train_parser.add_argument("--seed", type=int, default=0)
     train_parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    train_parser.add_argument(
+        "--data-dir", default=None, help="UD/SIB-200 folder (default: $XLMETA_DATA or cache)"
+    )
     train_parser.set_defaults(func=run_train)
 
     eval_parser = subparsers.add_parser(
@@ -54,7 +67,38 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     eval_parser.add_argument(
         "--json", type=Path, default=None, help="write the results here (JSON, plus CSVs beside it)"
     )
+    eval_parser.add_argument(
+        "--data-dir", default=None, help="UD/SIB-200 folder (default: $XLMETA_DATA or cache)"
+    )
     eval_parser.set_defaults(func=run_evaluate)
+
+    fewshot_parser = subparsers.add_parser(
+        "fewshot", help="adapt a saved initialisation to any UD treebank from K sentences"
+    )
+    fewshot_parser.add_argument("--init", type=Path, required=True, help="checkpoint file or its folder")
+    fewshot_parser.add_argument(
+        "--support", type=Path, required=True, help="CoNLL-U file to draw support sets from"
+    )
+    fewshot_parser.add_argument("--test", type=Path, required=True, help="CoNLL-U file to score on")
+    fewshot_parser.add_argument("--shots", type=int, required=True, help="K: sentences per support set")
+    fewshot_parser.add_argument("--draws", type=int, default=5, help="support sets drawn (default 5)")
+    fewshot_parser.add_argument(
+        "--holdout",
+        type=float,
+        default=0.2,
+        help="share of --support set aside to choose lr and steps (default 0.2)",
+    )
+    fewshot_parser.add_argument(
+        "--lrs", type=float, nargs="+", default=[0.03, 0.1, 0.3], help="fine-tuning lr grid"
+    )
+    fewshot_parser.add_argument(
+        "--steps", type=int, nargs="+", default=[10, 25, 50], help="fine-tuning steps grid"
+    )
+    fewshot_parser.add_argument("--seed", type=int, default=0, help="seed of the holdout split and the draws")
+    fewshot_parser.add_argument(
+        "--json", type=Path, default=None, help="write the results here (JSON + CSVs)"
+    )
+    fewshot_parser.set_defaults(func=run_fewshot)
 
 
 def _not_wired(task: str) -> int:
@@ -63,10 +107,10 @@ def _not_wired(task: str) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train one initialisation on the toy en + es languages with the profile's settings."""
-    if args.task != "toy":
+    """Train one initialisation on the task's en + es data with the profile's settings."""
+    if args.task in _NOT_WIRED:
         return _not_wired(args.task)
-    setup = ev.toy_setup(profile_settings(_TOY_NOTEBOOK, args.profile), args.seed)
+    setup = _setup(args.task, args.profile, args.seed, args.data_dir)
     config = replace(setup.train_config, method=args.method)
     try:
         result = train(setup.training, config, args.out, resume=args.resume, device=args.device)
@@ -82,11 +126,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """The few-shot protocol on toy French for one checkpoint, next to an untrained tagger (scratch)."""
-    if args.task != "toy":
+    """The few-shot protocol on French for one checkpoint, next to an untrained tagger (scratch)."""
+    if args.task in _NOT_WIRED:
         return _not_wired(args.task)
     checkpoint = load_checkpoint(args.init)
-    setup = ev.toy_setup(profile_settings(_TOY_NOTEBOOK, args.profile), args.seed)
+    setup = _setup(args.task, args.profile, args.seed, args.data_dir)
     scratch = ev.train_conditions(setup.training, checkpoint.train_config, [], [checkpoint.train_config.seed])
     if scratch.vocab != checkpoint.vocab:
         print(
@@ -118,5 +162,31 @@ def run_evaluate(args: argparse.Namespace) -> int:
             seeds=[checkpoint.train_config.seed],
             out_dir=out.parent,
         )
+        print("written:", ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def run_fewshot(args: argparse.Namespace) -> int:
+    """Adapt a checkpoint to K sentences of any UD treebank; print token accuracy with its 95% CI."""
+    from xlmeta_lab import fewshot
+
+    try:
+        report = fewshot.fewshot_from_files(
+            args.init,
+            args.support,
+            args.test,
+            shots=args.shots,
+            draws=args.draws,
+            holdout_fraction=args.holdout,
+            lrs=tuple(args.lrs),
+            steps=tuple(args.steps),
+            seed=args.seed,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report.describe())
+    if args.json is not None:
+        paths = report.write(args.json)
         print("written:", ", ".join(str(p) for p in paths.values()))
     return 0

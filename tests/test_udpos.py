@@ -1,0 +1,153 @@
+"""The real experiment's wiring: no test leakage, accuracy over real words, and `xlmeta fewshot`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from xlmeta_lab import evaluate as ev
+from xlmeta_lab import udpos
+from xlmeta_lab.cli import main
+from xlmeta_lab.data.toy import make_toy_languages
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes import Vocab
+from xlmeta_lab.profiles import profile_settings
+from xlmeta_lab.results import read_results
+from xlmeta_lab.train import (
+    CheckpointMismatch,
+    TrainConfig,
+    load_checkpoint,
+    new_tagger,
+    tagger_config,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def setup(data_dir: Path) -> udpos.UDSetup:
+    return udpos.ud_setup(profile_settings(udpos.NOTEBOOK, "quick"), seed=0, data_dir=data_dir)
+
+
+def test_training_never_holds_french_tests_or_their_translations(
+    setup: udpos.UDSetup, data_dir: Path
+) -> None:
+    from xlmeta_lab.episodes import parallel_pud
+
+    train_ids = {s.sent_id for pool in setup.training.values() for s in pool}
+    test_ids = {s.sent_id for tests in setup.splits.tests.values() for s in tests}
+    pud_ids = {s.sent_id for pool in parallel_pud(data_dir).values() for s in pool}
+    assert len(train_ids) == sum(len(p) for p in setup.training.values()) == 4078 + 1827
+    assert not train_ids & test_ids and not train_ids & pud_ids
+    assert {s.source for pool in setup.training.values() for s in pool} == {
+        "en_ewt-dev", "en_ewt-test", "es_gsd-dev", "es_gsd-test"
+    }  # fmt: skip
+
+
+def test_leakage_check_refuses_a_pud_translation_or_a_test_sentence(
+    setup: udpos.UDSetup, data_dir: Path
+) -> None:
+    from xlmeta_lab.episodes import parallel_pud
+
+    pud = parallel_pud(data_dir)
+    with pytest.raises(ValueError, match="PUD sentence ids"):
+        udpos.assert_no_test_leakage(
+            {**setup.training, "en": [pud["en"][0], *setup.training["en"]]}, setup.splits, pud
+        )
+    french_test = setup.splits.tests["fr_gsd-test"][0]
+    with pytest.raises(ValueError, match="French test set"):
+        udpos.assert_no_test_leakage({**setup.training, "fr": [french_test]}, setup.splits, pud)
+
+
+def test_accuracy_counts_syntactic_words_only(setup: udpos.UDSetup) -> None:
+    """fr GSD test has 10,018 syntactic words (PROVENANCE.md); padding and multiword tokens must not count."""
+    vocab = Vocab.build(s for pool in setup.training.values() for s in pool)
+    model = new_tagger(tagger_config(setup.train_config, vocab), seed=0)
+    tests = setup.splits.tests["fr_gsd-test"]
+    correct, total = ev._counts(model, None, ev.encode_buckets(tests, vocab, max_word_len=12, size=50))
+    assert total == 10018 and 0 <= correct <= total
+    per_tag = udpos.per_tag_accuracy(model, None, tests, vocab, max_word_len=12)
+    assert sum(t for _, t in per_tag.values()) == 10018
+    assert sum(c for c, _ in per_tag.values()) == correct
+    assert "PART" not in per_tag  # French GSD has no PART: not counted as a zero-accuracy tag
+
+
+def test_genre_tasks_split_english_by_its_web_genres(setup: udpos.UDSetup) -> None:
+    tasks = udpos.training_tasks(setup.training, split_by="genre")
+    assert set(tasks) == {"en-answers", "en-email", "en-newsgroup", "en-reviews", "en-weblog", "es"}
+    assert sum(len(p) for p in tasks.values()) == 4078 + 1827
+
+
+# --- xlmeta fewshot on a tiny treebank --------------------------------------------------------------
+
+
+def write_conllu(path: Path, sentences: list[Sentence]) -> Path:
+    lines = []
+    for n, sentence in enumerate(sentences):
+        lines += [f"# sent_id = tiny-{n}"]
+        lines += [
+            f"{i}\t{f}\t{f}\t{t}\t_\t_\t0\tdep\t_\t_"
+            for i, (f, t) in enumerate(zip(sentence.forms, sentence.tags), 1)
+        ]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("tiny")
+    languages = make_toy_languages({"en": 60, "es": 60, "fr": 50}, seed=0)
+    config = TrainConfig(method="fomaml", steps=4, eval_every=2, checkpoint_every=2, hidden=16, max_len=20)
+    train({"en": languages["en"], "es": languages["es"]}, config, folder / "init", progress=False)
+    return {
+        "init": folder / "init",
+        "support": write_conllu(folder / "support.conllu", languages["fr"][:30]),
+        "test": write_conllu(folder / "test.conllu", languages["fr"][30:]),
+        "folder": folder,
+    }
+
+
+def test_fewshot_command_reports_accuracy_with_an_interval(
+    tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tiny["folder"] / "fewshot.json"
+    argv = [
+        "fewshot",
+        "--init",
+        str(tiny["init"]),
+        "--support",
+        str(tiny["support"]),
+        "--test",
+        str(tiny["test"]),
+    ]
+    assert main([*argv, "--shots", "3", "--draws", "3", "--steps", "2", "5", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "after fine-tuning on K=3 sentences" in printed and "95% CI, n=3 draws" in printed
+    saved = read_results(out)
+    rows = [r for r in saved["summary"] if r["K"] == 3]
+    assert rows and rows[0]["n"] == 3 and 0 <= rows[0]["mean"] <= 1
+
+
+def test_fewshot_refuses_k_larger_than_the_pool(
+    tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "fewshot",
+        "--init",
+        str(tiny["init"]),
+        "--support",
+        str(tiny["support"]),
+        "--test",
+        str(tiny["test"]),
+    ]
+    assert main([*argv, "--shots", "29"]) == 2
+    assert "larger than the support pool" in capsys.readouterr().err
+
+
+def test_checkpoint_from_another_config_is_refused(tiny: dict[str, Path]) -> None:
+    checkpoint = load_checkpoint(tiny["init"])
+    other = replace(checkpoint.model_config, hidden=checkpoint.model_config.hidden * 2)
+    with pytest.raises(CheckpointMismatch, match="hidden"):
+        load_checkpoint(tiny["init"], model_config=other)
