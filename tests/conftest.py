@@ -14,6 +14,8 @@ import pytest
 from xlmeta_lab.data import sources
 
 MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
+# Notebooks executed by the tests run in their own kernels and find the data through the environment.
+os.environ.setdefault(sources.ENV_DATA, str(MIRROR))
 
 
 @pytest.fixture(scope="session")

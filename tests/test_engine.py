@@ -258,3 +258,28 @@ def test_fused_layernorm_is_looped_for_second_order_and_the_composite_one_is_bat
         )
     # first order never differentiates the LayerNorm backward again, so it may batch
     assert meta_gradient_and_loss(model, mse, tasks, method="fomaml", inner_lr=0.5).batched
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on CI); run on a GPU machine"
+)
+@pytest.mark.parametrize("method", ["maml", "fomaml", "reptile"])
+def test_cuda_gives_the_cpu_meta_gradient(method: str) -> None:
+    from xlmeta_lab.meta import resolve_device
+
+    model, tasks = small_mlp(14), regression_tasks(15)
+    on_cpu = meta_gradient(model, mse, tasks, method=method, inner_lr=0.2, inner_steps=2)
+    device = resolve_device("auto")
+    on_gpu = meta_gradient(model.to(device), mse, tasks, method=method, inner_lr=0.2, inner_steps=2)
+    assert all(g.device.type == "cuda" for g in on_gpu.values())
+    assert max_diff(on_cpu, {n: g.cpu() for n, g in on_gpu.items()}) < 1e-10
+
+
+def test_device_auto_falls_back_to_the_cpu_and_refuses_a_missing_gpu() -> None:
+    from xlmeta_lab.meta import resolve_device
+
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type in ("cpu", "mps")
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    assert resolve_device("cpu") == torch.device("cpu")

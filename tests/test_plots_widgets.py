@@ -83,7 +83,8 @@ def test_cli_train_resume_and_evaluate(tmp_path: Path, monkeypatch: pytest.Monke
     payload = json.loads(out.read_text())
     assert {r["condition"] for r in payload["summary"]} == {"scratch", "fomaml"}
     assert (tmp_path / "res" / "toy-fomaml.summary.csv").exists()
-    for task, issue in (("ud-pos", "issue 5"), ("sib200", "issue 6")):
-        args = parser.parse_args(["train", "--task", task, "--method", "maml", "--out", str(tmp_path / task)])
-        assert args.func(args) == 2
-        assert issue in capsys.readouterr().err
+    args = parser.parse_args(
+        ["train", "--task", "sib200", "--method", "maml", "--out", str(tmp_path / "sib")]
+    )
+    assert args.func(args) == 2
+    assert "issue 6" in capsys.readouterr().err

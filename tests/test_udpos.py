@@ -151,3 +151,27 @@ def test_checkpoint_from_another_config_is_refused(tiny: dict[str, Path]) -> Non
     other = replace(checkpoint.model_config, hidden=checkpoint.model_config.hidden * 2)
     with pytest.raises(CheckpointMismatch, match="hidden"):
         load_checkpoint(tiny["init"], model_config=other)
+
+
+def test_train_command_runs_the_ud_task(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xlmeta_lab import profiles
+
+    tiny = {**profiles.PROFILES[udpos.NOTEBOOK]["quick"], "steps": 2, "eval_every": 2, "hidden": 16}
+    monkeypatch.setitem(profiles.PROFILES[udpos.NOTEBOOK], "quick", tiny)
+    argv = [
+        "train",
+        "--task",
+        "ud-pos",
+        "--method",
+        "fomaml",
+        "--out",
+        str(tmp_path / "run"),
+        "--data-dir",
+        str(data_dir),
+    ]
+    assert main(argv) == 0
+    checkpoint = load_checkpoint(tmp_path / "run")
+    assert checkpoint.step == 2 and checkpoint.train_config.method == "fomaml"
+    assert checkpoint.model_config.n_tags == 17

@@ -26,7 +26,7 @@ import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -495,6 +495,33 @@ class ToySetup:
     seeds: list[int]
 
 
+def train_config_from_settings(settings: Mapping[str, Any], seed: int, **fixed: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a notebook profile: every profile key that names a field, then ``fixed``.
+
+    Checkpoints follow validation (``checkpoint_every = eval_every``); ``seed`` seeds both the run and
+    the validation split (``data_seed``), so a profile and a seed name one experiment.
+    """
+    names = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in settings.items() if k in names}
+    values.update(checkpoint_every=settings["eval_every"], seed=seed, data_seed=seed, **fixed)
+    return TrainConfig(**values)
+
+
+def protocol_from_settings(settings: Mapping[str, Any], seed: int, **fixed: Any) -> ProtocolConfig:
+    """A :class:`ProtocolConfig` from a notebook profile (``finetune_lrs``/``finetune_steps`` are the grid)."""
+    values: dict[str, Any] = {
+        "ks": tuple(settings["ks"]),
+        "n_draws": settings["n_draws"],
+        "lrs": tuple(settings["finetune_lrs"]),
+        "steps": tuple(settings["finetune_steps"]),
+        "budget_ks": tuple(settings.get("budget_ks", ())),
+        "budget_draws": settings.get("budget_draws", 0),
+        "budget_models": settings.get("budget_models", 0),
+        "draw_seed": seed,
+    }
+    return ProtocolConfig(**{**values, **fixed})
+
+
 def toy_setup(settings: Mapping[str, Any], seed: int, **toy_knobs: Any) -> ToySetup:
     """The toy en/es -> fr experiment from ``profile_settings("02_toy_languages", ...)`` (``toy_knobs``
     override :class:`~xlmeta_lab.data.toy.ToyConfig` fields, e.g. ``relatedness``)."""
@@ -510,30 +537,9 @@ def toy_setup(settings: Mapping[str, Any], seed: int, **toy_knobs: Any) -> ToySe
         seed=seed,
         test_name="fr-test",
     )
-    config = TrainConfig(
-        steps=settings["steps"],
-        meta_batch=settings["meta_batch"],
-        support_size=settings["support_size"],
-        query_size=settings["query_size"],
-        inner_lr=settings["inner_lr"],
-        inner_steps=settings["inner_steps"],
-        outer_lr=settings["outer_lr"],
-        hidden=settings["hidden"],
-        max_len=max(len(s) for sentences in languages.values() for s in sentences),
-        max_word_len=10,
-        eval_every=settings["eval_every"],
-        checkpoint_every=settings["eval_every"],
-        seed=seed,
-        data_seed=seed,
-    )
-    protocol = ProtocolConfig(
-        ks=tuple(settings["ks"]),
-        n_draws=settings["n_draws"],
-        lrs=tuple(settings["finetune_lrs"]),
-        steps=tuple(settings["finetune_steps"]),
-        draw_seed=seed,
-        max_word_len=10,
-    )
+    max_len = max(len(s) for sentences in languages.values() for s in sentences)
+    config = train_config_from_settings(settings, seed, max_len=max_len, max_word_len=10)
+    protocol = protocol_from_settings(settings, seed, max_word_len=10)
     training = {"en": languages["en"], "es": languages["es"]}
     return ToySetup(
         languages, training, splits, config, protocol, [seed + i for i in range(settings["n_seeds"])]

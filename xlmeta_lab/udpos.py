@@ -30,7 +30,12 @@ from xlmeta_lab.episodes import (
     meta_training_treebanks,
     parallel_pud,
 )
-from xlmeta_lab.evaluate import ProtocolConfig, encode_buckets
+from xlmeta_lab.evaluate import (
+    ProtocolConfig,
+    encode_buckets,
+    protocol_from_settings,
+    train_config_from_settings,
+)
 from xlmeta_lab.train import TrainConfig, predict
 
 NOTEBOOK = "03_en_es_to_fr"
@@ -101,38 +106,8 @@ def ud_setup(settings: Mapping[str, Any], seed: int, data_dir: str | os.PathLike
     training = training_tasks(treebanks, settings.get("split_by", "language"))
     splits = french_fewshot_splits(data_dir, holdout_fraction=settings["holdout_fraction"], seed=seed)
     assert_no_test_leakage(training, splits, parallel_pud(data_dir))
-    config = TrainConfig(
-        steps=settings["steps"],
-        meta_batch=settings["meta_batch"],
-        support_size=settings["support_size"],
-        query_size=settings["query_size"],
-        inner_lr=settings["inner_lr"],
-        inner_steps=settings["inner_steps"],
-        outer_lr=settings["outer_lr"],
-        max_len=settings["max_len"],
-        max_word_len=settings["max_word_len"],
-        word_dim=settings["word_dim"],
-        char_dim=settings["char_dim"],
-        char_channels=settings["char_channels"],
-        hidden=settings["hidden"],
-        context_layers=settings["context_layers"],
-        eval_every=settings["eval_every"],
-        checkpoint_every=settings["eval_every"],
-        min_word_freq=settings["min_word_freq"],
-        seed=seed,
-        data_seed=seed,
-    )
-    protocol = ProtocolConfig(
-        ks=tuple(settings["ks"]),
-        n_draws=settings["n_draws"],
-        lrs=tuple(settings["finetune_lrs"]),
-        steps=tuple(settings["finetune_steps"]),
-        draw_seed=seed,
-        max_word_len=settings["max_word_len"],
-        budget_ks=tuple(settings["budget_ks"]),
-        budget_draws=settings["budget_draws"],
-        budget_models=settings["budget_models"],
-    )
+    config = train_config_from_settings(settings, seed)
+    protocol = protocol_from_settings(settings, seed, max_word_len=settings["max_word_len"])
     return UDSetup(training, splits, config, protocol)
 
 
