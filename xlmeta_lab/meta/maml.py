@@ -153,13 +153,8 @@ def meta_gradient_and_loss(
             except (RuntimeError, NotImplementedError, ValueError) as error:
                 if batched is True or is_missing_double_backward(error):
                     raise
-                _VMAP_FAILED.add(model)
+                _give_up_on_vmap(model, error)
                 use_vmap = False
-                warnings.warn(
-                    f"torch.func.vmap could not run {type(model).__name__} ({type(error).__name__}: "
-                    f"{str(error).splitlines()[0][:160]}); using the per-task loop from now on.",
-                    stacklevel=2,
-                )
                 result = _meta_gradient_loop(*args)
         else:
             result = _meta_gradient_loop(*args)
@@ -249,10 +244,7 @@ def adapt_trajectory(
         except (RuntimeError, NotImplementedError, ValueError) as error:
             if batched is True:
                 raise
-            _VMAP_FAILED.add(model)
-            warnings.warn(
-                f"vmap could not fine-tune {type(model).__name__} ({error}); looping over draws", stacklevel=2
-            )
+            _give_up_on_vmap(model, error)
 
     def autograd_loop(*args: Any) -> Params:
         with torch.enable_grad():
@@ -504,6 +496,16 @@ def vmap_obstacle(model: nn.Module, method: str = "maml") -> str | None:
                 "in PyTorch (use xlmeta_lab.models.LayerNorm, a composite LayerNorm, to batch)"
             )
     return None
+
+
+def _give_up_on_vmap(model: nn.Module, error: BaseException) -> None:
+    """Remember that ``model`` failed under vmap (``"auto"`` will not try again) and say why, once."""
+    _VMAP_FAILED.add(model)
+    warnings.warn(
+        f"torch.func.vmap could not run {type(model).__name__} ({type(error).__name__}: "
+        f"{str(error).splitlines()[0][:160]}); using the per-task loop from now on.",
+        stacklevel=3,
+    )
 
 
 def _stack_for_vmap(
