@@ -81,6 +81,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "ks": [0, 1, 5, 10, 20],
             "finetune_lrs": [0.01, 0.03, 0.1, 0.3],
             "finetune_steps": [10, 25, 50, 100],
+            "budget_draws": 3,
+            "budget_models": 1,
             "eval_every": 50,
         },
     },
