@@ -109,11 +109,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def test_fewshot_command_reports_accuracy_with_an_interval(
-    tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tiny["folder"] / "fewshot.json"
-    argv = [
+def fewshot_argv(tiny: dict[str, Path]) -> list[str]:
+    return [
         "fewshot",
         "--init",
         str(tiny["init"]),
@@ -122,6 +119,13 @@ def test_fewshot_command_reports_accuracy_with_an_interval(
         "--test",
         str(tiny["test"]),
     ]
+
+
+def test_fewshot_command_reports_accuracy_with_an_interval(
+    tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tiny["folder"] / "fewshot.json"
+    argv = fewshot_argv(tiny)
     assert main([*argv, "--shots", "3", "--draws", "3", "--steps", "2", "5", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "after fine-tuning on K=3 sentences" in printed and "95% CI, n=3 draws" in printed
@@ -133,15 +137,7 @@ def test_fewshot_command_reports_accuracy_with_an_interval(
 def test_fewshot_refuses_k_larger_than_the_pool(
     tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [
-        "fewshot",
-        "--init",
-        str(tiny["init"]),
-        "--support",
-        str(tiny["support"]),
-        "--test",
-        str(tiny["test"]),
-    ]
+    argv = fewshot_argv(tiny)
     assert main([*argv, "--shots", "29"]) == 2
     assert "larger than the support pool" in capsys.readouterr().err
 
