@@ -37,6 +37,7 @@ def test_t_quantiles_match_known_values() -> None:
     assert ev.t_quantile_975(50) == pytest.approx(2.0086, abs=2e-3)
     assert ev.t_quantile_975(1000) == pytest.approx(1.9623, abs=2e-3)
     import scipy.stats as scipy_stats  # a dev dependency: the t table is checked against it
+
     for df in (1, 7, 22, 35, 90, 250):
         assert ev.t_quantile_975(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=3e-3)
 

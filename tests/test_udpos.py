@@ -12,7 +12,7 @@ from xlmeta_lab import udpos
 from xlmeta_lab.cli import main
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes import Vocab
+from xlmeta_lab.episodes import TaggingEpisodeSampler, Vocab
 from xlmeta_lab.profiles import profile_settings
 from xlmeta_lab.results import read_results
 from xlmeta_lab.train import (
@@ -73,10 +73,30 @@ def test_accuracy_counts_syntactic_words_only(setup: udpos.UDSetup) -> None:
     assert "PART" not in per_tag  # French GSD has no PART: not counted as a zero-accuracy tag
 
 
-def test_genre_tasks_split_english_by_its_web_genres(setup: udpos.UDSetup) -> None:
+def test_genre_tasks_split_english_by_genre_and_spanish_into_as_many_blocks(setup: udpos.UDSetup) -> None:
     tasks = udpos.training_tasks(setup.training, split_by="genre")
-    assert set(tasks) == {"en-answers", "en-email", "en-newsgroup", "en-reviews", "en-weblog", "es"}
+    genres = {"answers", "email", "newsgroup", "reviews", "weblog"}
+    assert set(tasks) == {f"en-{g}" for g in genres} | {f"es-part{i}" for i in range(1, 6)}
     assert sum(len(p) for p in tasks.values()) == 4078 + 1827
+    for genre in genres:
+        assert all(s.sent_id.startswith(genre + "-") for s in tasks[f"en-{genre}"])
+    spanish = [tasks[f"es-part{i}"] for i in range(1, 6)]
+    assert max(map(len, spanish)) - min(map(len, spanish)) <= 1
+    assert [s for part in spanish for s in part] == setup.training["es"]  # file order, nothing lost
+
+
+def test_episodes_come_from_one_task_pool(setup: udpos.UDSetup) -> None:
+    """With task pools by name, an episode is drawn from one pool (one genre), not from its whole language."""
+    tasks = udpos.training_tasks(setup.training, split_by="genre")
+    sampler = TaggingEpisodeSampler(tasks, Vocab.build([]), 4, 4, max_len=40, max_word_len=1, seed=3)
+    assert sampler.languages == sorted(tasks)
+    seen = set()
+    for _ in range(30):
+        episode = sampler.draw()
+        ids = {s.sent_id for s in episode.support + episode.query}
+        assert ids <= {s.sent_id for s in tasks[episode.lang]}
+        seen.add(episode.lang)
+    assert len(seen) > 5
 
 
 # --- xlmeta fewshot on a tiny treebank --------------------------------------------------------------

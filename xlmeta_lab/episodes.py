@@ -23,7 +23,7 @@ import os
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
@@ -257,12 +257,14 @@ class TaggingEpisodeSampler(_Sampler[Sentence]):
 
     ``sentences`` may mix languages: a task picks one language, then draws ``support_size`` +
     ``query_size`` distinct sentences from it. Sentences longer than ``max_len`` are skipped
-    (``self.skipped[lang]`` counts them).
+    (``self.skipped[lang]`` counts them). A mapping ``{task name: sentences}`` gives the task pools
+    directly instead (e.g. one per English genre, see :func:`xlmeta_lab.udpos.training_tasks`); the names
+    then take the place of languages everywhere below.
     """
 
     def __init__(
         self,
-        sentences: Iterable[Sentence],
+        sentences: Iterable[Sentence] | Mapping[str, Sequence[Sentence]],
         vocab: Vocab,
         support_size: int,
         query_size: int,
@@ -270,7 +272,11 @@ class TaggingEpisodeSampler(_Sampler[Sentence]):
         max_word_len: int = 16,
         seed: int = 0,
     ) -> None:
-        all_pools = _by_lang(sentences)
+        all_pools = (
+            {name: list(pool) for name, pool in sentences.items()}
+            if isinstance(sentences, Mapping)
+            else _by_lang(sentences)
+        )
         self.pools = {lang: [s for s in pool if len(s) <= max_len] for lang, pool in all_pools.items()}
         self.skipped = {lang: len(all_pools[lang]) - len(pool) for lang, pool in self.pools.items()}
         self.support_size, self.query_size = support_size, query_size

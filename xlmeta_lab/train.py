@@ -423,7 +423,7 @@ def _validation(val: Mapping[str, list[Sentence]], vocab: Vocab, config: TrainCo
                 "raise val_fraction or give more sentences"
             )
         sampler = TaggingEpisodeSampler(
-            sentences,
+            {lang: sentences},
             vocab,
             config.support_size,
             query,
@@ -448,7 +448,9 @@ def train(
     """Learn an initialisation on ``languages`` (e.g. ``{"en": [...], "es": [...]}``) with ``config.method``.
 
     Arguments:
-        languages: training sentences per language; the vocabulary is built from their training part.
+        languages: training sentences per task pool: per language, or finer (e.g. per genre, see
+            :func:`xlmeta_lab.udpos.training_tasks`); an episode draws from one pool. The vocabulary is
+            built from their training part.
         config: the run's settings (:class:`TrainConfig`).
         out_dir: where ``checkpoint.pt`` goes; ``None`` trains in memory without checkpoints.
         resume: continue from ``out_dir/checkpoint.pt`` if there is one (its settings must match).
@@ -475,7 +477,7 @@ def train(
         _JointStepper(model, config) if config.method == "joint" else _MetaStepper(model, config)
     )
     sampler = TaggingEpisodeSampler(
-        [s for sentences in train_part.values() for s in sentences],
+        train_part,
         vocab,
         config.support_size,
         config.query_size,
