@@ -250,15 +250,15 @@ class ProtocolResult:
         rows = [r for r in self.summary if r["test_set"] == test_set]
         conditions = list(dict.fromkeys(r["condition"] for r in rows))
         ks = sorted({r["K"] for r in rows})
-        width = 20
+        width, name_width = 20, max(len(n) for n in ["condition", *conditions]) + 1
         lines = [f"token accuracy on {test_set}, % (mean ± 95% CI half-width over seeds x draws)"]
-        lines.append("condition".ljust(10) + "".join(f"K={k}".rjust(width) for k in ks))
+        lines.append("condition".ljust(name_width) + "".join(f"K={k}".rjust(width) for k in ks))
         for name in conditions:
             cells = []
             for k in ks:
                 match = [r for r in rows if r["condition"] == name and r["K"] == k]
                 cells.append(_cell(match[0]) if match else "")
-            lines.append(name.ljust(10) + "".join(c.rjust(width) for c in cells))
+            lines.append(name.ljust(name_width) + "".join(c.rjust(width) for c in cells))
         return "\n".join(lines)
 
 
