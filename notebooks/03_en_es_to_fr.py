@@ -60,6 +60,7 @@ if "google.colab" in sys.modules:
 PROFILE = "full"
 SEED = 0
 DEVICE = "auto"
+MODEL = "char-cnn"  # the tagger trained from scratch, or a Hugging Face encoder, e.g. "xlm-roberta-base"
 
 # %%
 import json
@@ -77,7 +78,11 @@ from xlmeta_lab.plots import plot_accuracy_vs_k, plot_learning_curves, plot_pair
 
 settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)
 started = time.perf_counter()
-setup = udpos.ud_setup(settings, SEED)
+setup = udpos.ud_setup(settings, SEED, model=MODEL)
+RUN = udpos.run_name(PROFILE, SEED, MODEL)
+print(
+    f"model: {MODEL}" + ("" if MODEL == udpos.WORD_TAGGER else " (encoder_settings replace the values above)")
+)
 CONFIG, PROTOCOL = setup.train_config, setup.protocol
 SEEDS = [SEED + i for i in range(settings["n_seeds"])]
 METHODS = list(settings["methods"])
@@ -133,6 +138,10 @@ print(
 # %% [markdown]
 # ## 2 · The model
 #
+# *With `MODEL` set to a Hugging Face encoder (`xlm-roberta-base`, `bert-base-multilingual-cased`, or a local
+# folder), every condition below starts from that pretrained encoder with a tag head on each word's first
+# sub-token instead, and "scratch" is the encoder with a fresh head. The rest of the notebook is unchanged.*
+#
 # A word is read twice: as a whole-word embedding (the vocabulary comes from en + es only, so most French words are
 # unknown to it) and by a **character CNN** (always), which is where cross-lingual transfer can happen. A stack of
 # 1-D convolutions with a composite LayerNorm gives each word its neighbours' context, and a linear head scores the
@@ -143,20 +152,20 @@ print(
 # %%
 # Checkpoints go to ../checkpoints (git-ignored): run this cell again after an interruption and every
 # training run continues where it stopped; finished runs are loaded, not retrained.
-checkpoints = results_dir().parent / "checkpoints" / f"{udpos.NOTEBOOK}-{PROFILE}-seed{SEED}"
+checkpoints = results_dir().parent / "checkpoints" / RUN
 trained = ev.train_conditions(
     setup.training, CONFIG, METHODS, SEEDS, progress=True, device=device, out_dir=checkpoints
 )
-vocab = trained.vocab
+vocab = trained.vocab  # None for a Hugging Face encoder: its tokenizer is its vocabulary
 example = trained.conditions[0].models[0]
-print(example)
-print(
-    f"{count_parameters(example):,} parameters; vocabulary {vocab.n_words} words, {vocab.n_chars} characters"
-)
-unknown = np.mean([vocab.word_id(f) == 1 for s in setup.splits.support_pool for f in s.forms])
-print(
-    f"{100 * unknown:.0f}% of French word tokens are unknown to the word vocabulary: characters must carry them."
-)
+print(example if vocab is not None else type(example).__name__ + f" on {MODEL}")
+print(f"{count_parameters(example):,} parameters")
+if vocab is not None:
+    unknown = np.mean([vocab.word_id(f) == 1 for s in setup.splits.support_pool for f in s.forms])
+    print(
+        f"vocabulary {vocab.n_words} words, {vocab.n_chars} characters; {100 * unknown:.0f}% of French word "
+        "tokens are unknown to it: characters must carry them."
+    )
 
 # %% [markdown]
 # ## 3 · Meta-training
@@ -200,8 +209,8 @@ for method, runs in all_runs.items():
 # %%
 result = ev.merge_results(
     [
-        ev.run_protocol(trained.conditions, setup.splits, vocab, PROTOCOL, progress=print),
-        ev.run_protocol(genres.conditions, setup.splits, genres.vocab, PROTOCOL, progress=print),
+        ev.run_protocol(trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print),
+        ev.run_protocol(genres.conditions, setup.splits, genres.encoder, PROTOCOL, progress=print),
     ]
 )
 test_sets = list(setup.splits.tests)
@@ -305,14 +314,14 @@ budget = result.budgets["joint"]
 draw = ev.support_draws(setup.splits.support_pool, k_tags, 1, PROTOCOL.draw_seed)[0]
 tuned = ev.finetune_batch(
     joint_model,
-    ev.stack_sets([ev.encode_sentences(draw, vocab, max_word_len=PROTOCOL.max_word_len)]),
+    ev.stack_sets([trained.encoder.encode(draw)]),
     lr=budget.lr,
     record=(budget.steps,),
 )[budget.steps]
 tuned = {n: t[0] for n, t in tuned.items()}
 tests = setup.splits.tests[main_test]
-zero_tags = udpos.per_tag_accuracy(joint_model, None, tests, vocab, PROTOCOL.max_word_len)
-tuned_tags = udpos.per_tag_accuracy(joint_model, tuned, tests, vocab, PROTOCOL.max_word_len)
+zero_tags = udpos.per_tag_accuracy(joint_model, None, tests, trained.encoder)
+tuned_tags = udpos.per_tag_accuracy(joint_model, tuned, tests, trained.encoder)
 print(f"{'tag':6s} {'words':>6s} {'zero-shot':>10s} {f'K={k_tags}':>8s}")
 for tag, (c0, n) in sorted(zero_tags.items(), key=lambda kv: -kv[1][1]):
     print(f"{tag:6s} {n:6d} {100 * c0 / n:9.1f}% {100 * tuned_tags[tag][0] / n:7.1f}%")
@@ -327,20 +336,20 @@ for tag, (c0, n) in sorted(zero_tags.items(), key=lambda kv: -kv[1][1]):
 # %%
 paths = ev.write_protocol_results(
     result,
-    f"{udpos.NOTEBOOK}-{PROFILE}-seed{SEED}",
-    config={"profile": PROFILE, "settings": dict(settings), "train": CONFIG.to_dict()},
+    RUN,
+    config={"profile": PROFILE, "model": MODEL, "settings": dict(settings), "train": CONFIG.to_dict()},
     seeds=SEEDS,
     out_dir=results_dir(),
 )
 print("written:", ", ".join(str(p) for p in paths.values()))
 reference_file = results_dir() / "reference" / f"{udpos.NOTEBOOK}-full.json"
-if PROFILE != "full" and reference_file.exists():
+if PROFILE != "full" and MODEL == udpos.WORD_TAGGER and reference_file.exists():
     reference = json.loads(reference_file.read_text())
     print(
         f"\nREFERENCE (profile full, committed, git {reference['provenance']['git'].get('commit', '?')[:10]}), not this run:"
     )
     print(ev.ProtocolResult([], reference["summary"], {}, PROTOCOL).table(main_test))
-elif PROFILE != "full":
+elif PROFILE != "full" and MODEL == udpos.WORD_TAGGER:
     print(f"\nNo reference results at {reference_file} yet.")
 best_k5 = max(meta, key=lambda m: result.get(m, k_after, main_test)["mean"])
 row = result.get(best_k5, k_after, main_test)

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from tiny_encoder import tiny_bert_config, wordpiece_tokenizer
 from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn import functional as F
@@ -34,7 +34,6 @@ from xlmeta_lab.hf import EncoderEpisodeSampler, EncoderTagger, encode_for_encod
 from xlmeta_lab.meta import meta_gradient, meta_gradient_and_loss
 from xlmeta_lab.models import tagging_loss
 
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 RAW = {
     "en": [
         ("the cat sleeps .", "DET NOUN VERB PUNCT"),
@@ -71,41 +70,14 @@ MAX_SUBTOKENS, MAX_WORDS, INNER_LR = 12, 6, 0.5
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
-    """A BERT-style WordPiece tokenizer over the test sentences, built with the ``tokenizers`` library.
-
-    Not ``BertTokenizerFast(vocab_file=...)``: transformers 5 ignores ``vocab_file`` there and silently
-    builds an empty vocabulary (every word becomes ``[UNK]``); the ``tokenizers`` objects behave the same
-    in transformers 4 and 5.
-    """
+    """WordPiece over the test sentences, inflected forms left out so they split into stem + suffix."""
     forms = {form for s in SENTENCES for form in s.forms} - set(SPLIT)
     pieces = {piece for split in SPLIT.values() for piece in split}
-    vocab = {token: i for i, token in enumerate([*SPECIAL, *sorted(forms | pieces)])}
-    core = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    core.normalizer = normalizers.BertNormalizer(lowercase=True)
-    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    core.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
+    return wordpiece_tokenizer(forms | pieces)
 
 
 def bert_config(vocab_size: int) -> BertConfig:
-    return BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=MAX_SUBTOKENS,
-        num_labels=len(UPOS_TAGS),
-    )
+    return tiny_bert_config(vocab_size, MAX_SUBTOKENS)
 
 
 @pytest.fixture(scope="module")

@@ -70,3 +70,32 @@ def test_notebook_runs_at_quick_profile(script: Path, tmp_path: Path) -> None:
         o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
     )
     assert "profile=quick" in outputs, "the notebook must print its profile and seed (start_notebook)"
+
+
+@pytest.mark.notebook
+def test_notebook_03_runs_with_a_hugging_face_encoder(tmp_path: Path, data_dir: Path) -> None:
+    """``MODEL`` set to a saved encoder folder: the path ``MODEL="xlm-roberta-base"`` takes, offline."""
+    import papermill
+    from tiny_encoder import save_tiny_encoder
+
+    from xlmeta_lab.episodes import meta_training_treebanks
+
+    sentences = [s for pool in meta_training_treebanks(data_dir).values() for s in pool]
+    encoder = save_tiny_encoder(tmp_path / "tiny-encoder", sentences, words=2000)
+    executed = tmp_path / "03_en_es_to_fr.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "03_en_es_to_fr.ipynb"),
+        str(executed),
+        parameters={"PROFILE": "quick", "MODEL": str(encoder)},
+        kernel_name=KERNEL,
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+    )
+    outputs = "".join(
+        o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
+    )
+    assert f"EncoderTagger on {encoder}" in outputs
+    assert "KEY RESULT: K=5 fr GSD" in outputs
+    assert (
+        "REFERENCE" not in outputs
+    )  # the committed reference is the word tagger's: not shown beside this run

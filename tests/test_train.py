@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from xlmeta_lab.backbones import new_tagger, tagger_config
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.episodes import encode_sentences, support_draws
+from xlmeta_lab.episodes import encode_sentences, stack_sets, support_draws
 from xlmeta_lab.train import (
     CheckpointMismatch,
     TrainConfig,
@@ -18,10 +19,7 @@ from xlmeta_lab.train import (
     finetune,
     finetune_batch,
     load_checkpoint,
-    new_tagger,
     sentence_passes_per_step,
-    stack_sets,
-    tagger_config,
     total_steps,
     train,
 )

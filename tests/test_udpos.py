@@ -6,12 +6,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from treebanks import write_conllu
 
 from xlmeta_lab import evaluate as ev
 from xlmeta_lab import udpos
+from xlmeta_lab.backbones import new_tagger, tagger_config
 from xlmeta_lab.cli import main
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes import TaggingEpisodeSampler, Vocab
 from xlmeta_lab.profiles import profile_settings
 from xlmeta_lab.results import read_results
@@ -19,8 +20,6 @@ from xlmeta_lab.train import (
     CheckpointMismatch,
     TrainConfig,
     load_checkpoint,
-    new_tagger,
-    tagger_config,
     train,
 )
 
@@ -100,19 +99,6 @@ def test_episodes_come_from_one_task_pool(setup: udpos.UDSetup) -> None:
 
 
 # --- xlmeta fewshot on a tiny treebank --------------------------------------------------------------
-
-
-def write_conllu(path: Path, sentences: list[Sentence]) -> Path:
-    lines = []
-    for n, sentence in enumerate(sentences):
-        lines += [f"# sent_id = tiny-{n}"]
-        lines += [
-            f"{i}\t{f}\t{f}\t{t}\t_\t_\t0\tdep\t_\t_"
-            for i, (f, t) in enumerate(zip(sentence.forms, sentence.tags), 1)
-        ]
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

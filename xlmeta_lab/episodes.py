@@ -23,9 +23,9 @@ import os
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, NamedTuple, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 import torch
 from torch import Tensor
@@ -115,10 +115,45 @@ class TokenInputs(NamedTuple):
 
 
 class Labeled(NamedTuple):
-    """``(x, y)``: inputs and targets (tags ``[S, L]`` with -100 padding, or labels ``[S]``)."""
+    """``(x, y)``: inputs and targets (tags ``[S, L]`` with -100 padding, or labels ``[S]``).
 
-    x: TokenInputs
+    ``x`` is any tuple of tensors with the sentence on the first axis (:class:`TokenInputs` for the word
+    tagger, :class:`xlmeta_lab.hf.EncoderInputs` for a Hugging Face encoder); the helpers below stack,
+    join and slice it field by field, so no code past the encoder needs to know which it is.
+    """
+
+    x: tuple[Tensor, ...]
     y: Tensor
+
+
+def map_inputs(fn: Callable[[Tensor], Tensor], x: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """``fn`` applied to each tensor of ``x``, keeping its tuple type (e.g. to slice or move it)."""
+    return type(x)(*(fn(t) for t in x))
+
+
+def take_sentences(data: Labeled, index: Tensor | slice | int) -> Labeled:
+    """Sentences ``index`` of ``data`` (a slice, an index tensor, or one position of a stacked axis)."""
+    return Labeled(map_inputs(lambda t: t[index], data.x), data.y[index])
+
+
+def move_set(data: Labeled, device: torch.device | str) -> Labeled:
+    """``data`` on ``device`` (a no-op when it is there already)."""
+    return Labeled(map_inputs(lambda t: t.to(device), data.x), data.y.to(device))
+
+
+def _combine(fn: Callable[[list[Tensor]], Tensor], sets: Sequence[Labeled]) -> Labeled:
+    xs = [s.x for s in sets]
+    return Labeled(type(xs[0])(*(fn(list(parts)) for parts in zip(*xs))), fn([s.y for s in sets]))
+
+
+def stack_sets(sets: Sequence[Labeled]) -> Labeled:
+    """Equally shaped ``(x, y)`` sets stacked on a new leading axis (draws or tasks, for vmap)."""
+    return _combine(torch.stack, sets)
+
+
+def concat_sets(sets: Sequence[Labeled]) -> Labeled:
+    """Equally padded ``(x, y)`` sets as one mini-batch (e.g. the joint baseline's view of a meta-batch)."""
+    return _combine(torch.cat, sets)
 
 
 class Task(NamedTuple):
@@ -135,14 +170,7 @@ def padding_mask(y: Tensor) -> Tensor:
 
 def stack_tasks(tasks: Sequence[Task]) -> Task:
     """Stack equally shaped tasks along a new first dimension (the meta-batch)."""
-
-    def stack(sets: list[Labeled]) -> Labeled:
-        return Labeled(
-            TokenInputs(torch.stack([s.x.word_ids for s in sets]), torch.stack([s.x.char_ids for s in sets])),
-            torch.stack([s.y for s in sets]),
-        )
-
-    return Task(stack([t.support for t in tasks]), stack([t.query for t in tasks]))
+    return Task(stack_sets([t.support for t in tasks]), stack_sets([t.query for t in tasks]))
 
 
 def encode_tokens(
@@ -183,6 +211,32 @@ def encode_sentences(
         ids = [TAG_TO_ID[t] for t in sentence.tags[:max_len]]
         tags[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
     return Labeled(encode_tokens([s.forms for s in sentences], vocab, max_len, max_word_len), tags)
+
+
+class SentenceEncoder(Protocol):
+    """Turns tagged sentences into a model's ``(x, y)``: what samplers and the protocol ask of a tagger.
+
+    ``max_len=None`` pads to the longest sentence and cuts nothing (evaluation); a number gives every call
+    the same shape (episodes, so tasks stack for vmap), and words past it lose their tags.
+    """
+
+    def encode(self, sentences: Sequence[Sentence], max_len: int | None = None) -> Labeled: ...
+
+
+@dataclass(frozen=True)
+class WordCharEncoder:
+    """Word and character ids from a :class:`Vocab`, words cut to ``max_word_len`` characters."""
+
+    vocab: Vocab
+    max_word_len: int = 16
+
+    def encode(self, sentences: Sequence[Sentence], max_len: int | None = None) -> Labeled:
+        return encode_sentences(sentences, self.vocab, max_len, self.max_word_len)
+
+
+def as_encoder(encoder: SentenceEncoder | Vocab, max_word_len: int = 16) -> SentenceEncoder:
+    """``encoder`` itself, or a bare :class:`Vocab` as a :class:`WordCharEncoder` (the common case)."""
+    return WordCharEncoder(encoder, max_word_len) if isinstance(encoder, Vocab) else encoder
 
 
 def encode_examples(
@@ -237,8 +291,7 @@ class _Sampler(Generic[Item]):
         pool, enc = self.pools[lang], self.encoded[lang]
 
         def take(idx: list[int]) -> Labeled:
-            index = torch.tensor(idx, dtype=torch.long)
-            return Labeled(TokenInputs(enc.x.word_ids[index], enc.x.char_ids[index]), enc.y[index])
+            return take_sentences(enc, torch.tensor(idx, dtype=torch.long))
 
         return Episode(
             lang, [pool[i] for i in support], [pool[i] for i in query], Task(take(support), take(query))
@@ -259,13 +312,15 @@ class TaggingEpisodeSampler(_Sampler[Sentence]):
     ``query_size`` distinct sentences from it. Sentences longer than ``max_len`` are skipped
     (``self.skipped[lang]`` counts them). A mapping ``{task name: sentences}`` gives the task pools
     directly instead (e.g. one per English genre, see :func:`xlmeta_lab.udpos.training_tasks`); the names
-    then take the place of languages everywhere below.
+    then take the place of languages everywhere below. ``vocab`` may be any :class:`SentenceEncoder` (e.g.
+    a Hugging Face tokenizer's, :class:`xlmeta_lab.hf.SubwordEncoder`); a :class:`Vocab` encodes words and
+    characters, cut to ``max_word_len``.
     """
 
     def __init__(
         self,
         sentences: Iterable[Sentence] | Mapping[str, Sequence[Sentence]],
-        vocab: Vocab,
+        vocab: Vocab | SentenceEncoder,
         support_size: int,
         query_size: int,
         max_len: int = 48,
@@ -289,9 +344,8 @@ class TaggingEpisodeSampler(_Sampler[Sentence]):
                     f"distinct sentences, but the {lang!r} pool has {len(pool)} "
                     f"({self.skipped[lang]} longer than max_len={max_len} skipped)"
                 )
-        self.encoded = {
-            lang: encode_sentences(pool, vocab, max_len, max_word_len) for lang, pool in self.pools.items()
-        }
+        encoder = as_encoder(vocab, max_word_len)
+        self.encoded = {lang: encoder.encode(pool, max_len) for lang, pool in self.pools.items()}
         self.rng = random.Random(seed)
 
     def _indices(self, lang: str) -> tuple[list[int], list[int]]:

@@ -32,21 +32,26 @@ from typing import Any
 
 from torch import nn
 
+from xlmeta_lab.backbones import Backbone, backbone_for, vocab_of
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes import FewShotSplits, Labeled, Vocab, encode_sentences, support_draws
+from xlmeta_lab.episodes import (
+    FewShotSplits,
+    Labeled,
+    SentenceEncoder,
+    Vocab,
+    as_encoder,
+    stack_sets,
+    support_draws,
+)
 from xlmeta_lab.meta.params import AdaptSpec
 from xlmeta_lab.results import provenance, write_results
 from xlmeta_lab.train import (
     TrainConfig,
     TrainResult,
     adapt_spec,
-    build_vocab,
     correct_counts,
     finetune_batch,
-    new_tagger,
     split_validation,
-    stack_sets,
-    tagger_config,
     train,
 )
 
@@ -156,22 +161,26 @@ class Budget:
     holdout_acc: float
 
 
-def _stack_draws(draws: Sequence[Sequence[Sentence]], vocab: Any, max_word_len: int) -> Labeled:
+def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
     """Draws of equal K encoded to one shape (the longest sentence among them) and stacked on a leading
     draw axis, ready for vmap."""
     max_len = max(len(s) for d in draws for s in d)
-    return stack_sets([encode_sentences(list(d), vocab, max_len, max_word_len) for d in draws])
+    return stack_sets([encoder.encode(list(d), max_len) for d in draws])
 
 
 def encode_buckets(
-    sentences: Sequence[Sentence], vocab: Any, max_word_len: int, size: int = 128
+    sentences: Sequence[Sentence],
+    encoder: SentenceEncoder | Vocab,
+    max_word_len: int = 16,
+    size: int = 128,
 ) -> list[Labeled]:
-    """An evaluation set in chunks of sentences of similar length, so little compute goes to padding."""
+    """An evaluation set in chunks of sentences of similar length, so little compute goes to padding.
+
+    ``encoder`` may be a bare :class:`Vocab` (words cut to ``max_word_len`` characters).
+    """
+    encoder = as_encoder(encoder, max_word_len)
     ordered = sorted(sentences, key=lambda s: len(s))
-    return [
-        encode_sentences(ordered[i : i + size], vocab, max_word_len=max_word_len)
-        for i in range(0, len(ordered), size)
-    ]
+    return [encoder.encode(ordered[i : i + size]) for i in range(0, len(ordered), size)]
 
 
 def _counts(
@@ -192,7 +201,7 @@ def choose_budget(
     condition: Condition,
     support_pool: Sequence[Sentence],
     holdout: Sequence[Sentence],
-    vocab: Any,
+    encoder: SentenceEncoder | Vocab,
     protocol: ProtocolConfig,
 ) -> Budget:
     """The (lr, steps) from the grid with the best mean holdout accuracy over seeds, Ks and draws.
@@ -200,7 +209,8 @@ def choose_budget(
     Takes only the support pool and the holdout: the test sets cannot influence the budget. Ties go to
     the earlier grid entry (smaller lr, fewer steps), so the choice is deterministic.
     """
-    holdout_data = encode_buckets(holdout, vocab, protocol.max_word_len)
+    encoder = as_encoder(encoder, protocol.max_word_len)
+    holdout_data = encode_buckets(holdout, encoder)
     scores: dict[tuple[float, int], list[float]] = defaultdict(list)
     ks = protocol.budget_ks or tuple(k for k in protocol.ks if k > 0)
     n_draws = protocol.budget_draws or protocol.n_draws
@@ -208,7 +218,7 @@ def choose_budget(
     for model in models:
         for k in ks:
             draws = support_draws(support_pool, k, n_draws, protocol.draw_seed + 7919)
-            supports = _stack_draws(draws, vocab, protocol.max_word_len)
+            supports = _stack_draws(draws, encoder)
             for lr in protocol.lrs:
                 trajectory = finetune_batch(
                     model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
@@ -271,25 +281,28 @@ def _cell(row: Mapping[str, Any]) -> str:
 def run_protocol(
     conditions: Sequence[Condition],
     splits: FewShotSplits,
-    vocab: Any,
+    encoder: SentenceEncoder | Vocab,
     protocol: ProtocolConfig = ProtocolConfig(),
     *,
     progress: Callable[[str], None] | None = None,
 ) -> ProtocolResult:
     """Evaluate every condition on every test set of ``splits`` (see the module doc for the protocol).
 
-    Budgets are chosen first, for all conditions, from ``splits.support_pool`` and ``splits.holdout``
-    alone; only then are the test sets read.
+    ``encoder`` turns sentences into the conditions' inputs (``TrainedConditions.encoder``; a bare
+    :class:`Vocab` means the word tagger's, with ``protocol.max_word_len``). Budgets are chosen first, for
+    all conditions, from ``splits.support_pool`` and ``splits.holdout`` alone; only then are the test sets
+    read.
     """
+    encoder = as_encoder(encoder, protocol.max_word_len)
     names = [c.name for c in conditions]
     if len(set(names)) != len(names):
         raise ValueError(f"condition names must be unique, got {names}")
     budgets = {
-        c.name: choose_budget(c, splits.support_pool, splits.holdout, vocab, protocol) for c in conditions
+        c.name: choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol) for c in conditions
     }
     if progress is not None:
         progress("budgets: " + ", ".join(f"{n} lr={b.lr} steps={b.steps}" for n, b in budgets.items()))
-    tests = {name: encode_buckets(s, vocab, protocol.max_word_len) for name, s in splits.tests.items()}
+    tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}
     rows: list[dict[str, Any]] = []
     for condition in conditions:
         budget = budgets[condition.name]
@@ -300,7 +313,7 @@ def run_protocol(
                     lr, steps = 0.0, 0
                 else:
                     draws = support_draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed)
-                    supports = _stack_draws(draws, vocab, protocol.max_word_len)
+                    supports = _stack_draws(draws, encoder)
                     weights = finetune_batch(
                         model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
                     )[budget.steps]
@@ -405,11 +418,21 @@ def split_target(
 
 @dataclass
 class TrainedConditions:
-    """Conditions ready for :func:`run_protocol`, the training runs behind them, and the shared vocabulary."""
+    """Conditions ready for :func:`run_protocol`, the training runs behind them, and their shared backbone."""
 
     conditions: list[Condition]
     runs: dict[str, list[TrainResult]]
-    vocab: Vocab
+    backbone: Backbone
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        """What :func:`run_protocol` needs to encode French for these conditions."""
+        return self.backbone.encoder
+
+    @property
+    def vocab(self) -> Vocab | None:
+        """The word tagger's vocabulary (``None`` for a Hugging Face encoder)."""
+        return vocab_of(self.backbone)
 
 
 def train_conditions(
@@ -426,7 +449,9 @@ def train_conditions(
     """Train one initialisation per method and seed on ``languages``, plus the untrained ``scratch`` model.
 
     Every run builds its vocabulary from the same training split, so all conditions (scratch included)
-    share one architecture and vocabulary and differ only in how their weights were learned.
+    share one architecture and vocabulary and differ only in how their weights were learned. With
+    ``base.encoder`` set, every condition starts from that pretrained encoder, and scratch is the encoder
+    with a fresh head: no en/es tagging at all.
     """
     runs: dict[str, list[TrainResult]] = {}
     for method in methods:
@@ -441,21 +466,20 @@ def train_conditions(
             )
             for seed in seeds
         ]
-    vocabs = {r.vocab for rs in runs.values() for r in rs}
-    if len(vocabs) > 1:
+    backbones = [r.backbone for rs in runs.values() for r in rs]
+    if any(b != backbones[0] for b in backbones):
         raise RuntimeError("runs built different vocabularies; train them on the same languages")
-    if vocabs:
-        vocab = vocabs.pop()
-    else:  # only scratch: build the vocabulary as train() would
-        vocab = build_vocab(split_validation(languages, base.val_fraction, base.data_seed)[0], base)
+    if backbones:
+        backbone = backbones[0]
+    else:  # only scratch: build the backbone as train() would
+        backbone = backbone_for(base, split_validation(languages, base.val_fraction, base.data_seed)[0])
     conditions = []
     if scratch:
-        config = tagger_config(base, vocab)
         conditions.append(
-            Condition("scratch", [new_tagger(config, s).to(device) for s in seeds], list(seeds))
+            Condition("scratch", [backbone.new_model(s).to(device).eval() for s in seeds], list(seeds))
         )
     conditions += [Condition(m, [r.model for r in rs], list(seeds), adapt_spec(m)) for m, rs in runs.items()]
-    return TrainedConditions(conditions, runs, vocab)
+    return TrainedConditions(conditions, runs, backbone)
 
 
 def merge_results(results: Sequence[ProtocolResult], baseline: str | None = None) -> ProtocolResult:

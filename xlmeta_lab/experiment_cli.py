@@ -11,6 +11,7 @@ Examples::
     xlmeta train --task toy --method maml --profile quick --out runs/toy-maml --resume   # after a kill
     xlmeta evaluate --init runs/toy-maml --task toy --profile quick --json results/toy-maml.json
     xlmeta train --task ud-pos --method fomaml --profile full --out runs/ud-fomaml
+    xlmeta train --task ud-pos --method maml --model xlm-roberta-base --profile full --out runs/ud-xlmr-maml
     xlmeta fewshot --init runs/ud-fomaml --support fr_gsd-ud-dev.conllu --test fr_gsd-ud-test.conllu --shots 5 --draws 5
 """
 
@@ -31,13 +32,22 @@ _NOT_WIRED = {"sib200": "the sib200 task is not wired yet (issue 6); use --task 
 _TOY_NOTEBOOK = "02_toy_languages"
 
 
-def _setup(task: str, profile: str, seed: int, data_dir: str | None = None) -> Any:
-    """The experiment behind ``--task``: training languages, configs and French splits of a profile."""
-    if task == "toy":
-        return ev.toy_setup(profile_settings(_TOY_NOTEBOOK, profile), seed)
+def _setup(task: str, profile: str, seed: int, data_dir: str | None = None, model: str | None = None) -> Any:
+    """The experiment behind ``--task``: training languages, configs and French splits of a profile.
+
+    ``model``: ``None`` (or ``char-cnn``) for the tagger trained from scratch, else a Hugging Face
+    encoder's name or folder (``ud-pos`` only).
+    """
     from xlmeta_lab import udpos
 
-    return udpos.ud_setup(profile_settings(udpos.NOTEBOOK, profile), seed, data_dir)
+    model = model or udpos.WORD_TAGGER
+    if task == "toy":
+        if model != udpos.WORD_TAGGER:
+            raise ValueError(
+                f"--model {model}: the toy languages are made up, no pretrained encoder knows them"
+            )
+        return ev.toy_setup(profile_settings(_TOY_NOTEBOOK, profile), seed)
+    return udpos.ud_setup(profile_settings(udpos.NOTEBOOK, profile), seed, data_dir, model=model)
 
 
 def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +61,12 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     train_parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt")
     train_parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     train_parser.add_argument("--seed", type=int, default=0)
+    train_parser.add_argument(
+        "--model",
+        default=None,
+        help="char-cnn (default: the tagger trained from scratch) or a Hugging Face encoder name or folder, "
+        "e.g. xlm-roberta-base (ud-pos only)",
+    )
     train_parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     train_parser.add_argument(
         "--data-dir", default=None, help="UD/SIB-200 folder (default: $XLMETA_DATA or cache)"
@@ -110,7 +126,11 @@ def run_train(args: argparse.Namespace) -> int:
     """Train one initialisation on the task's en + es data with the profile's settings."""
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
-    setup = _setup(args.task, args.profile, args.seed, args.data_dir)
+    try:
+        setup = _setup(args.task, args.profile, args.seed, args.data_dir, args.model)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     config = replace(setup.train_config, method=args.method)
     try:
         result = train(setup.training, config, args.out, resume=args.resume, device=args.device)
@@ -130,9 +150,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
     checkpoint = load_checkpoint(args.init)
-    setup = _setup(args.task, args.profile, args.seed, args.data_dir)
+    setup = _setup(args.task, args.profile, args.seed, args.data_dir, checkpoint.train_config.encoder)
     scratch = ev.train_conditions(setup.training, checkpoint.train_config, [], [checkpoint.train_config.seed])
-    if scratch.vocab != checkpoint.vocab:
+    if scratch.backbone != checkpoint.backbone:
         print(
             f"error: {args.init} was trained on other data than --profile {args.profile} --seed {args.seed} gives "
             "(different vocabulary); pass the profile and seed it was trained with",
@@ -144,7 +164,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         method, [checkpoint.build_model()], [checkpoint.train_config.seed], adapt_spec(method)
     )
     protocol = replace(setup.protocol, baseline="scratch")
-    result = ev.run_protocol([*scratch.conditions, trained], setup.splits, checkpoint.vocab, protocol)
+    result = ev.run_protocol(
+        [*scratch.conditions, trained], setup.splits, checkpoint.backbone.encoder, protocol
+    )
     print(result.table())
     for k in (k for k in protocol.ks if k > 0):
         print(ev.describe_difference(result.get(method, k)))

@@ -104,5 +104,5 @@ def fewshot_from_files(
         baseline=None,
         max_word_len=checkpoint.train_config.max_word_len,
     )
-    result = ev.run_protocol([condition], splits, checkpoint.vocab, protocol)
+    result = ev.run_protocol([condition], splits, checkpoint.backbone.encoder, protocol)
     return FewShotReport(checkpoint, Path(init), test_name, shots, result)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase
 
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
-from xlmeta_lab.episodes import IGNORE_INDEX, TAG_TO_ID, TaggingEpisodeSampler, Vocab
+from xlmeta_lab.episodes import IGNORE_INDEX, TAG_TO_ID, Labeled, TaggingEpisodeSampler, Vocab
 from xlmeta_lab.meta.maml import Task
 
 #: Written next to the encoder's own files by :meth:`EncoderTagger.save_pretrained`.
@@ -238,6 +238,33 @@ def encode_for_encoder(
         torch.tensor(starts, dtype=torch.long).reshape(shape),
     )
     return inputs, torch.tensor(tags, dtype=torch.long).reshape(shape)
+
+
+@dataclass(frozen=True)
+class SubwordEncoder:
+    """A tokenizer as a :class:`xlmeta_lab.episodes.SentenceEncoder`: sub-token inputs, a tag per word.
+
+    Episodes (``max_len`` given) get ``max_subtokens`` pieces, a fixed shape so tasks stack. Evaluation
+    sets (``max_len=None``) get as many pieces as their longest sentence needs, up to ``limit`` (the
+    encoder's position limit), so no test word loses its tag to a budget made for training episodes.
+    Two encoders are equal when they name the same tokenizer and budget (how checkpoints are matched).
+    """
+
+    tokenizer: PreTrainedTokenizerBase = field(compare=False, repr=False)
+    name_or_path: str
+    max_subtokens: int = 128
+    limit: int = 512
+
+    def encode(self, sentences: Sequence[Sentence], max_len: int | None = None) -> Labeled:
+        if max_len is not None:
+            x, y = encode_for_encoder(sentences, self.tokenizer, self.max_subtokens, max_len)
+            return Labeled(x, y)
+        pieces = self.tokenizer([list(s.forms) for s in sentences], is_split_into_words=True)["input_ids"]
+        budget = min(self.limit, max((len(p) for p in pieces), default=2))
+        x, y = encode_for_encoder(
+            sentences, self.tokenizer, budget, max((len(s) for s in sentences), default=1)
+        )
+        return Labeled(x, y)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "budget_ks": [5],
             "budget_draws": 1,
             "budget_models": 1,
+            "encoder_settings": {
+                "inner_lr": 0.01,
+                "outer_lr": 3e-5,
+                "finetune_lrs": [0.01],
+                "max_subtokens": 64,
+            },
         },
         "full": {
             "split_by": "language",
@@ -146,6 +152,16 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "budget_ks": [5, 20],
             "budget_draws": 3,
             "budget_models": 1,
+            # With MODEL set to a Hugging Face encoder (e.g. xlm-roberta-base) these replace the values above.
+            # Starting points for a pretrained network (SGD steps ~10x smaller, Adam ~100x smaller than for
+            # the tagger trained from scratch), not tuned: no encoder could be downloaded where this was built.
+            "encoder_settings": {
+                "inner_lr": 0.01,
+                "outer_lr": 3e-5,
+                "finetune_lrs": [0.003, 0.01, 0.03],
+                "max_subtokens": 96,
+                "steps": 200,
+            },
         },
     },
 }

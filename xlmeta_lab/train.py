@@ -43,11 +43,23 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
-from xlmeta_lab.episodes import IGNORE_INDEX, Labeled, TaggingEpisodeSampler, Task, TokenInputs, Vocab
+from xlmeta_lab.backbones import Backbone, backbone_for, backbone_from_checkpoint, vocab_of
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes import (
+    IGNORE_INDEX,
+    Labeled,
+    SentenceEncoder,
+    TaggingEpisodeSampler,
+    Task,
+    Vocab,
+    concat_sets,
+    move_set,
+    stack_sets,
+    take_sentences,
+)
 from xlmeta_lab.meta import MetaLearner, adapt_trajectory, call_model
 from xlmeta_lab.meta.params import AdaptSpec, Params
-from xlmeta_lab.models import Tagger, TaggerConfig, tagging_loss
+from xlmeta_lab.models import TaggerConfig, tagging_loss
 
 Method = Literal["maml", "fomaml", "reptile", "anil", "joint"]
 METHODS: tuple[str, ...] = ("maml", "fomaml", "reptile", "anil", "joint")
@@ -63,8 +75,10 @@ class TrainConfig:
     Data and episodes: ``support_size``/``query_size`` sentences per task, ``meta_batch`` tasks per step,
     sentences longer than ``max_len`` words skipped, ``val_fraction`` of each training language held out
     for validation. Inner loop: ``inner_lr``, ``inner_steps`` (optionally learned per step and tensor with
-    ``learn_inner_lr``). Outer loop: Adam with ``outer_lr`` for ``steps`` meta-steps. Model: the tagger's
-    sizes (its vocabulary sizes come from the data). ``seed`` sets the initialisation and the episode
+    ``learn_inner_lr``). Outer loop: Adam with ``outer_lr`` for ``steps`` meta-steps. Model: the word
+    tagger's sizes (its vocabulary sizes come from the data), or, with ``encoder`` set to a Hugging Face
+    name or folder, that pretrained encoder with a tag head, its sentences cut to ``max_subtokens`` pieces
+    (see :mod:`xlmeta_lab.backbones`). ``seed`` sets the initialisation and the episode
     order; ``data_seed`` the validation split, kept apart so that runs with different seeds share one
     training split and one vocabulary (their conditions differ only in what training did).
     """
@@ -93,6 +107,8 @@ class TrainConfig:
     hidden: int = 64
     context: Literal["conv", "lstm", "none"] = "conv"
     context_layers: int = 2
+    encoder: str | None = None
+    max_subtokens: int = 128
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -157,55 +173,6 @@ def split_validation(
     return train_part, val_part
 
 
-def build_vocab(train_part: Mapping[str, Sequence[Sentence]], config: TrainConfig) -> Vocab:
-    """The word and character vocabulary of the training part of the training languages.
-
-    Words seen fewer than ``min_word_freq`` times stay out, so the unknown-word embedding is trained on
-    real rare words: a new language's words are mostly unknown, and that embedding is what they get.
-    """
-    return Vocab.build(
-        (s for sentences in train_part.values() for s in sentences), min_freq=config.min_word_freq
-    )
-
-
-def tagger_config(config: TrainConfig, vocab: Vocab) -> TaggerConfig:
-    """The tagger a run trains: sizes from ``config``, inventories from ``vocab``, one tag per UPOS tag."""
-    return TaggerConfig(
-        n_tags=len(UPOS_TAGS),
-        n_words=vocab.n_words,
-        n_chars=vocab.n_chars,
-        word_dim=config.word_dim,
-        char_dim=config.char_dim,
-        char_channels=config.char_channels,
-        hidden=config.hidden,
-        context=config.context,
-        context_layers=config.context_layers,
-    )
-
-
-def new_tagger(model_config: TaggerConfig, seed: int) -> Tagger:
-    """A freshly initialised tagger; seeded on its own, so the global torch RNG is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Tagger(model_config)
-
-
-def vocab_to_dict(vocab: Vocab) -> dict[str, Any]:
-    return {"words": list(vocab.words), "chars": list(vocab.chars), "lowercase": vocab.lowercase}
-
-
-def vocab_from_dict(values: Mapping[str, Any]) -> Vocab:
-    return Vocab(tuple(values["words"]), tuple(values["chars"]), bool(values["lowercase"]))
-
-
-def concat_sets(sets: Sequence[Labeled]) -> Labeled:
-    """Several equally padded ``(x, y)`` sets as one mini-batch (the joint baseline's view of a meta-batch)."""
-    return Labeled(
-        TokenInputs(torch.cat([s.x.word_ids for s in sets]), torch.cat([s.x.char_ids for s in sets])),
-        torch.cat([s.y for s in sets]),
-    )
-
-
 # --------------------------------------------------------------------------------------------------
 # Checkpoints.
 # --------------------------------------------------------------------------------------------------
@@ -223,9 +190,8 @@ class TrainingDiverged(RuntimeError):
 class Checkpoint:
     """What :func:`load_checkpoint` returns: enough to rebuild the model and to continue training."""
 
-    model_config: TaggerConfig
+    backbone: Backbone
     train_config: TrainConfig
-    vocab: Vocab
     step: int
     state: dict[str, Any]
     history: list[dict[str, Any]]
@@ -234,9 +200,19 @@ class Checkpoint:
     def method(self) -> str:
         return self.train_config.method
 
-    def build_model(self) -> Tagger:
+    @property
+    def model_config(self) -> TaggerConfig | None:
+        """The word tagger's configuration (``None`` for a Hugging Face encoder)."""
+        return getattr(self.backbone, "model_config", None)
+
+    @property
+    def vocab(self) -> Vocab | None:
+        """The word tagger's vocabulary (``None`` for a Hugging Face encoder, whose tokenizer it is)."""
+        return vocab_of(self.backbone)
+
+    def build_model(self) -> nn.Module:
         """The trained tagger, ready for evaluation or fine-tuning."""
-        model = Tagger(self.model_config)
+        model = self.backbone.new_model(self.train_config.seed)
         model.load_state_dict(self.state["model"])
         return model
 
@@ -264,10 +240,13 @@ def _differences(saved: Mapping[str, Any], wanted: Mapping[str, Any], ignore: fr
 def load_checkpoint(
     path: str | os.PathLike,
     *,
-    model_config: TaggerConfig | None = None,
+    model_config: TaggerConfig | Mapping[str, Any] | None = None,
     train_config: TrainConfig | None = None,
 ) -> Checkpoint:
-    """Read a checkpoint; if configs are given, refuse one made with different settings, saying which."""
+    """Read a checkpoint; if configs are given, refuse one made with different settings, saying which.
+
+    ``model_config`` is a word tagger's :class:`TaggerConfig` or any backbone's ``describe()``.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
@@ -278,22 +257,23 @@ def load_checkpoint(
         raise CheckpointMismatch(
             f"{path} has checkpoint format {raw.get('format')!r}, expected {CHECKPOINT_FORMAT}"
         )
-    if model_config is not None and raw["model_config"] != model_config.to_dict():
+    wanted = model_config.to_dict() if isinstance(model_config, TaggerConfig) else model_config
+    if wanted is not None and raw["model_config"] != dict(wanted):
         raise CheckpointMismatch(
-            f"{path} holds a model with another configuration ({_differences(raw['model_config'], model_config.to_dict())}); "
+            f"{path} holds a model with another configuration ({_differences(raw['model_config'], wanted)}); "
             "use a fresh output folder or the settings it was trained with"
         )
-    if train_config is not None:
-        diff = _differences(raw["train_config"], train_config.to_dict(), _RESUMABLE_FIELDS)
+    saved_config = TrainConfig.from_dict(raw["train_config"])
+    if train_config is not None:  # compared with defaults filled in, so a newer field is not a difference
+        diff = _differences(saved_config.to_dict(), train_config.to_dict(), _RESUMABLE_FIELDS)
         if diff:
             raise CheckpointMismatch(
                 f"{path} was trained with other settings ({diff}); resume with the same settings or use a fresh "
                 "output folder"
             )
     return Checkpoint(
-        TaggerConfig(**raw["model_config"]),
-        TrainConfig.from_dict(raw["train_config"]),
-        vocab_from_dict(raw["vocab"]),
+        backbone_from_checkpoint(raw["model_config"], raw["vocab"], saved_config.max_word_len),
+        saved_config,
         int(raw["step"]),
         raw["state"],
         list(raw["history"]),
@@ -308,7 +288,7 @@ def load_checkpoint(
 class _JointStepper:
     """Ordinary multilingual training: one Adam step on all sentences of a meta-batch, no inner loop."""
 
-    def __init__(self, model: Tagger, config: TrainConfig) -> None:
+    def __init__(self, model: nn.Module, config: TrainConfig) -> None:
         self.model = model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.outer_lr)
 
@@ -331,7 +311,7 @@ class _JointStepper:
 class _MetaStepper:
     """A :class:`MetaLearner` step; ANIL is second-order MAML that adapts only the ``head`` in the inner loop."""
 
-    def __init__(self, model: Tagger, config: TrainConfig) -> None:
+    def __init__(self, model: nn.Module, config: TrainConfig) -> None:
         self.learner = MetaLearner(
             model,
             tagging_loss,
@@ -378,12 +358,17 @@ class TrainResult:
     every ``eval_every`` steps, the validation metrics (``val_acc``: no adaptation; ``val_acc_adapted``:
     after the inner loop on a support set of the held-out data)."""
 
-    model: Tagger
-    vocab: Vocab
+    model: nn.Module
+    backbone: Backbone
     config: TrainConfig
     history: list[dict[str, Any]]
     checkpoint: Path | None = None
     stopped_early: bool = False
+
+    @property
+    def vocab(self) -> Vocab | None:
+        """The word tagger's vocabulary (``None`` for a Hugging Face encoder)."""
+        return vocab_of(self.backbone)
 
     @property
     def validation(self) -> list[dict[str, Any]]:
@@ -412,7 +397,9 @@ class _Validation:
         return row
 
 
-def _validation(val: Mapping[str, list[Sentence]], vocab: Vocab, config: TrainConfig) -> _Validation:
+def _validation(
+    val: Mapping[str, list[Sentence]], encoder: SentenceEncoder, config: TrainConfig
+) -> _Validation:
     tasks = {}
     for lang, sentences in val.items():
         size = len([s for s in sentences if len(s) <= config.max_len])
@@ -424,7 +411,7 @@ def _validation(val: Mapping[str, list[Sentence]], vocab: Vocab, config: TrainCo
             )
         sampler = TaggingEpisodeSampler(
             {lang: sentences},
-            vocab,
+            encoder,
             config.support_size,
             query,
             config.max_len,
@@ -470,28 +457,27 @@ def train(
 
     device = resolve_device(device)
     train_part, val_part = split_validation(languages, config.val_fraction, config.data_seed)
-    vocab = build_vocab(train_part, config)
-    model_config = tagger_config(config, vocab)
-    model = new_tagger(model_config, config.seed).to(device)
+    backbone = backbone_for(config, train_part)
+    model = backbone.new_model(config.seed).to(device)
     stepper: _JointStepper | _MetaStepper = (
         _JointStepper(model, config) if config.method == "joint" else _MetaStepper(model, config)
     )
     sampler = TaggingEpisodeSampler(
         train_part,
-        vocab,
+        backbone.encoder,
         config.support_size,
         config.query_size,
         config.max_len,
         config.max_word_len,
         seed=config.seed,
     )
-    validate = _validation(val_part, vocab, config)
+    validate = _validation(val_part, backbone.encoder, config)
     path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
     history: list[dict[str, Any]] = []
     start = 0
     if resume and path is not None and path.exists():
-        saved = load_checkpoint(path, model_config=model_config, train_config=config)
-        if saved.vocab != vocab:
+        saved = load_checkpoint(path, model_config=backbone.describe(), train_config=config)
+        if saved.backbone != backbone:
             raise CheckpointMismatch(f"{path} was trained with another vocabulary (different training data)")
         stepper.load_state_dict(saved.state)
         sampler.rng.setstate(_python_rng_state(saved.state["sampler_rng"]))
@@ -503,9 +489,9 @@ def train(
     def payload(step: int) -> dict[str, Any]:
         return {
             "format": CHECKPOINT_FORMAT,
-            "model_config": model_config.to_dict(),
+            "model_config": backbone.describe(),
             "train_config": config.to_dict(),
-            "vocab": vocab_to_dict(vocab),
+            "vocab": backbone.vocab_dict(),
             "method": config.method,
             "step": step,
             "state": {
@@ -547,7 +533,7 @@ def train(
             last_saved = step
     bar.close()
     model.eval()
-    return TrainResult(model, vocab, config, history, path, stopped_early=end < n_steps)
+    return TrainResult(model, backbone, config, history, path, stopped_early=end < n_steps)
 
 
 def _python_rng_list(state: tuple) -> list:
@@ -568,7 +554,7 @@ def _finite(model: nn.Module) -> bool:
 def _to(task: Task, device: torch.device) -> Task:
     if device.type == "cpu":
         return task
-    return Task(*(Labeled(TokenInputs(*(t.to(device) for t in s.x)), s.y.to(device)) for s in task))
+    return Task(*(move_set(s, device) for s in task))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -601,35 +587,30 @@ def finetune_batch(
 ) -> dict[int, Params]:
     """Fine-tune ``model`` on ``D`` support sets at once; weights after each step count in ``record``.
 
-    ``supports`` holds the sets stacked on a leading axis (``word_ids [D, K, L]``, ...). The draws are
+    ``supports`` holds the sets stacked on a leading axis (e.g. ``word_ids [D, K, L]``). The draws are
     independent tasks, so they go through the engine's :func:`~xlmeta_lab.meta.adapt_trajectory` together
     (one ``vmap`` call where the model allows it). Returns ``{steps: {name: tensor [D, ...]}}``, so one
     trajectory serves every candidate step budget.
     """
-    draws = [
-        (TokenInputs(supports.x.word_ids[d], supports.x.char_ids[d]), supports.y[d])
-        for d in range(supports.y.shape[0])
-    ]
+    supports = move_set(supports, next(model.parameters()).device)
+    draws = [take_sentences(supports, d) for d in range(supports.y.shape[0])]
     return adapt_trajectory(
         model, tagging_loss, draws, inner_lr=lr, record=record, adapt=adapt, batched=batched
     )
 
 
-def stack_sets(sets: Sequence[Labeled]) -> Labeled:
-    """Equally shaped ``(x, y)`` sets stacked on a new leading axis (draws or tasks, for vmap)."""
-    return Labeled(
-        TokenInputs(torch.stack([s.x.word_ids for s in sets]), torch.stack([s.x.char_ids for s in sets])),
-        torch.stack([s.y for s in sets]),
-    )
-
-
 @torch.no_grad()
-def predict(model: nn.Module, params: Params | None, x: TokenInputs, chunk: int = 256) -> Tensor:
-    """Tag ids ``[S, L]`` for ``x`` with ``params`` (``None``: the model's own weights), in chunks."""
+def predict(model: nn.Module, params: Params | None, x: tuple[Tensor, ...], chunk: int = 256) -> Tensor:
+    """Tag ids ``[S, L]`` for ``x`` with ``params`` (``None``: the model's own weights), in chunks.
+
+    Inputs go to the weights' device chunk by chunk and the tags come back to the CPU, so an evaluation
+    set never has to fit on the GPU at once.
+    """
     weights = params if params is not None else dict(model.named_parameters())
+    device = next(iter(weights.values())).device
     outs = [
-        call_model(model, weights, (x.word_ids[i : i + chunk], x.char_ids[i : i + chunk])).argmax(-1)
-        for i in range(0, x.word_ids.shape[0], chunk)
+        call_model(model, weights, tuple(t[i : i + chunk].to(device) for t in x)).argmax(-1).cpu()
+        for i in range(0, x[0].shape[0], chunk)
     ]
     return torch.cat(outs)
 

@@ -14,6 +14,7 @@ Roles of the files (DESIGN.md, "Data"):
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
 from xlmeta_lab.episodes import (
     IGNORE_INDEX,
     FewShotSplits,
+    SentenceEncoder,
     Vocab,
     french_fewshot_splits,
     meta_training_treebanks,
@@ -41,6 +43,14 @@ from xlmeta_lab.evaluate import (
 from xlmeta_lab.train import TrainConfig, predict
 
 NOTEBOOK = "03_en_es_to_fr"
+#: ``MODEL`` of notebook 03 for the tagger trained from scratch; anything else names a Hugging Face encoder.
+WORD_TAGGER = "char-cnn"
+
+
+def run_name(profile: str, seed: int, model: str = WORD_TAGGER) -> str:
+    """The name of a run's results and checkpoints; each encoder (hub name or full folder path) its own."""
+    suffix = "" if model == WORD_TAGGER else "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
+    return f"{NOTEBOOK}-{profile}-seed{seed}{suffix}"
 
 
 @dataclass
@@ -122,8 +132,21 @@ def assert_no_test_leakage(
         )
 
 
-def ud_setup(settings: Mapping[str, Any], seed: int, data_dir: str | os.PathLike | None = None) -> UDSetup:
-    """The en+es -> fr experiment from ``profile_settings("03_en_es_to_fr", profile)``, leakage-checked."""
+def ud_setup(
+    settings: Mapping[str, Any],
+    seed: int,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    model: str = WORD_TAGGER,
+) -> UDSetup:
+    """The en+es -> fr experiment from ``profile_settings("03_en_es_to_fr", profile)``, leakage-checked.
+
+    ``model`` is :data:`WORD_TAGGER` (the from-scratch char/word tagger) or a Hugging Face encoder's name
+    or folder; an encoder takes the profile's ``encoder_settings`` over the word tagger's (a pretrained
+    network wants far smaller learning rates than one trained from nothing).
+    """
+    if model != WORD_TAGGER:
+        settings = {**settings, **settings.get("encoder_settings", {}), "encoder": model}
     treebanks = meta_training_treebanks(data_dir)
     training = training_tasks(treebanks, settings.get("split_by", "language"))
     genre_training = training_tasks(treebanks, "genre")
@@ -164,7 +187,7 @@ def train_genre_conditions(
     return TrainedConditions(
         [replace(c, name=f"{c.name}-genres") for c in trained.conditions],
         {f"{method}-genres": runs for method, runs in trained.runs.items()},
-        trained.vocab,
+        trained.backbone,
     )
 
 
@@ -180,12 +203,15 @@ def per_tag_accuracy(
     model: torch.nn.Module,
     params: Mapping[str, torch.Tensor] | None,
     sentences: Sequence[Sentence],
-    vocab: Vocab,
-    max_word_len: int,
+    encoder: SentenceEncoder | Vocab,
+    max_word_len: int = 16,
 ) -> dict[str, tuple[int, int]]:
-    """``{tag: (correct, total)}`` over the real words of ``sentences``: which tags transfer, which do not."""
+    """``{tag: (correct, total)}`` over the real words of ``sentences``: which tags transfer, which do not.
+
+    ``encoder`` encodes the sentences for ``model`` (a bare :class:`Vocab`: words cut to ``max_word_len``).
+    """
     counts: dict[str, list[int]] = {tag: [0, 0] for tag in UPOS_TAGS}
-    for bucket in encode_buckets(sentences, vocab, max_word_len):
+    for bucket in encode_buckets(sentences, encoder, max_word_len):
         predicted = predict(model, dict(params) if params is not None else None, bucket.x)
         real = bucket.y != IGNORE_INDEX
         for tag_id, hit in zip(bucket.y[real].tolist(), (predicted == bucket.y)[real].tolist()):

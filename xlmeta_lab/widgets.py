@@ -85,7 +85,7 @@ class ToyExplorer:
             trained = ev.train_conditions(
                 setup.training, setup.train_config, ["joint", self.method.value], setup.seeds
             )
-            result = ev.run_protocol(trained.conditions, setup.splits, trained.vocab, setup.protocol)
+            result = ev.run_protocol(trained.conditions, setup.splits, trained.encoder, setup.protocol)
             record = {
                 "relatedness": self.relatedness.value,
                 "K": self.k.value,
