@@ -111,3 +111,40 @@ def test_fewshot_command_adapts_an_encoder_checkpoint(
     argv = ["fewshot", "--init", str(tmp_path / "init"), "--support", str(support), "--test", str(test)]
     assert main([*argv, "--shots", "3", "--draws", "2", "--lrs", "0.01", "--steps", "2"]) == 0
     assert "after fine-tuning on K=3 sentences" in capsys.readouterr().out
+
+
+def test_train_command_takes_an_encoder_for_ud_and_refuses_one_for_toy(
+    encoder: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from xlmeta_lab import profiles, udpos
+
+    quick = profiles.PROFILES[udpos.NOTEBOOK]["quick"]
+    monkeypatch.setitem(profiles.PROFILES[udpos.NOTEBOOK], "quick", {**quick, "steps": 2, "eval_every": 2})
+    argv = [
+        "train",
+        "--task",
+        "ud-pos",
+        "--method",
+        "fomaml",
+        "--model",
+        str(encoder),
+        "--data-dir",
+        str(data_dir),
+    ]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    checkpoint = load_checkpoint(tmp_path / "run")
+    assert checkpoint.backbone.describe()["name_or_path"] == str(encoder)
+    assert checkpoint.train_config.outer_lr == quick["encoder_settings"]["outer_lr"]  # the encoder's settings
+    toy = [
+        "train",
+        "--task",
+        "toy",
+        "--method",
+        "fomaml",
+        "--model",
+        str(encoder),
+        "--out",
+        str(tmp_path / "toy"),
+    ]
+    assert main(toy) == 2
+    assert "no pretrained encoder knows them" in capsys.readouterr().err
