@@ -140,7 +140,10 @@ print(
 #
 # *With `MODEL` set to a Hugging Face encoder (`xlm-roberta-base`, `bert-base-multilingual-cased`, or a local
 # folder), every condition below starts from that pretrained encoder with a tag head on each word's first
-# sub-token instead, and "scratch" is the encoder with a fresh head. The rest of the notebook is unchanged.*
+# sub-token instead, and "scratch" is the encoder with a fresh head. The rest of the notebook is unchanged. Every
+# condition and seed keeps its own copy of the encoder (21 in `full`, about 23 GB for `xlm-roberta-base`), so run it
+# on a large GPU; the encoder's learning rates (`encoder_settings`) are starting points that were never tuned,
+# because no encoder could be downloaded where this notebook was written.*
 #
 # A word is read twice: as a whole-word embedding (the vocabulary comes from en + es only, so most French words are
 # unknown to it) and by a **character CNN** (always), which is where cross-lingual transfer can happen. A stack of
