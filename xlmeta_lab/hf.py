@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase
 
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
-from xlmeta_lab.episodes import IGNORE_INDEX, TAG_TO_ID, Labeled, TaggingEpisodeSampler, Vocab
+from xlmeta_lab.episodes import IGNORE_INDEX, TAG_TO_ID, Labeled, TaggingEpisodeSampler
 from xlmeta_lab.meta.maml import Task
 
 #: Written next to the encoder's own files by :meth:`EncoderTagger.save_pretrained`.
@@ -267,25 +267,14 @@ class SubwordEncoder:
         return Labeled(x, y)
 
 
-@dataclass(frozen=True)
-class EncoderEpisode:
-    """What :meth:`EncoderEpisodeSampler.draw` drew: the sentences, readable, and the engine task."""
-
-    lang: str
-    support: list[Sentence]
-    query: list[Sentence]
-    task: Task
-
-
-class EncoderEpisodeSampler:
+class EncoderEpisodeSampler(TaggingEpisodeSampler):
     """Support/query tagging tasks for an :class:`EncoderTagger`, one language per task.
 
-    The choice of sentences is delegated to :class:`xlmeta_lab.episodes.TaggingEpisodeSampler`: seeded by
-    its own ``random.Random(seed)``, support and query disjoint, sentences longer than ``max_words``
-    skipped (``skipped`` counts them per language). With the same ``seed`` and ``max_words`` equal to
-    its ``max_len``, both samplers draw the same sentences, so the word tagger and the encoder can be
-    compared on paired episodes. Only the encoding is done here, by :func:`encode_for_encoder`, per
-    episode: tokenising a few dozen sentences takes about a millisecond, small beside one meta-step.
+    A :class:`xlmeta_lab.episodes.TaggingEpisodeSampler` with a :class:`SubwordEncoder`: seeded by its own
+    ``random.Random(seed)``, support and query disjoint, sentences longer than ``max_words`` skipped
+    (``skipped`` counts them per language). With the same ``seed`` and ``max_words`` equal to the word
+    sampler's ``max_len``, both draw the same sentences, so the word tagger and the encoder can be compared
+    on paired episodes; only the encoding differs.
     """
 
     def __init__(
@@ -301,34 +290,12 @@ class EncoderEpisodeSampler:
     ) -> None:
         self.tokenizer = tokenizer
         self.max_words, self.max_subtokens = max_words, max_subtokens
-        # Only the word sampler's draws are used, not its word/character tensors: an empty vocabulary
-        # and one-character words make those nearly free to build.
-        self._draws = TaggingEpisodeSampler(
-            sentences, Vocab.build([]), support_size, query_size, max_len=max_words, max_word_len=1, seed=seed
-        )
-
-    @property
-    def languages(self) -> list[str]:
-        return self._draws.languages
-
-    @property
-    def skipped(self) -> dict[str, int]:
-        """Sentences per language left out for having more than ``max_words`` words."""
-        return self._draws.skipped
+        encoder = SubwordEncoder(tokenizer, getattr(tokenizer, "name_or_path", ""), max_subtokens)
+        super().__init__(sentences, encoder, support_size, query_size, max_len=max_words, seed=seed)
 
     def encode(self, sentences: Sequence[Sentence]) -> tuple[EncoderInputs, Tensor]:
         """``(x, y)`` for these sentences, in this sampler's fixed shapes (also for evaluation sets)."""
         return encode_for_encoder(sentences, self.tokenizer, self.max_subtokens, self.max_words)
-
-    def draw(self, lang: str | None = None) -> EncoderEpisode:
-        """One episode from ``lang`` (uniformly chosen language if ``None``)."""
-        episode = self._draws.draw(lang)
-        task = (self.encode(episode.support), self.encode(episode.query))
-        return EncoderEpisode(episode.lang, episode.support, episode.query, task)
-
-    def sample(self, lang: str | None = None) -> Task:
-        """One task ``((x_support, y_support), (x_query, y_query))`` for the engine."""
-        return self.draw(lang).task
 
     def sample_tasks(self, n: int, lang: str | None = None) -> list[Task]:
         """``n`` tasks of equal shapes: the engine stacks them itself when it can batch them."""
