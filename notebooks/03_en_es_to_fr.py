@@ -149,8 +149,8 @@ print(
 # unknown to it) and by a **character CNN** (always), which is where cross-lingual transfer can happen. A stack of
 # 1-D convolutions with a composite LayerNorm gives each word its neighbours' context, and a linear head scores the
 # 17 tags. Convolutions rather than an LSTM, because the engine can then run many tasks (and many French support
-# draws) in one `torch.func.vmap` call (the composite LayerNorm is history: `xlmeta_lab.models.LayerNorm`
-# explains).
+# draws) in one `torch.func.vmap` call; the composite LayerNorm because PyTorch's fused one gets second-order
+# gradients under vmap wrong (`xlmeta_lab.models.LayerNorm` explains).
 
 # %%
 # Checkpoints go to ../checkpoints (git-ignored): run this cell again after an interruption and every

@@ -14,9 +14,8 @@ For tasks ``i = 1..T``, each with a support set ``S_i`` and a query set ``Q_i``:
 * ANIL (Raghu et al., 2020) adapts only some parameters (usually the head); the rest stay at ``theta``.
 
 Two execution paths give the same numbers (tested): a plain loop over tasks with ``torch.autograd.grad``
-(works for every model, keeps fused kernels such as the LSTM's), and a batched path for tasks stacked on
-a leading axis: each forward pass of all tasks is one ``torch.func.vmap`` call, and ordinary autograd
-takes the gradients over it (much faster for small models that allow it).
+(works for every model, keeps fused kernels such as the LSTM's), and one ``torch.func.vmap`` call over
+the stacked tasks with ``torch.func.grad`` (much faster for small models that allow it).
 
 References:
     Finn, Abbeel, Levine (2017), Model-Agnostic Meta-Learning, arXiv:1703.03400.
@@ -142,7 +141,7 @@ def meta_gradient_and_loss(
     if method == "maml":
         ensure_double_backward_attention(model)
     device = next(iter(params.values())).device
-    stacked = _stack_for_vmap(model, tasks, batched, device)
+    stacked = _stack_for_vmap(model, tasks, method, batched, device)
     use_vmap = stacked is not None
     args = (model, loss_fn, tasks, params, adapted, method, inner_lr, inner_steps)
     try:
@@ -222,48 +221,36 @@ def adapt_trajectory(
     adapted = select_adapted(params, adapt)
     device = next(iter(params.values())).device
     rate = _rate_fn(inner_lr)
-    stacked = _stack_for_vmap(model, [(s, s) for s in supports], batched, device)
+    stacked = _stack_for_vmap(model, [(s, s) for s in supports], "fomaml", batched, device)
     segments = list(zip([0, *record[:-1]], record))
 
-    def trajectory(fast: Params, advance: Callable[[Params, int], Params]) -> list[Params]:
-        out = []
+    def trajectory(support: tuple, inner_loop: Callable[..., Params]) -> list[Params]:
+        fast, out = params, []
         for start, stop in segments:
             if stop > start:
-                fast = advance(fast, stop - start)
+                fast = inner_loop(model, loss_fn, fast, adapted, rate, stop - start, [support])
             out.append({n: t.detach() for n, t in fast.items()})
         return out
 
     if stacked is not None:
         try:
-            n_draws = _n_tasks(stacked[0])
-            losses_of = _per_task_losses(model, loss_fn, params, adapted)
 
-            def advance_all(fast: Params, steps: int) -> Params:
-                with torch.enable_grad():
-                    return _inner_loop_batched(
-                        losses_of, fast, adapted, rate, steps, [stacked[0]], first_order=True
-                    )
+            def func_loop(*args: Any) -> Params:
+                return _inner_loop_func(*args, first_order=True)
 
-            runs = trajectory(_per_task(params, adapted, n_draws), advance_all)
-            return {
-                steps: {n: t if n in adapted else t.expand(n_draws, *t.shape) for n, t in run.items()}
-                for steps, run in zip(record, runs)
-            }
+            with torch.no_grad():
+                runs = torch.func.vmap(lambda s: trajectory(s, func_loop), randomness="different")(stacked[0])
+            return dict(zip(record, runs))
         except (RuntimeError, NotImplementedError, ValueError) as error:
             if batched is True:
                 raise
             _give_up_on_vmap(model, error)
 
-    def advance_one(support: tuple) -> Callable[[Params, int], Params]:
-        def advance(fast: Params, steps: int) -> Params:
-            with torch.enable_grad():
-                return _inner_loop_autograd(
-                    model, loss_fn, fast, adapted, rate, steps, [support], create_graph=False
-                )
+    def autograd_loop(*args: Any) -> Params:
+        with torch.enable_grad():
+            return _inner_loop_autograd(*args, create_graph=False)
 
-        return advance
-
-    per_draw = [trajectory(params, advance_one(tree_to(s, device))) for s in supports]
+    per_draw = [trajectory(tree_to(s, device), autograd_loop) for s in supports]
     return {
         steps: {n: torch.stack([run[i][n] for run in per_draw]) for n in params}
         for i, steps in enumerate(record)
@@ -336,29 +323,10 @@ def _inner_loop_autograd(
     return fast
 
 
-def _per_task(params: Params, adapted: Sequence[str], n_tasks: int) -> Params:
-    """Every task's starting weights: the adapted tensors given a leading task axis (a view, no copy)."""
-    return {n: t.unsqueeze(0).expand(n_tasks, *t.shape) if n in adapted else t for n, t in params.items()}
-
-
-def _per_task_losses(
-    model: nn.Module, loss_fn: LossFn, params: Params, adapted: Sequence[str]
-) -> Callable[[Params, Sequence[tuple]], Tensor]:
-    """``losses(weights, sets) -> [T]``: each task's loss with its own weights on its own data, in one
-    ``vmap`` call. Only the forward pass runs under vmap (the adapted weights and the data carry the task
-    axis, the other weights are shared); gradients are then taken outside it with ordinary autograd, over
-    the batched operations vmap ran. Measured 1.2-1.3x faster than ``torch.func.grad`` inside vmap."""
-    in_dims = {n: 0 if n in adapted else None for n in params}
-
-    def task_loss(weights: Params, sets: Sequence[tuple]) -> Tensor:
-        return _data_loss(model, loss_fn, weights, sets)
-
-    return torch.func.vmap(task_loss, in_dims=(in_dims, 0), randomness="different")
-
-
-def _inner_loop_batched(
-    losses_of: Callable[[Params, Sequence[tuple]], Tensor],
-    fast: Params,
+def _inner_loop_func(
+    model: nn.Module,
+    loss_fn: LossFn,
+    params: Params,
     adapted: Sequence[str],
     rate: RateOf,
     inner_steps: int,
@@ -366,23 +334,17 @@ def _inner_loop_batched(
     *,
     first_order: bool,
 ) -> Params:
-    """The SGD steps of all tasks at once, from per-task weights ``fast`` (see :func:`_per_task`).
-
-    A task's loss depends only on its own slice of the batched weights, so the gradient of the *sum* of
-    the task losses holds every task's own gradient: one backward pass for all tasks. ``first_order``
-    treats that gradient as a constant (FOMAML, Reptile, fine-tuning); otherwise its graph is kept for
-    the second-order meta-gradient.
-    """
-    tracked = any(t.requires_grad for t in fast.values())  # an outer gradient will flow back through fast
+    """The same SGD steps with ``torch.func.grad``, so they can run inside ``vmap`` and an outer ``grad``."""
+    fast = dict(params)
     for step in range(inner_steps):
-        if not tracked:  # fine-tuning or Reptile: each step starts from plain tensors, memory stays flat
-            fast = {n: t.detach().requires_grad_(n in adapted) for n, t in fast.items()}
-        losses = losses_of(fast, sets)
-        grads = torch.autograd.grad(
-            losses.sum(), [fast[n] for n in adapted], create_graph=not first_order, allow_unused=True
-        )
-        used = {n: g for n, g in zip(adapted, grads) if g is not None}  # unused weights keep their value
-        fast = _sgd_update(fast, used, rate, step)
+
+        def support_loss(sub: Params, fast: Params = fast) -> Tensor:
+            return _data_loss(model, loss_fn, {**fast, **sub}, sets)
+
+        grads = torch.func.grad(support_loss)({n: fast[n] for n in adapted})
+        if first_order:  # FOMAML: the inner gradient is a constant, so no Hessian term reaches theta
+            grads = {n: g.detach() for n, g in grads.items()}
+        fast = _sgd_update(fast, grads, rate, step)
     return fast
 
 
@@ -446,52 +408,55 @@ def _meta_gradient_vmap(
     inner_lr: InnerLR,
     inner_steps: int,
 ) -> tuple[dict[str, Tensor], Tensor]:
-    """All tasks at once: ``stacked`` holds every task's data with a leading task axis; the forward passes
-    run under vmap, the gradients (inner and outer) are ordinary autograd over them."""
+    """All tasks in one call: ``vmap`` over the stacked task axis (``stacked`` holds every task's data
+    with a leading task dimension), then autograd back to theta for the meta-gradient."""
     supports, queries = stacked
-    n_tasks = _n_tasks(stacked)
-    rate = _rate_fn(inner_lr)
-    losses_of = _per_task_losses(model, loss_fn, params, adapted)
+    rate_tensors = inner_lr.named_rates() if isinstance(inner_lr, LearnedInnerRates) else {}
 
     if method == "reptile":
         theta = {n: t.detach() for n, t in params.items()}
-        with torch.enable_grad():
-            fast = _inner_loop_batched(
-                losses_of,
-                _per_task(theta, adapted, n_tasks),
+        rates = {k: v.detach() for k, v in rate_tensors.items()}
+
+        def adapted_weights(support: tuple, query: tuple) -> tuple[Params, Tensor]:
+            fast = _inner_loop_func(
+                model,
+                loss_fn,
+                theta,
                 adapted,
-                _rate_fn(inner_lr, {k: v.detach() for k, v in _rates(inner_lr).items()}),
+                _rate_fn(inner_lr, rates),
                 inner_steps,
-                [supports, queries],
+                [support, query],
                 first_order=True,
             )
-        with torch.no_grad():
-            losses = losses_of(fast, [queries])
-        return {n: theta[n] - fast[n].detach().mean(0) for n in adapted}, losses.mean()
+            return {n: fast[n] for n in adapted}, _data_loss(model, loss_fn, fast, [query])
 
-    fast = _inner_loop_batched(
-        losses_of,
-        _per_task(params, adapted, n_tasks),
-        adapted,
-        rate,
-        inner_steps,
-        [supports],
-        first_order=method == "fomaml",
+        with torch.no_grad():
+            fast, losses = torch.func.vmap(adapted_weights, randomness="different")(supports, queries)
+        return {n: theta[n] - fast[n].mean(0) for n in adapted}, losses.mean()
+
+    def task_query_loss(theta: Params, rates: Params, support: tuple, query: tuple) -> Tensor:
+        fast = _inner_loop_func(
+            model,
+            loss_fn,
+            theta,
+            adapted,
+            _rate_fn(inner_lr, rates),
+            inner_steps,
+            [support],
+            first_order=method == "fomaml",
+        )
+        return _data_loss(model, loss_fn, fast, [query])
+
+    # vmap runs the inner loops of all tasks in one call; ordinary autograd then differentiates the
+    # mean query loss back to theta (measured faster here than an outer ``torch.func.grad``).
+    targets = {**params, **rate_tensors}
+    losses = torch.func.vmap(task_query_loss, in_dims=(None, None, 0, 0), randomness="different")(
+        params, rate_tensors, supports, queries
     )
-    loss = losses_of(fast, [queries]).mean()
-    targets = {**params, **_rates(inner_lr)}
+    loss = losses.mean()
     names = [n for n, t in targets.items() if t.requires_grad]
     grads = torch.autograd.grad(loss, [targets[n] for n in names], allow_unused=True)
     return {n: g for n, g in zip(names, grads) if g is not None}, loss.detach()
-
-
-def _rates(inner_lr: InnerLR) -> dict[str, Tensor]:
-    return inner_lr.named_rates() if isinstance(inner_lr, LearnedInnerRates) else {}
-
-
-def _n_tasks(stacked: Any) -> int:
-    """The length of the leading task axis of a stacked batch (any nesting of tuples and dicts)."""
-    return torch.utils._pytree.tree_leaves(stacked)[0].shape[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -499,13 +464,18 @@ def _n_tasks(stacked: Any) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-def vmap_obstacle(model: nn.Module) -> str | None:
-    """Why ``model`` should not run under ``vmap``, or ``None`` if nothing is known to stop it.
+#: Normalisation layers whose fused kernels give wrong second-order gradients under vmap: with per-task
+#: weights, ``nn.LayerNorm``'s double backward differed from plain autograd by 0.17 (float64, torch 2.13;
+#: see pytorch/functorch#534). A composite LayerNorm (``xlmeta_lab.models.LayerNorm``) is exact.
+_FUSED_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm)
+
+
+def vmap_obstacle(model: nn.Module, method: str = "maml") -> str | None:
+    """Why ``model`` should not run under ``vmap`` for ``method``, or ``None`` if nothing is known to stop it.
 
     Recurrent layers call fused kernels with no batching rule; BatchNorm that tracks running statistics
-    writes to a buffer in place, which vmap forbids. (Fused normalisation layers batch fine: only forward
-    passes run under vmap, and their second derivatives come from plain autograd, which gets them right;
-    ``torch.func.grad`` inside vmap did not, pytorch/functorch#534.)
+    writes to a buffer in place, which vmap forbids; fused normalisation kernels give wrong second-order
+    gradients under vmap (measured, see ``_FUSED_NORMS``), so second-order MAML loops over them.
     """
     if model in _VMAP_FAILED:
         return "it failed under vmap earlier in this session"
@@ -519,6 +489,12 @@ def vmap_obstacle(model: nn.Module) -> str | None:
             and module.training
         ):
             return f"{label} is a BatchNorm that updates running statistics in place"
+        has_affine = any(p.requires_grad for p in module.parameters(recurse=False))
+        if method == "maml" and isinstance(module, _FUSED_NORMS) and has_affine:
+            return (
+                f"{label} is a fused {type(module).__name__}, whose second-order gradient under vmap is wrong "
+                "in PyTorch (use xlmeta_lab.models.LayerNorm, a composite LayerNorm, to batch)"
+            )
     return None
 
 
@@ -535,6 +511,7 @@ def _give_up_on_vmap(model: nn.Module, error: BaseException) -> None:
 def _stack_for_vmap(
     model: nn.Module,
     tasks: Sequence[Task],
+    method: str,
     batched: bool | Literal["auto"],
     device: torch.device,
 ) -> Task | None:
@@ -543,7 +520,7 @@ def _stack_for_vmap(
         raise ValueError(f"batched must be True, False or 'auto', got {batched!r}")
     if batched is False:
         return None
-    obstacle = vmap_obstacle(model)
+    obstacle = vmap_obstacle(model, method)
     if batched == "auto" and (obstacle is not None or len(tasks) < 2):
         return None
     if batched is True and obstacle is not None and model not in _VMAP_FAILED:
