@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from tiny_encoder import save_tiny_encoder
-from treebanks import write_conllu
+from treebanks import ud_train_argv, write_conllu
 
 from xlmeta_lab import evaluate as ev
 from xlmeta_lab.backbones import ENCODER_KIND, EncoderBackbone
@@ -120,18 +120,7 @@ def test_train_command_takes_an_encoder_for_ud_and_refuses_one_for_toy(
 
     quick = profiles.PROFILES[udpos.NOTEBOOK]["quick"]
     monkeypatch.setitem(profiles.PROFILES[udpos.NOTEBOOK], "quick", {**quick, "steps": 2, "eval_every": 2})
-    argv = [
-        "train",
-        "--task",
-        "ud-pos",
-        "--method",
-        "fomaml",
-        "--model",
-        str(encoder),
-        "--data-dir",
-        str(data_dir),
-    ]
-    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    assert main(ud_train_argv(data_dir, tmp_path / "run", "--model", str(encoder))) == 0
     checkpoint = load_checkpoint(tmp_path / "run")
     assert checkpoint.backbone.describe()["name_or_path"] == str(encoder)
     assert checkpoint.train_config.outer_lr == quick["encoder_settings"]["outer_lr"]  # the encoder's settings

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from treebanks import write_conllu
+from treebanks import ud_train_argv, write_conllu
 
 from xlmeta_lab import evaluate as ev
 from xlmeta_lab import udpos
@@ -162,18 +162,7 @@ def test_train_command_runs_the_ud_task(
 
     tiny = {**profiles.PROFILES[udpos.NOTEBOOK]["quick"], "steps": 2, "eval_every": 2, "hidden": 16}
     monkeypatch.setitem(profiles.PROFILES[udpos.NOTEBOOK], "quick", tiny)
-    argv = [
-        "train",
-        "--task",
-        "ud-pos",
-        "--method",
-        "fomaml",
-        "--out",
-        str(tmp_path / "run"),
-        "--data-dir",
-        str(data_dir),
-    ]
-    assert main(argv) == 0
+    assert main(ud_train_argv(data_dir, tmp_path / "run")) == 0
     checkpoint = load_checkpoint(tmp_path / "run")
     assert checkpoint.step == 2 and checkpoint.train_config.method == "fomaml"
     assert checkpoint.model_config.n_tags == 17

@@ -1,4 +1,5 @@
-"""Tiny CoNLL-U files for command-line tests (``xlmeta fewshot`` reads treebanks from disk)."""
+"""Command-line test helpers: tiny CoNLL-U files (``xlmeta fewshot`` reads treebanks from disk) and the
+``xlmeta train`` command line for the UD task."""
 
 from __future__ import annotations
 
@@ -19,3 +20,19 @@ def write_conllu(path: Path, sentences: list[Sentence]) -> Path:
         lines.append("")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def ud_train_argv(data_dir: Path, out: Path, *options: str, method: str = "fomaml") -> list[str]:
+    """``xlmeta train --task ud-pos`` for ``method`` on the data mirror, writing to ``out``."""
+    return [
+        "train",
+        "--task",
+        "ud-pos",
+        "--method",
+        method,
+        *options,
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    ]

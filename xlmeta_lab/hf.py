@@ -290,12 +290,12 @@ class EncoderEpisodeSampler(TaggingEpisodeSampler):
     ) -> None:
         self.tokenizer = tokenizer
         self.max_words, self.max_subtokens = max_words, max_subtokens
-        encoder = SubwordEncoder(tokenizer, getattr(tokenizer, "name_or_path", ""), max_subtokens)
-        super().__init__(sentences, encoder, support_size, query_size, max_len=max_words, seed=seed)
+        self.encoder = SubwordEncoder(tokenizer, getattr(tokenizer, "name_or_path", ""), max_subtokens)
+        super().__init__(sentences, self.encoder, support_size, query_size, max_len=max_words, seed=seed)
 
-    def encode(self, sentences: Sequence[Sentence]) -> tuple[EncoderInputs, Tensor]:
+    def encode(self, sentences: Sequence[Sentence]) -> Labeled:
         """``(x, y)`` for these sentences, in this sampler's fixed shapes (also for evaluation sets)."""
-        return encode_for_encoder(sentences, self.tokenizer, self.max_subtokens, self.max_words)
+        return self.encoder.encode(sentences, self.max_words)
 
     def sample_tasks(self, n: int, lang: str | None = None) -> list[Task]:
         """``n`` tasks of equal shapes: the engine stacks them itself when it can batch them."""
