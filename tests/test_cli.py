@@ -35,13 +35,27 @@ def test_key_result_is_read_back_from_an_executed_notebook(tmp_path: Path) -> No
     assert "01_x" in summary and "1 ok, 0 failed" in summary
 
 
+def first_case(name: str, method: str, compile: bool = False):
+    return next(c for c in cases() if (c.name, c.method, c.compile) == (name, method, compile))
+
+
 @pytest.mark.parametrize(
-    "case", [c for c in cases() if c.method == "maml"][:1] + [cases()[-1]], ids=lambda c: c.name
+    "case",
+    [
+        first_case("sine 1 step", "maml"),
+        first_case("sine 1 step", "fomaml", compile=True),
+        first_case("lstm tagger", "fomaml"),
+    ],
+    ids=lambda c: f"{c.name}-{c.method}{'-compiled' if c.compile else ''}",
 )
 def test_benchmark_engine_and_plain_loop_agree(case) -> None:
     row = run_case(case, repeats=1)
     assert row.max_grad_diff <= 1e-5
     assert row.engine_steps_per_s > 0 and row.loop_steps_per_s > 0
+    assert row.path == {"sine": "vmap", "lstm": "loop"}[case.name.split()[0]] + (
+        "+compile" if case.compile else ""
+    )
+    assert (row.break_even_steps is not None) <= case.compile  # only compiled rows earn back a cost
 
 
 def test_data_verify_command_checks_the_mirror(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

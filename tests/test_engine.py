@@ -6,6 +6,8 @@ with an independent computation (a hand-written loop, finite differences) or wit
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -230,6 +232,63 @@ def test_meta_learner_step_lowers_the_meta_loss_on_sine_like_tasks() -> None:
         learner.step([task() for _ in range(4)])
     end = meta_gradient_and_loss(model, mse, fixed, inner_lr=0.05).query_loss
     assert end < 0.7 * start
+
+
+def compiled_graphs() -> int:
+    """How many graphs Dynamo has compiled in this process (to tell a compiled call from a silent eager one)."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("maml", {"inner_lr": "learned"}),  # second order, and gradients for the learned rates
+        ("fomaml", {"adapt": "2"}),  # ANIL: only the last layer adapts
+        ("reptile", {}),
+    ],
+    ids=["maml-learned-rates", "fomaml-anil", "reptile"],
+)
+def test_compiled_engine_gives_the_eager_meta_gradient(method: str, options: dict) -> None:
+    model, tasks = small_mlp(20), regression_tasks(21, n_tasks=3)
+    kwargs = dict(method=method, inner_lr=0.2, inner_steps=2, adapt=options.get("adapt"))
+    if options.get("inner_lr") == "learned":
+        kwargs["inner_lr"] = LearnedInnerRates([n for n, _ in model.named_parameters()], 2, 0.2).double()
+    eager = meta_gradient_and_loss(model, mse, tasks, **kwargs)
+    graphs = compiled_graphs()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="torch.compile could not run")  # fail, not fall back
+        compiled = meta_gradient_and_loss(model, mse, tasks, compile=True, **kwargs)
+    assert compiled_graphs() > graphs, "nothing was compiled"
+    assert compiled.batched
+    assert compiled.grads.keys() == eager.grads.keys()
+    assert max_diff(compiled.grads, eager.grads) < 1e-10
+    assert torch.allclose(compiled.query_loss, eager.query_loss)
+    assert max(g.abs().max().item() for g in eager.grads.values()) > 1e-3
+
+
+def test_a_model_that_cannot_be_compiled_runs_eagerly_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xlmeta_lab.meta import compiled
+
+    def failing_compile(fn):
+        def run(*args, **kwargs):
+            raise RuntimeError("no C++ compiler found")
+
+        return run
+
+    monkeypatch.setattr(compiled, "_COMPILED", {})
+    monkeypatch.setattr(compiled.torch, "compile", failing_compile)
+    model, tasks = small_mlp(22), regression_tasks(23)
+    eager = meta_gradient(model, mse, tasks, method="fomaml", inner_lr=0.2)
+    with pytest.warns(UserWarning, match="torch.compile could not run Sequential.*no C\\+\\+ compiler"):
+        fallback = meta_gradient(model, mse, tasks, method="fomaml", inner_lr=0.2, compile=True)
+    assert max_diff(fallback, eager) == 0
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="torch.compile could not run")
+        meta_gradient(model, mse, tasks, method="fomaml", inner_lr=0.2, compile=True)
 
 
 def test_fused_layernorm_is_looped_for_second_order_and_the_composite_one_is_batched() -> None:

@@ -37,6 +37,7 @@ class Case:
     inner_steps: int
     inner_lr: float
     target_ratio: float
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class Row:
     max_grad_diff: float
     target_ratio: float
     passed: bool
+    #: Seconds of the engine's first call (for compiled rows: tracing and compiling, less on a warm
+    #: on-disk compiler cache), and how many meta-steps it takes to earn them back against the eager
+    #: engine (``None`` for eager rows, or when compiling did not make a step faster).
+    first_call_s: float = 0.0
+    break_even_steps: int | None = None
 
 
 def plain_loop_meta_gradient(
@@ -107,16 +113,18 @@ def tagger_tasks(context: str) -> Callable[[torch.Generator], tuple[nn.Module, L
 
 
 def cases() -> list[Case]:
-    rows = [
-        Case(f"sine {steps} step", sine_tasks, method, steps, 0.01, 8.0)
-        for steps in (1, 5)
-        for method in ("maml", "fomaml")
-    ]
-    for context, target in (("conv", 1.3), ("lstm", 1.0)):
+    """The issue's cases; those that run under vmap also with ``compile=True`` (the LSTM loops, eagerly)."""
+    rows = []
+    for compile in (False, True):
         rows += [
-            Case(f"{context} tagger", tagger_tasks(context), method, 1, 0.1, target)
+            Case(f"sine {steps} step", sine_tasks, method, steps, 0.01, 8.0, compile)
+            for steps in (1, 5)
             for method in ("maml", "fomaml")
         ]
+        rows += [
+            Case("conv tagger", tagger_tasks("conv"), m, 1, 0.1, 1.3, compile) for m in ("maml", "fomaml")
+        ]
+    rows += [Case("lstm tagger", tagger_tasks("lstm"), m, 1, 0.1, 1.0) for m in ("maml", "fomaml")]
     return rows
 
 
@@ -127,31 +135,51 @@ def _time_once(fn: Callable[[], object]) -> float:
 
 
 def run_case(case: Case, repeats: int, seed: int = 0) -> Row:
-    """Interleave engine and loop timings so machine noise hits both alike; report the median ratio."""
+    """Interleave engine and loop timings so machine noise hits both alike; report the median ratio.
+
+    A compiled row also times the eager engine, interleaved with the other two, to say after how many
+    meta-steps the compilation has paid for itself.
+    """
     torch.manual_seed(seed)
     model, loss_fn, tasks = case.build(torch.Generator().manual_seed(seed))
 
-    def engine():
+    def engine(compile: bool = case.compile):
         return meta_gradient_and_loss(
-            model, loss_fn, tasks, method=case.method, inner_lr=case.inner_lr, inner_steps=case.inner_steps
+            model,
+            loss_fn,
+            tasks,
+            method=case.method,
+            inner_lr=case.inner_lr,
+            inner_steps=case.inner_steps,
+            compile=compile,
         )
 
     def loop():
         return plain_loop_meta_gradient(model, loss_fn, tasks, case.method, case.inner_lr, case.inner_steps)
 
-    result, reference = engine(), loop()  # warm-up, and the correctness check
+    start = time.perf_counter()
+    result = engine()  # warm-up (and compilation), then the correctness check
+    first_call_s = time.perf_counter() - start
+    reference = loop()
     diff = max((result.grads[n] - reference[n]).abs().max().item() for n in reference)
-    engine_times, loop_times = [], []
+    engine_times, loop_times, eager_times = [], [], []
     for _ in range(repeats):
         engine_times.append(_time_once(engine))
         loop_times.append(_time_once(loop))
+        if case.compile:
+            eager_times.append(_time_once(lambda: engine(compile=False)))
     ratios = [lt / et for et, lt in zip(engine_times, loop_times)]
     ratio = statistics.median(ratios)
+    break_even = None
+    if case.compile:
+        saved_per_step = statistics.median(eager_times) - statistics.median(engine_times)
+        break_even = math.ceil(first_call_s / saved_per_step) if saved_per_step > 0 else None
+    path = "vmap" if result.batched else "loop"
     return Row(
         case=case.name,
         method=case.method,
         inner_steps=case.inner_steps,
-        path="vmap" if result.batched else "loop",
+        path=f"{path}+compile" if case.compile and result.batched else path,
         engine_steps_per_s=1.0 / statistics.median(engine_times),
         loop_steps_per_s=1.0 / statistics.median(loop_times),
         ratio=ratio,
@@ -159,6 +187,8 @@ def run_case(case: Case, repeats: int, seed: int = 0) -> Row:
         max_grad_diff=diff,
         target_ratio=case.target_ratio,
         passed=ratio >= case.target_ratio and diff <= 1e-5,
+        first_call_s=first_call_s,
+        break_even_steps=break_even,
     )
 
 
@@ -189,13 +219,20 @@ def run_benchmark(repeats: int = 20, threads: int = 1, out: Path | None = None) 
 def format_table(rows: list[Row], threads: int, repeats: int) -> str:
     header = (
         f"meta-steps per second, engine vs plain per-task loop ({threads} thread, median of {repeats} interleaved runs)\n"
-        f"{'case':<16}{'method':<8}{'path':<6}{'engine/s':>10}{'loop/s':>10}{'ratio':>8}{'+-':>6}"
-        f"{'target':>8}{'max |dg|':>10}  ok"
+        f"{'case':<13}{'method':<8}{'path':<14}{'engine/s':>9}{'loop/s':>8}{'ratio':>7}{'+-':>6}"
+        f"{'target':>7}{'max |dg|':>9}{'1st call':>9}{'pays off':>9}  ok"
     )
     lines = [header, "-" * len(header.splitlines()[-1])]
     for r in rows:
+        pays_off = "" if r.path.endswith("compile") is False else f"{r.break_even_steps or 'never':>9}"
         lines.append(
-            f"{r.case:<16}{r.method:<8}{r.path:<6}{r.engine_steps_per_s:>10.1f}{r.loop_steps_per_s:>10.1f}"
-            f"{r.ratio:>8.2f}{r.ratio_spread:>6.2f}{r.target_ratio:>8.1f}{r.max_grad_diff:>10.1e}  {'yes' if r.passed else 'NO'}"
+            f"{r.case:<13}{r.method:<8}{r.path:<14}{r.engine_steps_per_s:>9.1f}{r.loop_steps_per_s:>8.1f}"
+            f"{r.ratio:>7.2f}{r.ratio_spread:>6.2f}{r.target_ratio:>7.1f}{r.max_grad_diff:>9.0e}"
+            f"{r.first_call_s:>8.1f}s{pays_off:>9}  {'yes' if r.passed else 'NO'}"
         )
+    lines.append(
+        "ratio: median over runs of loop time / engine time (+- their spread). 1st call: the engine's first\n"
+        "meta-step, which for +compile includes compiling (faster when the on-disk compiler cache is warm).\n"
+        "pays off: meta-steps after which compiling has saved its cost against the eager engine."
+    )
     return "\n".join(lines)

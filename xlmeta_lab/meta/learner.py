@@ -30,7 +30,7 @@ class MetaLearner(nn.Module):
         outer_lr: Adam's step size for the initialisation (and the learned rates).
         adapt: parameters the inner loop updates (``None``: all; ``"head"``: ANIL).
         learn_inner_lr: learn one inner rate per adapted tensor and step (Meta-SGD / MAML++).
-        batched: see :func:`xlmeta_lab.meta.meta_gradient`.
+        batched, compile: see :func:`xlmeta_lab.meta.meta_gradient`.
 
     Example:
         >>> import torch
@@ -52,6 +52,7 @@ class MetaLearner(nn.Module):
         adapt: AdaptSpec = None,
         learn_inner_lr: bool = False,
         batched: bool | Literal["auto"] = "auto",
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
@@ -60,6 +61,7 @@ class MetaLearner(nn.Module):
         self.inner_steps = inner_steps
         self.adapt_spec = adapt
         self.batched = batched
+        self.compile = compile
         adapted = select_adapted(trainable_params(model), adapt)
         self.inner_rates = LearnedInnerRates(adapted, inner_steps, inner_lr) if learn_inner_lr else None
         self.inner_lr = inner_lr
@@ -76,6 +78,7 @@ class MetaLearner(nn.Module):
             inner_steps=self.inner_steps,
             adapt=self.adapt_spec,
             batched=self.batched,
+            compile=self.compile,
         )
         named = dict(self.model.named_parameters())
         if self.inner_rates is not None:

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import DOUBLE_BACKWARD_HINT, ensure_double_backward_attention, is_missing_double_backward
+from .compiled import run_maybe_compiled
 from .params import AdaptSpec, Params, call_model, select_adapted, stack_trees, trainable_params, tree_to
 from .rates import LearnedInnerRates
 
@@ -72,6 +73,7 @@ def meta_gradient(
     inner_steps: int = 1,
     adapt: AdaptSpec = None,
     batched: bool | Literal["auto"] = "auto",
+    compile: bool = False,
 ) -> dict[str, Tensor]:
     """The meta-gradient of ``model``'s parameters over a batch of tasks.
 
@@ -87,6 +89,9 @@ def meta_gradient(
         adapt: which parameters the inner loop updates (``None``: all; ``"head"``: ANIL).
         batched: ``True`` runs all tasks in one ``torch.func.vmap`` call, ``False`` loops over tasks,
             ``"auto"`` uses vmap when tasks have equal shapes and the model allows it.
+        compile: run the batched (vmap) path through ``torch.compile``: several times faster per
+            meta-step for small models, after a first call that compiles for tens of seconds (see
+            :mod:`xlmeta_lab.meta.compiled`). The per-task loop always runs eagerly.
 
     Returns:
         A dict with the same keys as ``model.named_parameters()`` (zeros for frozen parameters): for
@@ -111,6 +116,7 @@ def meta_gradient(
         inner_steps=inner_steps,
         adapt=adapt,
         batched=batched,
+        compile=compile,
     ).grads
 
 
@@ -124,6 +130,7 @@ def meta_gradient_and_loss(
     inner_steps: int = 1,
     adapt: AdaptSpec = None,
     batched: bool | Literal["auto"] = "auto",
+    compile: bool = False,
 ) -> MetaGradient:
     """:func:`meta_gradient`, also returning the mean query loss (for logging and NaN checks)."""
     if method not in METHODS:
@@ -148,7 +155,7 @@ def meta_gradient_and_loss(
         if use_vmap:
             try:
                 result = _meta_gradient_vmap(
-                    model, loss_fn, stacked, params, adapted, method, inner_lr, inner_steps
+                    model, loss_fn, stacked, params, adapted, method, inner_lr, inner_steps, compile
                 )
             except (RuntimeError, NotImplementedError, ValueError) as error:
                 if batched is True or is_missing_double_backward(error):
@@ -407,56 +414,88 @@ def _meta_gradient_vmap(
     method: str,
     inner_lr: InnerLR,
     inner_steps: int,
+    compile: bool = False,
 ) -> tuple[dict[str, Tensor], Tensor]:
     """All tasks in one call: ``vmap`` over the stacked task axis (``stacked`` holds every task's data
     with a leading task dimension), then autograd back to theta for the meta-gradient."""
     supports, queries = stacked
     rate_tensors = inner_lr.named_rates() if isinstance(inner_lr, LearnedInnerRates) else {}
+    settings = (loss_fn, list(adapted), inner_lr, inner_steps)
 
     if method == "reptile":
         theta = {n: t.detach() for n, t in params.items()}
         rates = {k: v.detach() for k, v in rate_tensors.items()}
-
-        def adapted_weights(support: tuple, query: tuple) -> tuple[Params, Tensor]:
-            fast = _inner_loop_func(
-                model,
-                loss_fn,
-                theta,
-                adapted,
-                _rate_fn(inner_lr, rates),
-                inner_steps,
-                [support, query],
-                first_order=True,
-            )
-            return {n: fast[n] for n in adapted}, _data_loss(model, loss_fn, fast, [query])
-
         with torch.no_grad():
-            fast, losses = torch.func.vmap(adapted_weights, randomness="different")(supports, queries)
+            fast, losses = run_maybe_compiled(
+                _batched_reptile_weights, model, compile, *settings, theta, rates, supports, queries
+            )
         return {n: theta[n] - fast[n].mean(0) for n in adapted}, losses.mean()
-
-    def task_query_loss(theta: Params, rates: Params, support: tuple, query: tuple) -> Tensor:
-        fast = _inner_loop_func(
-            model,
-            loss_fn,
-            theta,
-            adapted,
-            _rate_fn(inner_lr, rates),
-            inner_steps,
-            [support],
-            first_order=method == "fomaml",
-        )
-        return _data_loss(model, loss_fn, fast, [query])
 
     # vmap runs the inner loops of all tasks in one call; ordinary autograd then differentiates the
     # mean query loss back to theta (measured faster here than an outer ``torch.func.grad``).
     targets = {**params, **rate_tensors}
-    losses = torch.func.vmap(task_query_loss, in_dims=(None, None, 0, 0), randomness="different")(
-        params, rate_tensors, supports, queries
+    losses = run_maybe_compiled(
+        _batched_query_losses,
+        model,
+        compile,
+        *settings,
+        method == "fomaml",
+        params,
+        rate_tensors,
+        supports,
+        queries,
     )
     loss = losses.mean()
     names = [n for n, t in targets.items() if t.requires_grad]
     grads = torch.autograd.grad(loss, [targets[n] for n in names], allow_unused=True)
     return {n: g for n, g in zip(names, grads) if g is not None}, loss.detach()
+
+
+def _batched_query_losses(
+    model: nn.Module,
+    loss_fn: LossFn,
+    adapted: list[str],
+    inner_lr: InnerLR,
+    inner_steps: int,
+    first_order: bool,
+    theta: Params,
+    rates: Params,
+    supports: tuple,
+    queries: tuple,
+) -> Tensor:
+    """Each task's query loss after adaptation, ``[tasks]``, differentiable back to ``theta`` and ``rates``."""
+
+    def task_query_loss(theta: Params, rates: Params, support: tuple, query: tuple) -> Tensor:
+        rate = _rate_fn(inner_lr, rates)
+        fast = _inner_loop_func(
+            model, loss_fn, theta, adapted, rate, inner_steps, [support], first_order=first_order
+        )
+        return _data_loss(model, loss_fn, fast, [query])
+
+    batched = torch.func.vmap(task_query_loss, in_dims=(None, None, 0, 0), randomness="different")
+    return batched(theta, rates, supports, queries)
+
+
+def _batched_reptile_weights(
+    model: nn.Module,
+    loss_fn: LossFn,
+    adapted: list[str],
+    inner_lr: InnerLR,
+    inner_steps: int,
+    theta: Params,
+    rates: Params,
+    supports: tuple,
+    queries: tuple,
+) -> tuple[Params, Tensor]:
+    """Each task's adapted weights after Reptile's inner loop on support and query, and its query loss."""
+
+    def adapted_weights(support: tuple, query: tuple) -> tuple[Params, Tensor]:
+        rate = _rate_fn(inner_lr, rates)
+        sets = [support, query]
+        fast = _inner_loop_func(model, loss_fn, theta, adapted, rate, inner_steps, sets, first_order=True)
+        return {n: fast[n] for n in adapted}, _data_loss(model, loss_fn, fast, [query])
+
+    return torch.func.vmap(adapted_weights, randomness="different")(supports, queries)
 
 
 # --------------------------------------------------------------------------------------------------
