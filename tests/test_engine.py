@@ -70,6 +70,19 @@ def test_engine_matches_the_textbook_loop(method: str) -> None:
     )
 
 
+def test_loop_path_leaves_the_models_own_gradients_alone() -> None:
+    """The loop sums task gradients in the parameters' ``.grad`` fields; whatever was there comes back."""
+    model, tasks = small_mlp(4), regression_tasks(5)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 7.0)
+    before = {n: p.grad for n, p in model.named_parameters()}
+    expected = plain_loop_meta_gradient(small_mlp(4), mse, tasks, "maml", 0.3, 1)
+    grads = meta_gradient(model, mse, tasks, inner_lr=0.3, batched=False)
+    assert max_diff(grads, expected) < 1e-12
+    for name, p in model.named_parameters():
+        assert p.grad is before[name] and bool((p.grad == 7.0).all())
+
+
 def test_first_and_second_order_differ_on_a_curved_loss() -> None:
     model, tasks = small_mlp(4), regression_tasks(5)
     second = meta_gradient(model, mse, tasks, method="maml", inner_lr=0.5)
