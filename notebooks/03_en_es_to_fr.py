@@ -73,7 +73,7 @@ from xlmeta_lab import evaluate as ev
 from xlmeta_lab import udpos
 from xlmeta_lab.data.ud import UPOS_TAGS
 from xlmeta_lab.models import count_parameters
-from xlmeta_lab.notebook import report_key_result, results_dir, start_notebook
+from xlmeta_lab.notebook import checkpoints_dir, reference_dir, report_key_result, results_dir, start_notebook
 from xlmeta_lab.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences
 
 settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)
@@ -153,9 +153,9 @@ print(
 # gradients under vmap wrong (`xlmeta_lab.models.LayerNorm` explains).
 
 # %%
-# Checkpoints go to ../checkpoints (git-ignored): run this cell again after an interruption and every
-# training run continues where it stopped; finished runs are loaded, not retrained.
-checkpoints = results_dir().parent / "checkpoints" / RUN
+# Checkpoints go to ../checkpoints (git-ignored; $XLMETA_OUTPUT/checkpoints if set): run this cell again after an
+# interruption and every training run continues where it stopped; finished runs are loaded, not retrained.
+checkpoints = checkpoints_dir() / RUN
 trained = ev.train_conditions(
     setup.training, CONFIG, METHODS, SEEDS, progress=True, device=device, out_dir=checkpoints
 )
@@ -345,7 +345,7 @@ paths = ev.write_protocol_results(
     out_dir=results_dir(),
 )
 print("written:", ", ".join(str(p) for p in paths.values()))
-reference_file = results_dir() / "reference" / f"{udpos.NOTEBOOK}-full.json"
+reference_file = reference_dir() / f"{udpos.NOTEBOOK}-full.json"
 if PROFILE != "full" and MODEL == udpos.WORD_TAGGER and reference_file.exists():
     reference = json.loads(reference_file.read_text())
     print(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from xlmeta_lab.data import sources
+from xlmeta_lab.notebook import ENV_OUTPUT
 
 MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
 # Notebooks executed by the tests run in their own kernels and find the data through the environment.
@@ -21,3 +22,11 @@ os.environ.setdefault(sources.ENV_DATA, str(MIRROR))
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return sources.require_folder(MIRROR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def notebook_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Notebooks executed by the tests write results and checkpoints here, never into the checkout."""
+    out = tmp_path_factory.mktemp("notebook-outputs")
+    os.environ[ENV_OUTPUT] = str(out)
+    return out

@@ -54,9 +54,10 @@ def test_notebook_has_one_parameters_cell_with_profile_seed_device(script: Path)
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("script", PAIRS, ids=lambda p: p.stem)
-def test_notebook_runs_at_quick_profile(script: Path, tmp_path: Path) -> None:
+def test_notebook_runs_at_quick_profile(script: Path, tmp_path: Path, notebook_outputs: Path) -> None:
     import papermill
 
+    checkout_before = files_written_in_checkout()
     executed = tmp_path / script.with_suffix(".ipynb").name
     papermill.execute_notebook(
         str(script.with_suffix(".ipynb")),
@@ -70,6 +71,20 @@ def test_notebook_runs_at_quick_profile(script: Path, tmp_path: Path) -> None:
         o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
     )
     assert "profile=quick" in outputs, "the notebook must print its profile and seed (start_notebook)"
+    assert files_written_in_checkout() == checkout_before, "a test run wrote into the checkout's results"
+    if "results_dir()" in script.read_text():
+        assert any((notebook_outputs / "results").glob(f"{script.stem}-quick-*.json"))
+
+
+def files_written_in_checkout() -> dict[Path, int]:
+    """Results and checkpoints in the repository, with their modification times."""
+    root = NOTEBOOKS.parent
+    return {
+        p: p.stat().st_mtime_ns
+        for folder in (root / "results", root / "checkpoints")
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.mark.notebook

@@ -35,6 +35,8 @@ def start_notebook(
     print("settings:", ", ".join(f"{k}={v}" for k, v in settings.items()))
     if os.environ.get("XLMETA_DATA"):
         print(f"data folder (XLMETA_DATA): {os.environ['XLMETA_DATA']}")
+    if os.environ.get(ENV_OUTPUT):
+        print(f"results and checkpoints under ({ENV_OUTPUT}): {os.environ[ENV_OUTPUT]}")
     return settings, resolved
 
 
@@ -46,11 +48,39 @@ def report_key_result(text: str) -> None:
     print(f"{KEY_RESULT_MARKER} {text}")
 
 
-def results_dir() -> Path:
-    """The repository's ``results/`` folder as seen from a running notebook.
+#: Where notebooks write ``results/`` and ``checkpoints/`` instead of the repository, when set.
+ENV_OUTPUT = "XLMETA_OUTPUT"
+
+
+def repository_dir() -> Path:
+    """The checkout a notebook runs from.
 
     Notebooks run inside ``notebooks/`` (``jupyter lab notebooks/``, and papermill's working folder), so
-    their results go one level up, next to ``results/reference/``; run elsewhere, into ``./results``.
+    the repository is one level up; run elsewhere, it is the working folder.
     """
     here = Path.cwd()
-    return (here.parent if here.name == "notebooks" else here) / "results"
+    return here.parent if here.name == "notebooks" else here
+
+
+def output_dir() -> Path:
+    """Where a notebook writes ``results/`` and ``checkpoints/``: ``$XLMETA_OUTPUT``, else the repository.
+
+    The tests point it at a temporary folder, so that running them neither resumes a developer's
+    checkpoints (which would skip the very training a test means to run) nor overwrites their results.
+    """
+    return Path(os.environ[ENV_OUTPUT]) if os.environ.get(ENV_OUTPUT) else repository_dir()
+
+
+def results_dir() -> Path:
+    """The ``results/`` folder a notebook writes to (see :func:`output_dir`)."""
+    return output_dir() / "results"
+
+
+def checkpoints_dir() -> Path:
+    """The ``checkpoints/`` folder (git-ignored) a notebook's training runs save to and resume from."""
+    return output_dir() / "checkpoints"
+
+
+def reference_dir() -> Path:
+    """The committed ``results/reference/`` of the repository, read wherever this run writes."""
+    return repository_dir() / "results" / "reference"
