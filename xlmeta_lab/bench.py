@@ -58,6 +58,8 @@ class Row:
     #: engine (``None`` for eager rows, or when compiling did not make a step faster).
     first_call_s: float = 0.0
     break_even_steps: int | None = None
+    #: Compiled rows: eager engine time / compiled engine time, measured interleaved in the same row.
+    speedup_over_eager: float | None = None
 
 
 def plain_loop_meta_gradient(
@@ -170,10 +172,11 @@ def run_case(case: Case, repeats: int, seed: int = 0) -> Row:
             eager_times.append(_time_once(lambda: engine(compile=False)))
     ratios = [lt / et for et, lt in zip(engine_times, loop_times)]
     ratio = statistics.median(ratios)
-    break_even = None
+    break_even = speedup = None
     if case.compile:
         saved_per_step = statistics.median(eager_times) - statistics.median(engine_times)
         break_even = math.ceil(first_call_s / saved_per_step) if saved_per_step > 0 else None
+        speedup = statistics.median([e / c for e, c in zip(eager_times, engine_times)])
     path = "vmap" if result.batched else "loop"
     return Row(
         case=case.name,
@@ -189,6 +192,7 @@ def run_case(case: Case, repeats: int, seed: int = 0) -> Row:
         passed=ratio >= case.target_ratio and diff <= 1e-5,
         first_call_s=first_call_s,
         break_even_steps=break_even,
+        speedup_over_eager=speedup,
     )
 
 
@@ -220,19 +224,23 @@ def format_table(rows: list[Row], threads: int, repeats: int) -> str:
     header = (
         f"meta-steps per second, engine vs plain per-task loop ({threads} thread, median of {repeats} interleaved runs)\n"
         f"{'case':<13}{'method':<8}{'path':<14}{'engine/s':>9}{'loop/s':>8}{'ratio':>7}{'+-':>6}"
-        f"{'target':>7}{'max |dg|':>9}{'1st call':>9}{'pays off':>9}  ok"
+        f"{'target':>7}{'max |dg|':>9}{'1st call':>9}{'x eager':>8}{'pays off':>9}  ok"
     )
     lines = [header, "-" * len(header.splitlines()[-1])]
     for r in rows:
-        pays_off = "" if r.path.endswith("compile") is False else f"{r.break_even_steps or 'never':>9}"
+        compiled = r.speedup_over_eager is not None
+        x_eager = f"{r.speedup_over_eager:>8.2f}" if compiled else " " * 8
+        pays_off = f"{r.break_even_steps or 'never':>9}" if compiled else ""
         lines.append(
             f"{r.case:<13}{r.method:<8}{r.path:<14}{r.engine_steps_per_s:>9.1f}{r.loop_steps_per_s:>8.1f}"
             f"{r.ratio:>7.2f}{r.ratio_spread:>6.2f}{r.target_ratio:>7.1f}{r.max_grad_diff:>9.0e}"
-            f"{r.first_call_s:>8.1f}s{pays_off:>9}  {'yes' if r.passed else 'NO'}"
+            f"{r.first_call_s:>8.1f}s{x_eager}{pays_off:>9}  {'yes' if r.passed else 'NO'}"
         )
     lines.append(
         "ratio: median over runs of loop time / engine time (+- their spread). 1st call: the engine's first\n"
         "meta-step, which for +compile includes compiling (faster when the on-disk compiler cache is warm).\n"
-        "pays off: meta-steps after which compiling has saved its cost against the eager engine."
+        "x eager: the compiled engine against the eager one, timed in the same runs. pays off: meta-steps\n"
+        "after which compiling has saved its cost. Absolute steps/s drift on a shared machine: compare rows\n"
+        "by their ratios, each measured interleaved."
     )
     return "\n".join(lines)
