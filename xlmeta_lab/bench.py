@@ -9,7 +9,6 @@ give the same gradients.
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import statistics
@@ -25,6 +24,7 @@ from torch.func import functional_call
 from .meta import meta_gradient_and_loss
 from .meta.maml import LossFn, Task
 from .models import Tagger, TaggerConfig, tagging_loss
+from .results import provenance, write_json
 
 
 @dataclass(frozen=True)
@@ -208,15 +208,12 @@ def run_benchmark(repeats: int = 20, threads: int = 1, out: Path | None = None) 
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         payload = {
-            "threads": threads,
-            "repeats": repeats,
-            "torch": torch.__version__,
+            "provenance": provenance({"threads": threads, "repeats": repeats}, seed=0),
             "machine": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "rows": [asdict(r) for r in rows],
         }
-        out.write_text(json.dumps(payload, indent=2))
-        print(f"written: {out}")
+        print(f"written: {write_json(out, payload)}")
     return rows
 
 
