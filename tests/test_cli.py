@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from xlmeta_lab.bench import cases, run_case
+from xlmeta_lab.bench import cases, run_case, select_cases
 from xlmeta_lab.cli import build_parser, main
 from xlmeta_lab.notebook import KEY_RESULT_MARKER
 from xlmeta_lab.workbook import NotebookRun, format_summary, key_result_of
@@ -61,3 +61,13 @@ def test_benchmark_engine_and_plain_loop_agree(case) -> None:
 def test_data_verify_command_checks_the_mirror(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "verify", "--data-dir", str(data_dir)]) == 0
     assert "21/21 files OK" in capsys.readouterr().out
+
+
+def test_bench_selects_cases_by_name_and_refuses_an_unknown_one(capsys: pytest.CaptureFixture[str]) -> None:
+    chosen = select_cases(["lstm"], compiled=False)
+    assert {(c.name, c.method) for c in chosen} == {("lstm tagger", "maml"), ("lstm tagger", "fomaml")}
+    assert any(c.compile for c in select_cases(["sine"])) and not any(
+        c.compile for c in select_cases(compiled=False)
+    )
+    assert main(["bench", "--only", "transformer", "--json", ""]) == 2
+    assert "the cases are: conv tagger, lstm tagger, sine 1 step, sine 5 step" in capsys.readouterr().err

@@ -13,7 +13,7 @@ import math
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -196,12 +196,34 @@ def run_case(case: Case, repeats: int, seed: int = 0) -> Row:
     )
 
 
-def run_benchmark(repeats: int = 20, threads: int = 1, out: Path | None = None) -> list[Row]:
-    """Run every case, print the table and write it as JSON (with the machine it ran on)."""
+def select_cases(only: Sequence[str] = (), compiled: bool = True) -> list[Case]:
+    """The cases whose name contains one of ``only`` (all if empty), without the compiled rows if asked.
+
+    Compiling every case takes minutes on a cold compiler cache: ``compiled=False`` is the quick look.
+    """
+    chosen = [
+        c for c in cases() if (not only or any(o in c.name for o in only)) and (compiled or not c.compile)
+    ]
+    if not chosen:
+        names = sorted({c.name for c in cases()})
+        raise ValueError(f"no benchmark case matches {list(only)}; the cases are: {', '.join(names)}")
+    return chosen
+
+
+def run_benchmark(
+    repeats: int = 20,
+    threads: int = 1,
+    out: Path | None = None,
+    *,
+    only: Sequence[str] = (),
+    compiled: bool = True,
+) -> list[Row]:
+    """Run the cases (see :func:`select_cases`), print the table and write it as JSON with its provenance."""
+    chosen = select_cases(only, compiled)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        rows = [run_case(case, repeats) for case in cases()]
+        rows = [run_case(case, repeats) for case in chosen]
     finally:
         torch.set_num_threads(previous)
     print(format_table(rows, threads, repeats))

@@ -32,9 +32,17 @@ def _workbook(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmark
 
-    rows = run_benchmark(
-        repeats=args.repeats, threads=args.threads, out=Path(args.json) if args.json else None
-    )
+    try:
+        rows = run_benchmark(
+            repeats=args.repeats,
+            threads=args.threads,
+            out=Path(args.json) if args.json else None,
+            only=args.only or (),
+            compiled=not args.eager_only,
+        )
+    except ValueError as error:
+        print(f"xlmeta bench: {error}", file=sys.stderr)
+        return 2
     return 0 if all(r.max_grad_diff <= 1e-5 for r in rows) else 1
 
 
@@ -67,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--json", default="results/bench.json", help="where to write the table as JSON ('' for none)"
+    )
+    bench.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="cases whose name contains NAME, e.g. sine (repeatable)",
+    )
+    bench.add_argument(
+        "--eager-only",
+        action="store_true",
+        help="skip the torch.compile rows (minutes of compiling when cold)",
     )
     bench.set_defaults(func=_bench)
 
