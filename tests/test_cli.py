@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from compilers import make_torch_compile_fail, needs_cxx
 
 from xlmeta_lab.bench import cases, run_case, select_cases
 from xlmeta_lab.cli import build_parser, main
@@ -43,7 +44,7 @@ def first_case(name: str, method: str, compile: bool = False):
     "case",
     [
         first_case("sine 1 step", "maml"),
-        first_case("sine 1 step", "fomaml", compile=True),
+        pytest.param(first_case("sine 1 step", "fomaml", compile=True), marks=needs_cxx),
         first_case("lstm tagger", "fomaml"),
     ],
     ids=lambda c: f"{c.name}-{c.method}{'-compiled' if c.compile else ''}",
@@ -71,3 +72,10 @@ def test_bench_selects_cases_by_name_and_refuses_an_unknown_one(capsys: pytest.C
     )
     assert main(["bench", "--only", "transformer", "--json", ""]) == 2
     assert "the cases are: conv tagger, lstm tagger, sine 1 step, sine 5 step" in capsys.readouterr().err
+
+
+def test_bench_says_when_a_compiled_row_ran_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    make_torch_compile_fail(monkeypatch)
+    with pytest.warns(UserWarning, match="torch.compile could not run"):
+        row = run_case(first_case("sine 1 step", "fomaml", compile=True), repeats=1)
+    assert row.path == "vmap+eager(!)" and row.max_grad_diff <= 1e-5

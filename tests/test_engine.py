@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 import torch
+from compilers import make_torch_compile_fail, needs_cxx
 from torch import nn
 from torch.func import functional_call
 
@@ -254,6 +255,7 @@ def compiled_graphs() -> int:
     return counters["stats"]["unique_graphs"]
 
 
+@needs_cxx
 @pytest.mark.parametrize(
     ("method", "options"),
     [
@@ -284,16 +286,7 @@ def test_compiled_engine_gives_the_eager_meta_gradient(method: str, options: dic
 def test_a_model_that_cannot_be_compiled_runs_eagerly_and_says_so_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from xlmeta_lab.meta import compiled
-
-    def failing_compile(fn):
-        def run(*args, **kwargs):
-            raise RuntimeError("no C++ compiler found")
-
-        return run
-
-    monkeypatch.setattr(compiled, "_COMPILED", {})
-    monkeypatch.setattr(compiled.torch, "compile", failing_compile)
+    make_torch_compile_fail(monkeypatch)
     model, tasks = small_mlp(22), regression_tasks(23)
     eager = meta_gradient(model, mse, tasks, method="fomaml", inner_lr=0.2)
     with pytest.warns(UserWarning, match="torch.compile could not run Sequential.*no C\\+\\+ compiler"):

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from .meta import meta_gradient_and_loss
+from .meta.compiled import compile_failed
 from .meta.maml import LossFn, Task
 from .models import Tagger, TaggerConfig, tagging_loss
 from .results import provenance, write_json
@@ -178,11 +179,13 @@ def run_case(case: Case, repeats: int, seed: int = 0) -> Row:
         break_even = math.ceil(first_call_s / saved_per_step) if saved_per_step > 0 else None
         speedup = statistics.median([e / c for e, c in zip(eager_times, engine_times)])
     path = "vmap" if result.batched else "loop"
+    if case.compile and result.batched:
+        path += "+eager(!)" if compile_failed(model) else "+compile"  # a failed compile says so
     return Row(
         case=case.name,
         method=case.method,
         inner_steps=case.inner_steps,
-        path=f"{path}+compile" if case.compile and result.batched else path,
+        path=path,
         engine_steps_per_s=1.0 / statistics.median(engine_times),
         loop_steps_per_s=1.0 / statistics.median(loop_times),
         ratio=ratio,

@@ -50,3 +50,8 @@ def run_maybe_compiled(fn: Callable[..., T], model: nn.Module, compile: bool, *a
             stacklevel=3,
         )
         return fn(model, *args)
+
+
+def compile_failed(model: nn.Module) -> bool:
+    """Whether ``model`` fell back to eager after ``torch.compile`` failed on it in this session."""
+    return model in _COMPILE_FAILED
