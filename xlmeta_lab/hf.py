@@ -188,8 +188,13 @@ def encode_for_encoder(
     max_subtokens: int,
     max_words: int,
     tag_to_id: Mapping[str, int] = TAG_TO_ID,
+    *,
+    pad_to_longest: bool = False,
 ) -> tuple[EncoderInputs, Tensor]:
     """Tagged sentences as ``(EncoderInputs, tags [S, max_words])`` with fixed shapes, so tasks stack.
+
+    ``pad_to_longest`` pads the pieces only as far as the longest sentence needs (still cut at
+    ``max_subtokens``): for evaluation sets, which need not stack.
 
     The sentence's words are given to the tokenizer as words (``is_split_into_words=True``), so no
     word is re-split or merged, and ``word_ids()`` maps every piece back to its word. A word's tag is
@@ -216,7 +221,7 @@ def encode_for_encoder(
         is_split_into_words=True,
         truncation=True,
         max_length=max_subtokens,
-        padding="max_length",
+        padding="longest" if pad_to_longest else "max_length",
         return_tensors="pt",
     )
     # Flat lists and one tensor() call each, as in episodes.encode_tokens: element-wise writes are slow.
@@ -259,11 +264,8 @@ class SubwordEncoder:
         if max_len is not None:
             x, y = encode_for_encoder(sentences, self.tokenizer, self.max_subtokens, max_len)
             return Labeled(x, y)
-        pieces = self.tokenizer([list(s.forms) for s in sentences], is_split_into_words=True)["input_ids"]
-        budget = min(self.limit, max((len(p) for p in pieces), default=2))
-        x, y = encode_for_encoder(
-            sentences, self.tokenizer, budget, max((len(s) for s in sentences), default=1)
-        )
+        longest = max((len(s) for s in sentences), default=1)
+        x, y = encode_for_encoder(sentences, self.tokenizer, self.limit, longest, pad_to_longest=True)
         return Labeled(x, y)
 
 
