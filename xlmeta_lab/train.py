@@ -43,7 +43,13 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from xlmeta_lab.backbones import Backbone, backbone_for, backbone_from_checkpoint, vocab_of
+from xlmeta_lab.backbones import (
+    Backbone,
+    WordTaggerBackbone,
+    backbone_for,
+    backbone_from_checkpoint,
+    vocab_of,
+)
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes import (
     IGNORE_INDEX,
@@ -203,7 +209,7 @@ class Checkpoint:
     @property
     def model_config(self) -> TaggerConfig | None:
         """The word tagger's configuration (``None`` for a Hugging Face encoder)."""
-        return getattr(self.backbone, "model_config", None)
+        return self.backbone.model_config if isinstance(self.backbone, WordTaggerBackbone) else None
 
     @property
     def vocab(self) -> Vocab | None:
