@@ -151,8 +151,9 @@ def ud_setup(
     training = training_tasks(treebanks, settings.get("split_by", "language"))
     genre_training = training_tasks(treebanks, "genre")
     splits = french_fewshot_splits(data_dir, holdout_fraction=settings["holdout_fraction"], seed=seed)
+    parallel = parallel_pud(data_dir)
     for pools in (training, genre_training):
-        assert_no_test_leakage(pools, splits, parallel_pud(data_dir))
+        assert_no_test_leakage(pools, splits, parallel)
     config = train_config_from_settings(settings, seed)
     protocol = protocol_from_settings(settings, seed, max_word_len=settings["max_word_len"])
     return UDSetup(training, splits, config, protocol, genre_training)
