@@ -55,25 +55,30 @@ def test_notebook_has_one_parameters_cell_with_profile_seed_device(script: Path)
 @pytest.mark.notebook
 @pytest.mark.parametrize("script", PAIRS, ids=lambda p: p.stem)
 def test_notebook_runs_at_quick_profile(script: Path, tmp_path: Path, notebook_outputs: Path) -> None:
-    import papermill
-
     checkout_before = files_written_in_checkout()
-    executed = tmp_path / script.with_suffix(".ipynb").name
-    papermill.execute_notebook(
-        str(script.with_suffix(".ipynb")),
-        str(executed),
-        parameters={"PROFILE": "quick"},
-        kernel_name=KERNEL,
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-    )
-    outputs = "".join(
-        o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
-    )
+    outputs = execute(script.with_suffix(".ipynb"), tmp_path, {"PROFILE": "quick"})
     assert "profile=quick" in outputs, "the notebook must print its profile and seed (start_notebook)"
     assert files_written_in_checkout() == checkout_before, "a test run wrote into the checkout's results"
     if "results_dir()" in script.read_text():
         assert any((notebook_outputs / "results").glob(f"{script.stem}-quick-*.json"))
+
+
+def execute(notebook: Path, out_dir: Path, parameters: dict[str, str]) -> str:
+    """Run ``notebook`` with papermill from ``notebooks/``, as the workbook does; its printed text."""
+    import papermill
+
+    executed = out_dir / notebook.name
+    papermill.execute_notebook(
+        str(notebook),
+        str(executed),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+    )
+    return "".join(
+        o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
+    )
 
 
 def files_written_in_checkout() -> dict[Path, int]:
@@ -90,24 +95,14 @@ def files_written_in_checkout() -> dict[Path, int]:
 @pytest.mark.notebook
 def test_notebook_03_runs_with_a_hugging_face_encoder(tmp_path: Path, data_dir: Path) -> None:
     """``MODEL`` set to a saved encoder folder: the path ``MODEL="xlm-roberta-base"`` takes, offline."""
-    import papermill
     from tiny_encoder import save_tiny_encoder
 
     from xlmeta_lab.episodes import meta_training_treebanks
 
     sentences = [s for pool in meta_training_treebanks(data_dir).values() for s in pool]
     encoder = save_tiny_encoder(tmp_path / "tiny-encoder", sentences, words=2000)
-    executed = tmp_path / "03_en_es_to_fr.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOKS / "03_en_es_to_fr.ipynb"),
-        str(executed),
-        parameters={"PROFILE": "quick", "MODEL": str(encoder)},
-        kernel_name=KERNEL,
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-    )
-    outputs = "".join(
-        o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
+    outputs = execute(
+        NOTEBOOKS / "03_en_es_to_fr.ipynb", tmp_path, {"PROFILE": "quick", "MODEL": str(encoder)}
     )
     assert f"EncoderTagger on {encoder}" in outputs
     assert "KEY RESULT: K=5 fr GSD" in outputs

@@ -36,7 +36,7 @@ def start_notebook(
     if os.environ.get("XLMETA_DATA"):
         print(f"data folder (XLMETA_DATA): {os.environ['XLMETA_DATA']}")
     if os.environ.get(ENV_OUTPUT):
-        print(f"results and checkpoints under ({ENV_OUTPUT}): {os.environ[ENV_OUTPUT]}")
+        print(f"results and checkpoints folder ({ENV_OUTPUT}): {os.environ[ENV_OUTPUT]}")
     return settings, resolved
 
 
