@@ -64,10 +64,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from xlmeta_lab import derivation as d
 from xlmeta_lab.meta import meta_gradient
-from xlmeta_lab.notebook import report_key_result, start_notebook
-from xlmeta_lab.plots_derivation import plot_adaptation_map, plot_first_order_error, plot_reptile_taylor
+from xlmeta_lab.teaching import derivation as d
+from xlmeta_lab.teaching import quadratic as q
+from xlmeta_lab.teaching.derivation_plots import (
+    plot_adaptation_map,
+    plot_first_order_error,
+    plot_reptile_taylor,
+)
+from xlmeta_lab.teaching.notebook import report_key_result, start_notebook
 
 settings, device = start_notebook("01_maml_derivation", PROFILE, SEED, DEVICE)
 # The models here are tiny and the checks compare numbers down to round-off, so everything runs in
@@ -131,11 +136,11 @@ started = time.perf_counter()
 # the right column from MAML's.
 
 # %%
-quadratic_tasks = d.random_quadratic_tasks(settings["quadratic_tasks"], seed=SEED)
+quadratic_tasks = q.random_quadratic_tasks(settings["quadratic_tasks"], seed=SEED)
 quad_lr = settings["quadratic_inner_lr"]
 panels = [(name, steps) for steps in (1, 3) for name in ("joint training", "MAML")]
 starts = {
-    (name, steps): d.quadratic_maml_optimum(
+    (name, steps): q.quadratic_maml_optimum(
         quadratic_tasks, inner_lr=quad_lr if name == "MAML" else 0.0, inner_steps=steps
     )
     for name, steps in panels
@@ -235,8 +240,8 @@ plt.show()
 # centre and curvature here (`query_shift`), so a formula that mixed up $H_S$ and $H_Q$ would fail.
 
 # %%
-shifted_tasks = d.random_quadratic_tasks(settings["quadratic_tasks"], seed=SEED, query_shift=1.0)
-point = d.QuadraticPoint(torch.tensor([0.5, -0.3], dtype=torch.float64))
+shifted_tasks = q.random_quadratic_tasks(settings["quadratic_tasks"], seed=SEED, query_shift=1.0)
+point = q.QuadraticPoint(torch.tensor([0.5, -0.3], dtype=torch.float64))
 theta = point.theta.detach()
 flat_tasks = [t.losses() for t in shifted_tasks]
 engine_tasks = [t.engine_task() for t in shifted_tasks]
@@ -244,11 +249,11 @@ print(f"{'inner_steps':>11} | {'closed vs explicit':>18} | {'closed vs HVP':>13}
 quadratic_worst = 0.0
 for steps in settings["check_inner_steps"]:
     kwargs = {"inner_lr": quad_lr, "inner_steps": steps}
-    closed = d.quadratic_meta_gradient(theta, shifted_tasks, **kwargs)
+    closed = q.quadratic_meta_gradient(theta, shifted_tasks, **kwargs)
     others = [
         d.maml_gradient_explicit(theta, flat_tasks, **kwargs),
         d.maml_gradient_hvp(theta, flat_tasks, **kwargs),
-        meta_gradient(point, d.quadratic_loss, engine_tasks, method="maml", **kwargs)["theta"],
+        meta_gradient(point, q.quadratic_loss, engine_tasks, method="maml", **kwargs)["theta"],
     ]
     diffs = [float((closed - other).abs().max()) for other in others]
     quadratic_worst = max(quadratic_worst, *diffs)

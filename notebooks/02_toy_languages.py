@@ -34,11 +34,11 @@
 # | scratch | random weights (no en/es at all) |
 # | joint | ordinary training on en + es sentences (the strong, honest baseline) |
 # | zero-shot | the joint model with **no** French fine-tuning: its K = 0 point |
-# | MAML, FOMAML, Reptile, ANIL | meta-trained on en/es episodes (`xlmeta_lab.train`) |
+# | MAML, FOMAML, Reptile, ANIL | meta-trained on en/es episodes (`xlmeta_lab.experiments.training`) |
 #
 # Every number printed below comes from this run; the text around it is generated from the numbers, so when an
-# effect does not show up in your run, the notebook says so. The computation lives in `xlmeta_lab.train`,
-# `xlmeta_lab.evaluate` and `xlmeta_lab.plots`.
+# effect does not show up in your run, the notebook says so. The computation lives in `xlmeta_lab.experiments`
+# (training, the few-shot protocol, statistics) and the sentences in `xlmeta_lab.teaching.report`.
 
 # %%
 # On Colab, install the workbook's package (nothing happens when you run locally).
@@ -69,15 +69,27 @@ from dataclasses import replace
 
 import matplotlib.pyplot as plt
 
-from xlmeta_lab import evaluate as ev
 from xlmeta_lab.data.toy import form_overlap
-from xlmeta_lab.episodes import TaggingEpisodeSampler, Vocab
-from xlmeta_lab.notebook import report_key_result, results_dir, start_notebook
-from xlmeta_lab.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences
+from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
+from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.experiments.conditions import train_conditions
+from xlmeta_lab.experiments.protocol import merge_results, run_protocol, write_protocol_results
+from xlmeta_lab.experiments.toy import toy_setup
+from xlmeta_lab.teaching.notebook import report_key_result, results_dir, start_notebook
+from xlmeta_lab.teaching.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences
+from xlmeta_lab.teaching.report import (
+    budget_lines,
+    comparisons_at,
+    describe_difference,
+    negative_transfer_verdict,
+    show_tagged,
+    small_sample_note,
+    zero_shot_sentence,
+)
 
 settings, device = start_notebook("02_toy_languages", PROFILE, SEED, DEVICE)
 started = time.perf_counter()
-setup = ev.toy_setup(settings, SEED)
+setup = toy_setup(settings, SEED)
 CONFIG, PROTOCOL, SEEDS = setup.train_config, setup.protocol, setup.seeds
 METHODS = list(settings["methods"])
 # These models are tiny: a GPU's launch overhead outweighs its speed here, so we train on the CPU.
@@ -89,18 +101,10 @@ TRAIN_DEVICE = "cpu"
 # Three sentences per language, word over tag. Look for the shared skeleton (determiner, noun, verb, ...), the
 # different word order of en, and the French words that are (nearly) Spanish words.
 
-
 # %%
-def show(sentences, n=2):
-    for s in sentences[:n]:
-        widths = [max(len(f), len(t)) for f, t in zip(s.forms, s.tags)]
-        print("  " + " ".join(f.ljust(w) for f, w in zip(s.forms, widths)))
-        print("  " + " ".join(t.ljust(w) for t, w in zip(s.tags, widths)) + "\n")
-
-
 for lang in ("en", "es", "fr"):
     print(f"[{lang}]")
-    show(setup.languages[lang], 3)
+    print(show_tagged(setup.languages[lang], 3))
 
 overlap = {src: form_overlap(setup.languages["fr"], setup.languages[src]) for src in ("en", "es")}
 print(
@@ -145,10 +149,10 @@ print(
 #
 # Each method is trained for every seed on the same en + es sentences. The joint baseline draws its sentences from
 # the same episode sampler and is given the same budget in *sentence forward/backward passes* as MAML
-# (see `xlmeta_lab.train`'s docstring). Every run validates on held-out en/es sentences (never French).
+# (see `xlmeta_lab.experiments.config`'s docstring). Every run validates on held-out en/es sentences (never French).
 
 # %%
-trained = ev.train_conditions(setup.training, CONFIG, METHODS, SEEDS, progress=True, device=TRAIN_DEVICE)
+trained = train_conditions(setup.training, CONFIG, METHODS, SEEDS, progress=True, device=TRAIN_DEVICE)
 vocab = trained.vocab
 plot_learning_curves({m: [r.history for r in runs] for m, runs in trained.runs.items()}, smooth=5)
 plt.tight_layout()
@@ -162,13 +166,13 @@ for method, runs in trained.runs.items():
 # %% [markdown]
 # ## 4 · French from K sentences
 #
-# The protocol (`xlmeta_lab.evaluate.run_protocol`): for each K, the same `n_draws` support sets for every
+# The protocol (`xlmeta_lab.experiments.protocol.run_protocol`): for each K, the same `n_draws` support sets for every
 # condition; each condition gets the fine-tuning budget (SGD step size and number of steps) that scores best on the
 # French *holdout* — chosen before any test sentence is read; accuracy counts real words only. Intervals are 95%
 # t-intervals over seeds × draws.
 
 # %%
-result = ev.run_protocol(trained.conditions, setup.splits, vocab, PROTOCOL, progress=print)
+result = run_protocol(trained.conditions, setup.splits, vocab, PROTOCOL, progress=print)
 print(result.table())
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 plot_accuracy_vs_k(result.summary, ax=axes[0])
@@ -182,40 +186,16 @@ plt.show()
 # %%
 k_small = min(k for k in PROTOCOL.ks if k > 0)
 k_mid = 5 if 5 in PROTOCOL.ks else max(PROTOCOL.ks)
-zero_shot, scratch0 = result.get("joint", 0), result.get("scratch", 0)
-zero_shot_gain = zero_shot["mean"] - scratch0["mean"]
-print(
-    f"Zero-shot (joint, no French): {100 * zero_shot['mean']:.1f}% against {100 * scratch0['mean']:.1f}% for an "
-    + (
-        "untrained tagger: what was learned on en/es carries over before any French is seen."
-        if zero_shot_gain > 0.05
-        else "untrained tagger: no clear transfer without French in this run."
-    )
-)
-for k in sorted({k_small, k_mid}):
-    best = max((c.name for c in trained.conditions), key=lambda name: result.get(name, k)["mean"])
-    print(f"K={k}: highest mean accuracy: {best} ({100 * result.get(best, k)['mean']:.1f}%).")
-    for cond in trained.conditions:
-        if cond.name != "joint":
-            print("  " + ev.describe_difference(result.get(cond.name, k)))
-if len(SEEDS) * PROTOCOL.n_draws < 6:
-    print(
-        f"(Only {len(SEEDS)} seed(s) x {PROTOCOL.n_draws} draws in profile {PROFILE!r}: intervals are wide; "
-        "the full profile has the units to separate conditions.)"
-    )
+print(zero_shot_sentence(result))
+print(comparisons_at(result, [c.name for c in trained.conditions], sorted({k_small, k_mid})))
+print(small_sample_note(len(SEEDS), PROTOCOL.n_draws, PROFILE))
 maml_mid = result.get("maml", k_mid)
 report_key_result(
     f"K={k_mid} French: scratch {100 * result.get('scratch', k_mid)['mean']:.1f}%, "
     f"joint {100 * result.get('joint', k_mid)['mean']:.1f}%, MAML {100 * maml_mid['mean']:.1f}% "
     f"(MAML - joint {100 * maml_mid['diff']:+.1f} pts)"
 )
-print("fine-tuning budgets (chosen on the French holdout):")
-for name, budget in result.budgets.items():
-    edge = budget.lr in (min(PROTOCOL.lrs), max(PROTOCOL.lrs)) or budget.steps == max(PROTOCOL.steps)
-    note = " (at the edge of the grid: the grid may be too small)" if edge else ""
-    print(
-        f"  {name:8s} lr={budget.lr} steps={budget.steps}, holdout accuracy {100 * budget.holdout_acc:.1f}%{note}"
-    )
+print(budget_lines(result, PROTOCOL))
 
 # %% [markdown]
 # ## 5 · Negative transfer: does a distant language help or hurt?
@@ -231,7 +211,7 @@ groups = {"en only": ["en"], "es only": ["es"]}
 neg_protocol = replace(PROTOCOL, ks=tuple(k for k in PROTOCOL.ks if 0 < k <= 10))
 parts = []
 for label, langs in groups.items():
-    runs = ev.train_conditions(
+    runs = train_conditions(
         {lang: setup.training[lang] for lang in langs},
         CONFIG,
         ["maml"],
@@ -240,10 +220,10 @@ for label, langs in groups.items():
         device=TRAIN_DEVICE,
     )
     cond = replace(runs.conditions[0], name=label)
-    parts.append(ev.run_protocol([cond], setup.splits, runs.vocab, neg_protocol))
+    parts.append(run_protocol([cond], setup.splits, runs.vocab, neg_protocol))
 both = replace(next(c for c in trained.conditions if c.name == "maml"), name="en+es")
-parts.append(ev.run_protocol([both], setup.splits, vocab, neg_protocol))
-negative = ev.merge_results(parts, baseline="en+es")
+parts.append(run_protocol([both], setup.splits, vocab, neg_protocol))
+negative = merge_results(parts, baseline="en+es")
 print(negative.table())
 plot_accuracy_vs_k(negative.summary, title="MAML on different training languages, French test (95% CI)")
 plt.show()
@@ -251,18 +231,9 @@ plt.show()
 # %%
 for k in neg_protocol.ks:
     en, es = negative.get("en only", k), negative.get("es only", k)
-    print(ev.describe_difference(en) + " " + ev.describe_difference(es))
+    print(describe_difference(en) + " " + describe_difference(es))
 k = k_mid if k_mid in neg_protocol.ks else neg_protocol.ks[-1]
-es_row = negative.get("es only", k)
-if es_row["diff_low"] > 0:
-    print(f"=> At K={k}, adding en to es hurt French: negative transfer from the distant language.")
-elif es_row["diff"] > 0:
-    print(
-        f"=> At K={k}, es alone scores higher than en+es on average, but the interval includes 0: a hint of "
-        "negative transfer that this run cannot confirm."
-    )
-else:
-    print(f"=> At K={k}, adding en did not hurt French in this run: no negative transfer shown.")
+print(negative_transfer_verdict(negative, k, close="es only", label="en"))
 
 # %% [markdown]
 # ## 6 · Results file and the explorer
@@ -270,8 +241,8 @@ else:
 # The protocol's numbers are written with their provenance (config, seeds, versions, git commit) under `results/`.
 
 # %%
-paths = ev.write_protocol_results(
-    ev.merge_results([result, negative], baseline="joint"),
+paths = write_protocol_results(
+    merge_results([result, negative], baseline="joint"),
     f"02_toy_languages-{PROFILE}-seed{SEED}",
     config={"profile": PROFILE, "settings": dict(settings), "train": CONFIG.to_dict()},
     seeds=SEEDS,
@@ -286,7 +257,7 @@ print(f"wall time so far: {time.perf_counter() - started:.0f} s")
 # to the right-hand plot, so you can trace when the meta-learned (or joint) initialisation stops helping.
 
 # %%
-from xlmeta_lab.widgets import ToyExplorer
+from xlmeta_lab.teaching.widgets import ToyExplorer
 
 explorer = ToyExplorer(seed=SEED)
 explorer.widget

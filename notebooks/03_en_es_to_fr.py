@@ -63,18 +63,43 @@ DEVICE = "auto"
 MODEL = "char-cnn"  # the tagger trained from scratch, or a Hugging Face encoder, e.g. "xlm-roberta-base"
 
 # %%
-import json
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from xlmeta_lab import evaluate as ev
-from xlmeta_lab import udpos
 from xlmeta_lab.data.ud import UPOS_TAGS
-from xlmeta_lab.models import count_parameters
-from xlmeta_lab.notebook import checkpoints_dir, reference_dir, report_key_result, results_dir, start_notebook
-from xlmeta_lab.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences
+from xlmeta_lab.episodes.samplers import support_draws
+from xlmeta_lab.experiments import udpos
+from xlmeta_lab.experiments.adapt import finetune
+from xlmeta_lab.experiments.conditions import train_conditions
+from xlmeta_lab.experiments.protocol import merge_results, run_protocol, write_protocol_results
+from xlmeta_lab.experiments.scoring import per_tag_accuracy
+from xlmeta_lab.models.tagger import count_parameters
+from xlmeta_lab.teaching.notebook import (
+    checkpoints_dir,
+    reference_dir,
+    report_key_result,
+    results_dir,
+    start_notebook,
+)
+from xlmeta_lab.teaching.plots import (
+    plot_accuracy_vs_k,
+    plot_learning_curves,
+    plot_paired_differences,
+    plot_tag_distribution,
+)
+from xlmeta_lab.teaching.report import (
+    before_and_after,
+    budget_lines,
+    paired_against,
+    per_tag_table,
+    quality_verdicts,
+    reference_report,
+    show_tagged,
+    small_sample_note,
+    zero_shot_sentence,
+)
 
 settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)
 started = time.perf_counter()
@@ -96,37 +121,21 @@ print("no French test sentence or translation of one is in the training data (ch
 # from what *is* shared, such as suffixes (*-tion / -ción*, *-ment / -mente*), cognates, punctuation and the order
 # of tags.
 
-
 # %%
-def show(sentences, n=2, max_words=14):
-    for s in sentences[:n]:
-        pairs = list(zip(s.forms, s.tags))[:max_words]
-        widths = [max(len(f), len(t)) for f, t in pairs]
-        print("  " + " ".join(f.ljust(w) for (f, _), w in zip(pairs, widths)))
-        print("  " + " ".join(t.ljust(w) for (_, t), w in zip(pairs, widths)) + "\n")
-
-
 for lang, sentences in setup.training.items():
     print(f"[{lang}] {len(sentences)} training sentences")
-    show(sentences)
+    print(show_tagged(sentences, max_words=14))
 print(
     f"[fr] support pool {len(setup.splits.support_pool)} sentences, budget holdout {len(setup.splits.holdout)}"
 )
-show(setup.splits.support_pool)
+print(show_tagged(setup.splits.support_pool, max_words=14))
 for name, sentences in setup.splits.tests.items():
     print(f"[fr test] {name}: {len(sentences)} sentences, {sum(len(s) for s in sentences)} words")
 
 # %%
 distributions = {lang: udpos.tag_distribution(s) for lang, s in setup.training.items()}
 distributions["fr (pool)"] = udpos.tag_distribution(setup.splits.support_pool)
-fig, ax = plt.subplots(figsize=(12, 3.6))
-width = 0.8 / len(distributions)
-for i, (lang, shares) in enumerate(distributions.items()):
-    ax.bar(np.arange(len(UPOS_TAGS)) + i * width, [100 * shares[t] for t in UPOS_TAGS], width, label=lang)
-ax.set_xticks(np.arange(len(UPOS_TAGS)) + width * (len(distributions) - 1) / 2, UPOS_TAGS, rotation=45)
-ax.set_ylabel("% of words")
-ax.set_title("UPOS tag distribution")
-ax.legend()
+plot_tag_distribution(distributions)
 plt.tight_layout()
 plt.show()
 absent = [t for t in UPOS_TAGS if distributions["fr (pool)"][t] == 0]
@@ -150,13 +159,13 @@ print(
 # 1-D convolutions with a composite LayerNorm gives each word its neighbours' context, and a linear head scores the
 # 17 tags. Convolutions rather than an LSTM, because the engine can then run many tasks (and many French support
 # draws) in one `torch.func.vmap` call; the composite LayerNorm because PyTorch's fused one gets second-order
-# gradients under vmap wrong (`xlmeta_lab.models.LayerNorm` explains).
+# gradients under vmap wrong (`xlmeta_lab.models.tagger.LayerNorm` explains).
 
 # %%
 # Checkpoints go to ../checkpoints (git-ignored; $XLMETA_OUTPUT/checkpoints if set): run this cell again after an
 # interruption and every training run continues where it stopped; finished runs are loaded, not retrained.
 checkpoints = checkpoints_dir() / RUN
-trained = ev.train_conditions(
+trained = train_conditions(
     setup.training, CONFIG, METHODS, SEEDS, progress=True, device=device, out_dir=checkpoints
 )
 vocab = trained.vocab  # None for a Hugging Face encoder: its tokenizer is its vocabulary
@@ -210,10 +219,10 @@ for method, runs in all_runs.items():
 # difference to the joint baseline.
 
 # %%
-result = ev.merge_results(
+result = merge_results(
     [
-        ev.run_protocol(trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print),
-        ev.run_protocol(genres.conditions, setup.splits, genres.encoder, PROTOCOL, progress=print),
+        run_protocol(trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print),
+        run_protocol(genres.conditions, setup.splits, genres.encoder, PROTOCOL, progress=print),
     ]
 )
 test_sets = list(setup.splits.tests)
@@ -239,49 +248,13 @@ for test_set in test_sets:
 main_test = test_sets[0]
 meta = [m for m in METHODS if m != "joint"] + [c.name for c in genres.conditions]
 ks_checked = [k for k in (5, 20) if k in PROTOCOL.ks]
-zero = result.get("joint", 0, main_test)
-print(
-    f"Zero-shot (joint, no French): {100 * zero['mean']:.1f}% on {main_test}, "
-    f"against {100 * result.get('scratch', 0, main_test)['mean']:.1f}% for an untrained tagger."
-)
-verdicts = {}
-for k in ks_checked:
-    best = max(meta, key=lambda m: result.get(m, k, main_test)["mean"])
-    row, scratch = result.get(best, k, main_test), result.get("scratch", k, main_test)
-    over_scratch = 100 * (row["mean"] - scratch["mean"])
-    met = over_scratch >= 7 and row["diff_low"] > 0 and 100 * row["diff"] >= 1
-    verdicts[k] = met
-    print(
-        f"\nK={k}: best meta-learner {best} {100 * row['mean']:.1f}%, {over_scratch:+.1f} points over scratch."
-    )
-    for m in meta:
-        print("  " + ev.describe_difference(result.get(m, k, main_test)))
-    print(f"  target {'MET' if met else 'MISSED'} at K={k}.")
-if verdicts and not all(verdicts.values()):
-    print(
-        "\nThe target is missed in this run: say so, and look at the paired intervals above rather than at the "
-        "means. With only two training languages, meta-learning has little to generalise over."
-    )
+print(zero_shot_sentence(result, main_test))
+verdict_text, verdicts = quality_verdicts(result, meta, ks_checked, main_test)
+print(verdict_text)
 print("\nMore tasks, same method (paired over seeds x draws):")
-for method in GENRE_METHODS:
-    against = {
-        (r["condition"], r["K"]): r
-        for r in ev.summarise(result.rows, baseline=method)
-        if r["test_set"] == main_test
-    }
-    for k in ks_checked:
-        print("  " + ev.describe_difference(against[(f"{method}-genres", k)]))
-if len(SEEDS) * PROTOCOL.n_draws < 6:
-    print(
-        f"\n(Profile {PROFILE!r}: {len(SEEDS)} seed(s) x {PROTOCOL.n_draws} draws; the intervals are wide.)"
-    )
-print("\nFine-tuning budgets chosen on the French holdout:")
-for name, budget in result.budgets.items():
-    edge = budget.lr in (min(PROTOCOL.lrs), max(PROTOCOL.lrs)) or budget.steps == max(PROTOCOL.steps)
-    print(
-        f"  {name:12s} lr={budget.lr} steps={budget.steps}"
-        + ("  (edge of the grid)" if edge and len(PROTOCOL.lrs) > 1 else "")
-    )
+print(paired_against(result, {f"{m}-genres": m for m in GENRE_METHODS}, ks_checked, main_test))
+print(small_sample_note(len(SEEDS), PROTOCOL.n_draws, PROFILE))
+print(budget_lines(result, PROTOCOL))
 
 # %% [markdown]
 # ### Before and after adaptation: a "switch language" initialisation?
@@ -292,16 +265,7 @@ for name, budget in result.budgets.items():
 
 # %%
 k_after = 5 if 5 in PROTOCOL.ks else max(PROTOCOL.ks)
-for name in [c.name for c in trained.conditions + genres.conditions]:
-    before, after = result.get(name, 0, main_test)["mean"], result.get(name, k_after, main_test)["mean"]
-    note = ""
-    if (
-        name != "scratch"
-        and before < zero["mean"] - 0.10
-        and after >= result.get("joint", k_after, main_test)["mean"] - 0.01
-    ):
-        note = "  <- poor as it is, good after adaptation: a 'switch language' initialisation"
-    print(f"{name:12s} K=0 {100 * before:5.1f}%  ->  K={k_after} {100 * after:5.1f}%{note}")
+print(before_and_after(result, [c.name for c in trained.conditions + genres.conditions], k_after, main_test))
 
 # %% [markdown]
 # ### Which tags transfer?
@@ -314,20 +278,12 @@ for name in [c.name for c in trained.conditions + genres.conditions]:
 k_tags = 20 if 20 in PROTOCOL.ks else max(PROTOCOL.ks)
 joint_model = next(c for c in trained.conditions if c.name == "joint").models[0]
 budget = result.budgets["joint"]
-draw = ev.support_draws(setup.splits.support_pool, k_tags, 1, PROTOCOL.draw_seed)[0]
-tuned = ev.finetune_batch(
-    joint_model,
-    ev.stack_sets([trained.encoder.encode(draw)]),
-    lr=budget.lr,
-    record=(budget.steps,),
-)[budget.steps]
-tuned = {n: t[0] for n, t in tuned.items()}
+draw = support_draws(setup.splits.support_pool, k_tags, 1, PROTOCOL.draw_seed)[0]
+tuned = finetune(joint_model, trained.encoder.encode(draw), lr=budget.lr, steps=budget.steps)
 tests = setup.splits.tests[main_test]
-zero_tags = udpos.per_tag_accuracy(joint_model, None, tests, trained.encoder)
-tuned_tags = udpos.per_tag_accuracy(joint_model, tuned, tests, trained.encoder)
-print(f"{'tag':6s} {'words':>6s} {'zero-shot':>10s} {f'K={k_tags}':>8s}")
-for tag, (c0, n) in sorted(zero_tags.items(), key=lambda kv: -kv[1][1]):
-    print(f"{tag:6s} {n:6d} {100 * c0 / n:9.1f}% {100 * tuned_tags[tag][0] / n:7.1f}%")
+zero_tags = per_tag_accuracy(joint_model, None, tests, trained.encoder)
+tuned_tags = per_tag_accuracy(joint_model, tuned, tests, trained.encoder)
+print(per_tag_table(zero_tags, tuned_tags, k_tags))
 
 # %% [markdown]
 # ## 6 · Results, and the reference run
@@ -337,7 +293,7 @@ for tag, (c0, n) in sorted(zero_tags.items(), key=lambda kv: -kv[1][1]):
 # beside its own, so a laptop run can see what the full run gives.
 
 # %%
-paths = ev.write_protocol_results(
+paths = write_protocol_results(
     result,
     RUN,
     config={"profile": PROFILE, "model": MODEL, "settings": dict(settings), "train": CONFIG.to_dict()},
@@ -345,15 +301,8 @@ paths = ev.write_protocol_results(
     out_dir=results_dir(),
 )
 print("written:", ", ".join(str(p) for p in paths.values()))
-reference_file = reference_dir() / f"{udpos.NOTEBOOK}-full.json"
-if PROFILE != "full" and MODEL == udpos.WORD_TAGGER and reference_file.exists():
-    reference = json.loads(reference_file.read_text())
-    print(
-        f"\nREFERENCE (profile full, committed, git {reference['provenance']['git'].get('commit', '?')[:10]}), not this run:"
-    )
-    print(ev.ProtocolResult([], reference["summary"], {}, PROTOCOL).table(main_test))
-elif PROFILE != "full" and MODEL == udpos.WORD_TAGGER:
-    print(f"\nNo reference results at {reference_file} yet.")
+if PROFILE != "full" and MODEL == udpos.WORD_TAGGER:
+    print(reference_report(reference_dir() / f"{udpos.NOTEBOOK}-full.json", main_test))
 best_k5 = max(meta, key=lambda m: result.get(m, k_after, main_test)["mean"])
 row = result.get(best_k5, k_after, main_test)
 report_key_result(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from xlmeta_lab.data import sources
-from xlmeta_lab.notebook import ENV_OUTPUT
+from xlmeta_lab.teaching.notebook import ENV_OUTPUT
 
 MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
 # Notebooks executed by the tests run in their own kernels and find the data through the environment.

@@ -8,10 +8,10 @@ import nbformat
 import pytest
 from compilers import make_torch_compile_fail, needs_cxx
 
-from xlmeta_lab.bench import cases, run_case, select_cases
 from xlmeta_lab.cli import build_parser, main
-from xlmeta_lab.notebook import KEY_RESULT_MARKER
-from xlmeta_lab.workbook import NotebookRun, format_summary, key_result_of
+from xlmeta_lab.experiments.bench import cases, run_case, select_cases
+from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
+from xlmeta_lab.teaching.workbook import NotebookRun, format_summary, key_result_of
 
 
 def test_parser_knows_every_command() -> None:

@@ -11,8 +11,9 @@ import copy
 import pytest
 import torch
 
-from xlmeta_lab import derivation as d
 from xlmeta_lab.meta import meta_gradient
+from xlmeta_lab.teaching import derivation as d
+from xlmeta_lab.teaching import quadratic as q
 
 TOL = 1e-10  # float64 round-off is ~1e-16; anything near this tolerance is a wrong term, not noise
 SEEDS = [0, 1, 2]
@@ -44,15 +45,15 @@ def test_flatten_roundtrip_and_layout(problem: tuple) -> None:
 @pytest.mark.parametrize("inner_steps", [1, 2, 3])
 def test_quadratic_closed_form_explicit_hvp_and_engine_agree(inner_steps: int) -> None:
     # The query has its own centre and curvature, so swapping H_S and H_Q would fail.
-    tasks = d.random_quadratic_tasks(3, seed=inner_steps, query_shift=1.0)
+    tasks = q.random_quadratic_tasks(3, seed=inner_steps, query_shift=1.0)
     theta = torch.tensor([0.4, -0.7], dtype=torch.float64)
     kwargs = {"inner_lr": 0.2, "inner_steps": inner_steps}
-    closed = d.quadratic_meta_gradient(theta, tasks, **kwargs)
+    closed = q.quadratic_meta_gradient(theta, tasks, **kwargs)
     losses = [t.losses() for t in tasks]
     _close(d.maml_gradient_explicit(theta, losses, **kwargs), closed)
     _close(d.maml_gradient_hvp(theta, losses, **kwargs), closed)
-    point = d.QuadraticPoint(theta)
-    engine = meta_gradient(point, d.quadratic_loss, [t.engine_task() for t in tasks], method="maml", **kwargs)
+    point = q.QuadraticPoint(theta)
+    engine = meta_gradient(point, q.quadratic_loss, [t.engine_task() for t in tasks], method="maml", **kwargs)
     _close(engine["theta"], closed)
     for task in tasks:  # the one-step formula of the notebook
         expected = theta - 0.2 * task.support.A @ (theta - task.support.centre)
@@ -60,14 +61,14 @@ def test_quadratic_closed_form_explicit_hvp_and_engine_agree(inner_steps: int) -
 
 
 def test_quadratic_maml_optimum_zeroes_the_meta_gradient() -> None:
-    tasks = d.random_quadratic_tasks(4, seed=0, query_shift=0.5)
+    tasks = q.random_quadratic_tasks(4, seed=0, query_shift=0.5)
     for inner_lr, steps in ((0.0, 1), (0.2, 1), (0.2, 3)):
-        optimum = d.quadratic_maml_optimum(tasks, inner_lr=inner_lr, inner_steps=steps)
+        optimum = q.quadratic_maml_optimum(tasks, inner_lr=inner_lr, inner_steps=steps)
         _close(
-            d.quadratic_meta_gradient(optimum, tasks, inner_lr=inner_lr, inner_steps=steps),
+            q.quadratic_meta_gradient(optimum, tasks, inner_lr=inner_lr, inner_steps=steps),
             torch.zeros(2, dtype=torch.float64),
         )
-    joint = d.quadratic_maml_optimum(tasks, inner_lr=0.0)
+    joint = q.quadratic_maml_optimum(tasks, inner_lr=0.0)
     a = sum(t.query.A for t in tasks)
     _close(joint, torch.linalg.solve(a, sum(t.query.A @ t.query.centre for t in tasks)))
 
@@ -152,8 +153,8 @@ def test_reptile_matches_a_hand_written_sgd_loop(problem: tuple, inner_steps: in
             loss = (d.mse(copy_(xs), ys) + d.mse(copy_(xq), yq)) / 2
             loss.backward()
             optimiser.step()
-        for (n, p), q in zip(model.named_parameters(), copy_.parameters()):
-            expected[n] += (p.detach() - q.detach()) / len(tasks)
+        for (n, p), adapted in zip(model.named_parameters(), copy_.parameters()):
+            expected[n] += (p.detach() - adapted.detach()) / len(tasks)
     engine = meta_gradient(model, d.mse, tasks, method="reptile", inner_lr=inner_lr, inner_steps=inner_steps)
     theta, layout, losses = d.task_losses(model, d.mse, tasks)
     oracle = d.reptile_update(theta, losses, inner_lr=inner_lr, inner_steps=inner_steps)

@@ -14,12 +14,16 @@ import torch
 from tiny_encoder import save_tiny_encoder
 from treebanks import ud_train_argv, write_conllu
 
-from xlmeta_lab import evaluate as ev
-from xlmeta_lab.backbones import ENCODER_KIND, EncoderBackbone
 from xlmeta_lab.cli import main
+from xlmeta_lab.data.roles import split_target
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.hf import EncoderTagger
-from xlmeta_lab.train import CheckpointMismatch, TrainConfig, load_checkpoint, train
+from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
+from xlmeta_lab.experiments.conditions import train_conditions
+from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
+from xlmeta_lab.experiments.protocol import run_protocol
+from xlmeta_lab.experiments.training import train
+from xlmeta_lab.models.backbones import ENCODER_KIND, EncoderBackbone
+from xlmeta_lab.models.encoder import EncoderTagger
 
 LANGUAGES = make_toy_languages({"en": 60, "es": 60, "fr": 60}, seed=0)
 TRAINING = {"en": LANGUAGES["en"], "es": LANGUAGES["es"]}
@@ -90,12 +94,12 @@ def test_encoder_checkpoint_rebuilds_the_model_and_refuses_another(encoder: Path
 def test_protocol_scores_every_test_word_with_an_encoder(encoder: Path) -> None:
     """Evaluation sets get as many sub-tokens as their longest sentence needs: no test word goes unscored,
     even though training episodes here are cut to 8 sub-tokens (6 words)."""
-    trained = ev.train_conditions(TRAINING, config(encoder, max_subtokens=8), ["fomaml"], [0])
+    trained = train_conditions(TRAINING, config(encoder, max_subtokens=8), ["fomaml"], [0])
     assert [c.name for c in trained.conditions] == ["scratch", "fomaml"]
     assert trained.backbone.describe()["kind"] == ENCODER_KIND
-    splits = ev.split_target(LANGUAGES["fr"], holdout=10, test=20, seed=0)
-    protocol = ev.ProtocolConfig(ks=(0, 3), n_draws=2, lrs=(0.01,), steps=(2,), baseline="scratch")
-    result = ev.run_protocol(trained.conditions, splits, trained.encoder, protocol)
+    splits = split_target(LANGUAGES["fr"], holdout=10, test=20, seed=0)
+    protocol = ProtocolConfig(ks=(0, 3), n_draws=2, lrs=(0.01,), steps=(2,), baseline="scratch")
+    result = run_protocol(trained.conditions, splits, trained.encoder, protocol)
     (tests,) = splits.tests.values()
     words = sum(len(s) for s in tests)
     assert {r["total"] for r in result.rows} == {words}
@@ -116,7 +120,8 @@ def test_fewshot_command_adapts_an_encoder_checkpoint(
 def test_train_command_takes_an_encoder_for_ud_and_refuses_one_for_toy(
     encoder: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from xlmeta_lab import profiles, udpos
+    from xlmeta_lab.experiments import udpos
+    from xlmeta_lab.teaching import profiles
 
     quick = profiles.PROFILES[udpos.NOTEBOOK]["quick"]
     monkeypatch.setitem(profiles.PROFILES[udpos.NOTEBOOK], "quick", {**quick, "steps": 2, "eval_every": 2})

@@ -14,15 +14,18 @@ from compilers import make_torch_compile_fail, needs_cxx
 from torch import nn
 from torch.func import functional_call
 
-from xlmeta_lab.bench import plain_loop_meta_gradient
+from xlmeta_lab.experiments.bench import plain_loop_meta_gradient
 from xlmeta_lab.meta import (
+    ALGORITHMS,
     LearnedInnerRates,
     MetaLearner,
+    Task,
     adapt_params,
+    adapt_trajectory,
     meta_gradient,
     meta_gradient_and_loss,
 )
-from xlmeta_lab.models import Tagger, TaggerConfig, tagging_loss
+from xlmeta_lab.models.tagger import Tagger, TaggerConfig, tagging_loss
 
 mse = nn.functional.mse_loss
 
@@ -209,6 +212,19 @@ def test_tasks_of_different_shapes_use_the_loop() -> None:
         meta_gradient(model, mse, tasks, inner_lr=0.1, batched=True)
 
 
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_task_and_a_plain_tuple_give_the_same_meta_gradient(batched: bool) -> None:
+    model, tasks = small_mlp(16), regression_tasks(17)
+    named = [Task(support=support, query=query) for support, query in tasks]
+    for method in ALGORITHMS:
+        kwargs = dict(method=method, inner_lr=0.2, inner_steps=2, batched=batched)
+        plain = meta_gradient_and_loss(model, mse, tasks, **kwargs)
+        as_tasks = meta_gradient_and_loss(model, mse, named, **kwargs)
+        assert plain.batched is as_tasks.batched is batched
+        assert max_diff(plain.grads, as_tasks.grads) == 0
+        assert torch.equal(plain.query_loss, as_tasks.query_loss)
+
+
 def test_unknown_method_and_bad_steps_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown method"):
         meta_gradient(small_mlp(0), mse, regression_tasks(0), inner_lr=0.1, method="mamI")
@@ -223,6 +239,18 @@ def test_adapt_params_leaves_the_model_alone_and_lowers_support_loss() -> None:
     fast = adapt_params(model, mse, (xs, ys), inner_lr=0.1, inner_steps=5)
     assert max_diff(before, {n: p.detach() for n, p in model.named_parameters()}) == 0
     assert mse(functional_call(model, fast, (xs,)), ys) < mse(model(xs), ys)
+
+
+def test_adapt_trajectory_records_what_adapt_params_reaches_on_each_support() -> None:
+    model, tasks = small_mlp(18), regression_tasks(19, n_tasks=3)
+    supports = [support for support, _ in tasks]
+    for batched in (False, True):
+        trajectory = adapt_trajectory(model, mse, supports, inner_lr=0.1, record=(5, 0, 2), batched=batched)
+        assert sorted(trajectory) == [0, 2, 5]
+        for steps, weights in trajectory.items():
+            for draw, support in enumerate(supports):
+                expected = adapt_params(model, mse, support, inner_lr=0.1, inner_steps=steps)
+                assert max_diff({n: w[draw] for n, w in weights.items()}, expected) < 1e-12
 
 
 def test_meta_learner_step_lowers_the_meta_loss_on_sine_like_tasks() -> None:
@@ -275,7 +303,11 @@ def test_compiled_engine_gives_the_eager_meta_gradient(method: str, options: dic
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="torch.compile could not run")  # fail, not fall back
         compiled = meta_gradient_and_loss(model, mse, tasks, compile=True, **kwargs)
-    assert compiled_graphs() > graphs, "nothing was compiled"
+        assert compiled_graphs() > graphs, "nothing was compiled"
+        # the next meta-step (new tasks of the same shapes, a new settings object) reuses the compiled code
+        graphs = compiled_graphs()
+        meta_gradient_and_loss(model, mse, regression_tasks(24, n_tasks=3), compile=True, **kwargs)
+        assert compiled_graphs() == graphs, "compiled again for the next meta-step"
     assert compiled.batched
     assert compiled.grads.keys() == eager.grads.keys()
     assert max_diff(compiled.grads, eager.grads) < 1e-10
@@ -299,7 +331,7 @@ def test_a_model_that_cannot_be_compiled_runs_eagerly_and_says_so_once(
 
 def test_fused_layernorm_is_looped_for_second_order_and_the_composite_one_is_batched() -> None:
     """vmap gets nn.LayerNorm's second derivative wrong (pytorch/functorch#534); the engine must not use it."""
-    from xlmeta_lab.models import LayerNorm
+    from xlmeta_lab.models.tagger import LayerNorm
 
     g = torch.Generator().manual_seed(1)
 

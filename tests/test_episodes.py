@@ -8,28 +8,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from xlmeta_lab.data.sib200 import Example
-from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes import (
-    IGNORE_INDEX,
-    PAD,
-    TAG_TO_ID,
-    UNK,
-    ClassificationEpisodeSampler,
-    TaggingEpisodeSampler,
-    Task,
-    Vocab,
-    encode_sentences,
+from xlmeta_lab.data.roles import (
     french_fewshot_splits,
     meta_training_treebanks,
-    padding_mask,
     parallel_pud,
     sib200_french_splits,
     sib200_labels,
     sib200_meta_training,
-    support_draws,
 )
+from xlmeta_lab.data.sib200 import Example
+from xlmeta_lab.data.toy import make_toy_languages
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes.encoders import TAG_TO_ID, encode_sentences
+from xlmeta_lab.episodes.samplers import ClassificationEpisodeSampler, TaggingEpisodeSampler, support_draws
+from xlmeta_lab.episodes.tensors import IGNORE_INDEX, padding_mask
+from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab
+from xlmeta_lab.meta import Task
 
 LABELS = ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
 

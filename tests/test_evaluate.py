@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from xlmeta_lab import evaluate as ev
+import xlmeta_lab.experiments.protocol as protocol_module
+from xlmeta_lab.data.roles import FewShotSplits, split_target
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.episodes import FewShotSplits
-from xlmeta_lab.train import TrainConfig
+from xlmeta_lab.experiments.conditions import TrainedConditions, train_conditions
+from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
+from xlmeta_lab.experiments.protocol import choose_budget, run_protocol, summarise, write_protocol_results
+from xlmeta_lab.experiments.stats import mean_ci, t_quantile_975
 
 TINY = TrainConfig(
     steps=40,
@@ -29,30 +32,30 @@ TINY = TrainConfig(
     char_channels=16,
     hidden=32,
 )
-PROTOCOL = ev.ProtocolConfig(ks=(0, 5), n_draws=3, lrs=(0.1, 0.3), steps=(10, 30), max_word_len=8)
+PROTOCOL = ProtocolConfig(ks=(0, 5), n_draws=3, lrs=(0.1, 0.3), steps=(10, 30), max_word_len=8)
 
 
 def test_t_quantiles_match_known_values() -> None:
-    assert ev.t_quantile_975(2) == pytest.approx(4.303, abs=1e-3)
-    assert ev.t_quantile_975(50) == pytest.approx(2.0086, abs=2e-3)
-    assert ev.t_quantile_975(1000) == pytest.approx(1.9623, abs=2e-3)
+    assert t_quantile_975(2) == pytest.approx(4.303, abs=1e-3)
+    assert t_quantile_975(50) == pytest.approx(2.0086, abs=2e-3)
+    assert t_quantile_975(1000) == pytest.approx(1.9623, abs=2e-3)
     import scipy.stats as scipy_stats  # a dev dependency: the t table is checked against it
 
     for df in (1, 7, 22, 35, 90, 250):
-        assert ev.t_quantile_975(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=3e-3)
+        assert t_quantile_975(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=3e-3)
 
 
 def test_mean_ci_and_paired_difference() -> None:
-    ci = ev.mean_ci([1.0, 2.0, 3.0])
+    ci = mean_ci([1.0, 2.0, 3.0])
     assert ci.mean == 2.0 and ci.half_width == pytest.approx(4.303 * 1.0 / math.sqrt(3), abs=1e-3)
-    assert math.isnan(ev.mean_ci([1.0]).low)
+    assert math.isnan(mean_ci([1.0]).low)
     rows = []
     for seed in (0, 1):
         for draw in (0, 1, 2):
             base = 0.5 + 0.1 * draw + 0.05 * seed  # the draws differ a lot; the conditions by a constant
             rows.append(dict(condition="joint", K=5, seed=seed, draw=draw, test_set="t", accuracy=base))
             rows.append(dict(condition="maml", K=5, seed=seed, draw=draw, test_set="t", accuracy=base + 0.02))
-    summary = {r["condition"]: r for r in ev.summarise(rows, "joint")}
+    summary = {r["condition"]: r for r in summarise(rows, "joint")}
     assert summary["maml"]["diff"] == pytest.approx(0.02)
     assert summary["maml"]["diff_high"] - summary["maml"]["diff_low"] == pytest.approx(0.0, abs=1e-12)
     assert summary["maml"]["ci_high"] - summary["maml"]["ci_low"] > 0.1  # unpaired spread is large
@@ -85,38 +88,38 @@ def toy() -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(toy: dict) -> ev.TrainedConditions:
-    return ev.train_conditions({"en": toy["en"], "es": toy["es"]}, TINY, ["joint", "maml"], seeds=[0])
+def trained(toy: dict) -> TrainedConditions:
+    return train_conditions({"en": toy["en"], "es": toy["es"]}, TINY, ["joint", "maml"], seeds=[0])
 
 
 def test_budget_is_chosen_without_reading_the_test_set(
-    toy: dict, trained: ev.TrainedConditions, monkeypatch
+    toy: dict, trained: TrainedConditions, monkeypatch
 ) -> None:
-    splits = ev.split_target(toy["fr"], holdout=40, test=120, seed=0)
+    splits = split_target(toy["fr"], holdout=40, test=120, seed=0)
     guarded = _GuardedTests(splits.tests["test"])
     splits = FewShotSplits(splits.support_pool, splits.holdout, {"test": guarded})
     reads_at_choice: list[int] = []
-    real_choose = ev.choose_budget
+    real_choose = choose_budget
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         reads_at_choice.append(guarded.reads)
         return real_choose(*args, **kwargs)
 
-    monkeypatch.setattr(ev, "choose_budget", spy)
-    protocol = ev.ProtocolConfig(ks=(1,), n_draws=2, lrs=(0.1,), steps=(2, 4), max_word_len=8)
-    result = ev.run_protocol(trained.conditions[:2], splits, trained.vocab, protocol)
+    monkeypatch.setattr(protocol_module, "choose_budget", spy)
+    protocol = ProtocolConfig(ks=(1,), n_draws=2, lrs=(0.1,), steps=(2, 4), max_word_len=8)
+    result = run_protocol(trained.conditions[:2], splits, trained.vocab, protocol)
     assert reads_at_choice == [0, 0]  # every budget chosen before the tests were touched
     assert guarded.reads > 0  # and the tests were then used for scoring
     # Another test set changes the scores, never the budgets.
     other = FewShotSplits(splits.support_pool, splits.holdout, {"test": list(reversed(toy["fr"][:50]))})
-    assert ev.run_protocol(trained.conditions[:2], other, trained.vocab, protocol).budgets == result.budgets
+    assert run_protocol(trained.conditions[:2], other, trained.vocab, protocol).budgets == result.budgets
 
 
 def test_maml_and_joint_beat_scratch_at_k5_with_related_languages(
-    toy: dict, trained: ev.TrainedConditions, tmp_path: Path
+    toy: dict, trained: TrainedConditions, tmp_path: Path
 ) -> None:
-    splits = ev.split_target(toy["fr"], holdout=40, test=120, seed=0, test_name="fr-test")
-    result = ev.run_protocol(trained.conditions, splits, trained.vocab, PROTOCOL)
+    splits = split_target(toy["fr"], holdout=40, test=120, seed=0, test_name="fr-test")
+    result = run_protocol(trained.conditions, splits, trained.vocab, PROTOCOL)
     scratch = result.get("scratch", 5)["mean"]
     for name in ("joint", "maml"):
         gain = result.get(name, 5)["mean"] - scratch
@@ -124,7 +127,7 @@ def test_maml_and_joint_beat_scratch_at_k5_with_related_languages(
     assert result.get("scratch", 0)["mean"] < 0.3  # an untrained tagger is near chance without fine-tuning
 
     # The results files: provenance next to the numbers, one row per unit, CSVs with headers.
-    paths = ev.write_protocol_results(
+    paths = write_protocol_results(
         result, "toy-test", config={"train": TINY.to_dict()}, seeds=[0], out_dir=tmp_path
     )
     payload = json.loads(paths["json"].read_text())
@@ -141,3 +144,24 @@ def test_maml_and_joint_beat_scratch_at_k5_with_related_languages(
         header = next(csv.reader(f))
     assert header[:7] == ["condition", "K", "test_set", "mean", "ci_low", "ci_high", "n"]
     assert "diff_low" in header
+
+
+def test_a_written_result_reads_back_with_its_missing_intervals_as_nan(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import math
+
+    from xlmeta_lab.experiments.protocol import Budget, ProtocolResult, summarise, write_protocol_results
+
+    rows = [
+        {"condition": c, "K": 5, "seed": 0, "draw": d, "test_set": "t", "accuracy": a}
+        for c, accs in (("joint", (0.5, 0.6)), ("maml", (0.55, 0.7)))
+        for d, a in enumerate(accs)
+    ] + [{"condition": "maml", "K": 0, "seed": 0, "draw": 0, "test_set": "t", "accuracy": 0.3}]
+    result = ProtocolResult(rows, summarise(rows), {"maml": Budget(0.1, 5, 0.6)}, ProtocolConfig(ks=(0, 5)))
+    write_protocol_results(result, "r", config={"profile": "quick"}, seeds=[0], out_dir=tmp_path)
+    back = ProtocolResult.read(tmp_path / "r.json")
+    assert back.summary[0].keys() == result.summary[0].keys()
+    assert back.get("maml", 5)["mean"] == result.get("maml", 5)["mean"]
+    assert math.isnan(back.get("maml", 0)["ci_low"])  # one unit: no interval (null in JSON)
+    assert back.budgets == result.budgets and back.protocol == result.protocol
+    assert back.table("t") == result.table("t")
+    assert back.provenance["config"]["profile"] == "quick"

@@ -29,10 +29,14 @@ from transformers import (
 )
 
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
-from xlmeta_lab.episodes import IGNORE_INDEX, TAG_TO_ID, TaggingEpisodeSampler, Vocab
-from xlmeta_lab.hf import EncoderEpisodeSampler, EncoderTagger, encode_for_encoder
+from xlmeta_lab.episodes.encoders import TAG_TO_ID
+from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
+from xlmeta_lab.episodes.subwords import EncoderEpisodeSampler, encode_for_encoder
+from xlmeta_lab.episodes.tensors import IGNORE_INDEX
+from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.meta import meta_gradient, meta_gradient_and_loss
-from xlmeta_lab.models import tagging_loss
+from xlmeta_lab.models.encoder import EncoderTagger
+from xlmeta_lab.models.tagger import tagging_loss
 
 RAW = {
     "en": [

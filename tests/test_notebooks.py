@@ -97,7 +97,7 @@ def test_notebook_03_runs_with_a_hugging_face_encoder(tmp_path: Path, data_dir: 
     """``MODEL`` set to a saved encoder folder: the path ``MODEL="xlm-roberta-base"`` takes, offline."""
     from tiny_encoder import save_tiny_encoder
 
-    from xlmeta_lab.episodes import meta_training_treebanks
+    from xlmeta_lab.data.roles import meta_training_treebanks
 
     sentences = [s for pool in meta_training_treebanks(data_dir).values() for s in pool]
     encoder = save_tiny_encoder(tmp_path / "tiny-encoder", sentences, words=2000)

@@ -11,8 +11,8 @@ import pooch
 import pytest
 import requests
 
+from xlmeta_lab.cli.data import add_data_commands
 from xlmeta_lab.data import sources
-from xlmeta_lab.data.cli import add_data_commands
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "fr_gsd-test"

@@ -9,20 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from xlmeta_lab.backbones import new_tagger, tagger_config
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.episodes import encode_sentences, stack_sets, support_draws
-from xlmeta_lab.train import (
-    CheckpointMismatch,
-    TrainConfig,
-    TrainingDiverged,
-    finetune,
-    finetune_batch,
-    load_checkpoint,
-    sentence_passes_per_step,
-    total_steps,
-    train,
-)
+from xlmeta_lab.episodes.encoders import encode_sentences
+from xlmeta_lab.episodes.samplers import support_draws
+from xlmeta_lab.episodes.tensors import stack_sets
+from xlmeta_lab.experiments.adapt import finetune, finetune_batch
+from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
+from xlmeta_lab.experiments.config import TrainConfig, sentence_passes_per_step, total_steps
+from xlmeta_lab.experiments.training import TrainingDiverged, train
+from xlmeta_lab.models.backbones import new_tagger, tagger_config
 
 SMALL = TrainConfig(
     steps=6,
@@ -106,7 +101,7 @@ def test_joint_baseline_spends_the_same_sentence_passes_as_maml() -> None:
 
 
 def test_finetune_batch_vmap_equals_loop_and_single_finetune(languages: dict) -> None:
-    from xlmeta_lab.episodes import Vocab
+    from xlmeta_lab.episodes.vocab import Vocab
 
     vocab = Vocab.build(languages["en"] + languages["es"])
     model = new_tagger(tagger_config(SMALL, vocab), seed=0)

@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 from treebanks import ud_train_argv, write_conllu
 
-from xlmeta_lab import evaluate as ev
-from xlmeta_lab import udpos
-from xlmeta_lab.backbones import new_tagger, tagger_config
 from xlmeta_lab.cli import main
+from xlmeta_lab.data.roles import assert_no_test_leakage, training_tasks
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.episodes import TaggingEpisodeSampler, Vocab
-from xlmeta_lab.profiles import profile_settings
-from xlmeta_lab.results import read_results
-from xlmeta_lab.train import (
-    CheckpointMismatch,
-    TrainConfig,
-    load_checkpoint,
-    train,
-)
+from xlmeta_lab.episodes.encoders import encode_buckets
+from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
+from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.experiments import udpos
+from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
+from xlmeta_lab.experiments.config import TrainConfig
+from xlmeta_lab.experiments.results import read_results
+from xlmeta_lab.experiments.scoring import counts_over, per_tag_accuracy
+from xlmeta_lab.experiments.training import train
+from xlmeta_lab.models.backbones import new_tagger, tagger_config
+from xlmeta_lab.teaching.profiles import profile_settings
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def setup(data_dir: Path) -> udpos.UDSetup:
 def test_training_never_holds_french_tests_or_their_translations(
     setup: udpos.UDSetup, data_dir: Path
 ) -> None:
-    from xlmeta_lab.episodes import parallel_pud
+    from xlmeta_lab.data.roles import parallel_pud
 
     train_ids = {s.sent_id for pool in setup.training.values() for s in pool}
     test_ids = {s.sent_id for tests in setup.splits.tests.values() for s in tests}
@@ -47,16 +47,16 @@ def test_training_never_holds_french_tests_or_their_translations(
 def test_leakage_check_refuses_a_pud_translation_or_a_test_sentence(
     setup: udpos.UDSetup, data_dir: Path
 ) -> None:
-    from xlmeta_lab.episodes import parallel_pud
+    from xlmeta_lab.data.roles import parallel_pud
 
     pud = parallel_pud(data_dir)
     with pytest.raises(ValueError, match="PUD sentence ids"):
-        udpos.assert_no_test_leakage(
+        assert_no_test_leakage(
             {**setup.training, "en": [pud["en"][0], *setup.training["en"]]}, setup.splits, pud
         )
     french_test = setup.splits.tests["fr_gsd-test"][0]
     with pytest.raises(ValueError, match="French test set"):
-        udpos.assert_no_test_leakage({**setup.training, "fr": [french_test]}, setup.splits, pud)
+        assert_no_test_leakage({**setup.training, "fr": [french_test]}, setup.splits, pud)
 
 
 def test_accuracy_counts_syntactic_words_only(setup: udpos.UDSetup) -> None:
@@ -64,16 +64,16 @@ def test_accuracy_counts_syntactic_words_only(setup: udpos.UDSetup) -> None:
     vocab = Vocab.build(s for pool in setup.training.values() for s in pool)
     model = new_tagger(tagger_config(setup.train_config, vocab), seed=0)
     tests = setup.splits.tests["fr_gsd-test"]
-    correct, total = ev._counts(model, None, ev.encode_buckets(tests, vocab, max_word_len=12, size=50))
+    correct, total = counts_over(model, None, encode_buckets(tests, vocab, max_word_len=12, size=50))
     assert total == 10018 and 0 <= correct <= total
-    per_tag = udpos.per_tag_accuracy(model, None, tests, vocab, max_word_len=12)
+    per_tag = per_tag_accuracy(model, None, tests, vocab, max_word_len=12)
     assert sum(t for _, t in per_tag.values()) == 10018
     assert sum(c for c, _ in per_tag.values()) == correct
     assert "PART" not in per_tag  # French GSD has no PART: not counted as a zero-accuracy tag
 
 
 def test_genre_tasks_split_english_by_genre_and_spanish_into_as_many_blocks(setup: udpos.UDSetup) -> None:
-    tasks = udpos.training_tasks(setup.training, split_by="genre")
+    tasks = training_tasks(setup.training, split_by="genre")
     genres = {"answers", "email", "newsgroup", "reviews", "weblog"}
     assert set(tasks) == {f"en-{g}" for g in genres} | {f"es-part{i}" for i in range(1, 6)}
     assert sum(len(p) for p in tasks.values()) == 4078 + 1827
@@ -86,7 +86,7 @@ def test_genre_tasks_split_english_by_genre_and_spanish_into_as_many_blocks(setu
 
 def test_episodes_come_from_one_task_pool(setup: udpos.UDSetup) -> None:
     """With task pools by name, an episode is drawn from one pool (one genre), not from its whole language."""
-    tasks = udpos.training_tasks(setup.training, split_by="genre")
+    tasks = training_tasks(setup.training, split_by="genre")
     sampler = TaggingEpisodeSampler(tasks, Vocab.build([]), 4, 4, max_len=40, max_word_len=1, seed=3)
     assert sampler.languages == sorted(tasks)
     seen = set()
@@ -158,7 +158,7 @@ def test_checkpoint_from_another_config_is_refused(tiny: dict[str, Path]) -> Non
 def test_train_command_runs_the_ud_task(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xlmeta_lab import profiles
+    from xlmeta_lab.teaching import profiles
 
     tiny = {**profiles.PROFILES[udpos.NOTEBOOK]["quick"], "steps": 2, "eval_every": 2, "hidden": 16}
     monkeypatch.setitem(profiles.PROFILES[udpos.NOTEBOOK], "quick", tiny)

@@ -1,7 +1,9 @@
-"""Data for the workbook: pinned sources, UD treebanks, SIB-200, and toy languages.
+"""Data for the workbook: pinned sources, UD treebanks, SIB-200, toy languages, sine tasks, and the roles
+data plays (``roles``: what trains, what French support sets come from, what is only scored; ``splits``: the
+one seeded hold-out split).
 
 Real and toy tagging data share one type, :class:`Sentence`, so everything downstream
-(``xlmeta_lab.episodes``, the models, the notebooks) treats them alike.
+(:mod:`xlmeta_lab.episodes`, the models, the notebooks) treats them alike.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Why care about ``index_id``: SIB-200 rows are FLORES-200 sentences, translated across
 languages. The same ``index_id`` in eng/spa/fra is the same content, so a French test row's
 translation must never be a training row. Meta-training uses en/es *train* only; French is
-evaluated on *test* (see ``xlmeta_lab.episodes``).
+evaluated on *test* (see :mod:`xlmeta_lab.data.roles`).
 """
 
 from __future__ import annotations

@@ -1,30 +1,28 @@
 """The functional meta-learning engine: MAML, first-order MAML, Reptile and ANIL on any ``nn.Module``.
 
-Start with :func:`meta_gradient`; :class:`MetaLearner` wraps it with an outer optimiser.
+Start with :func:`meta_gradient`; :class:`MetaLearner` wraps it with an outer optimiser. A :class:`Task`
+is a support set and a query set; :func:`adapt_params` adapts to a new one at test time.
 """
 
 from __future__ import annotations
 
-from .attention import ensure_double_backward_attention
-from .device import resolve_device
-from .learner import MetaLearner
-from .maml import (
-    METHODS,
-    MetaGradient,
-    adapt_params,
-    adapt_trajectory,
-    meta_gradient,
-    meta_gradient_and_loss,
-    vmap_obstacle,
-)
-from .params import call_model, select_adapted, trainable_params
-from .rates import LearnedInnerRates
+from xlmeta_lab.meta.adapt import adapt_params, adapt_trajectory
+from xlmeta_lab.meta.attention import ensure_double_backward_attention
+from xlmeta_lab.meta.batching import vmap_obstacle
+from xlmeta_lab.meta.device import resolve_device
+from xlmeta_lab.meta.learner import MetaLearner
+from xlmeta_lab.meta.maml import ALGORITHMS, MetaGradient, meta_gradient, meta_gradient_and_loss
+from xlmeta_lab.meta.params import call_model, select_adapted, trainable_params
+from xlmeta_lab.meta.rates import LearnedInnerRates
+from xlmeta_lab.meta.task import LossFn, Task
 
 __all__ = [
-    "METHODS",
+    "ALGORITHMS",
     "LearnedInnerRates",
+    "LossFn",
     "MetaGradient",
     "MetaLearner",
+    "Task",
     "adapt_params",
     "adapt_trajectory",
     "call_model",

@@ -22,25 +22,31 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from xlmeta_lab.meta.inner import InnerLoop
+
 T = TypeVar("T")
 
 _COMPILED: dict[Callable[..., Any], Callable[..., Any]] = {}
 _COMPILE_FAILED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
 
 
-def run_maybe_compiled(fn: Callable[..., T], model: nn.Module, compile: bool, *args: Any) -> T:
-    """``fn(model, *args)``, through ``torch.compile`` when asked and when ``model`` has not failed before.
+def run_maybe_compiled(fn: Callable[..., T], inner: InnerLoop, compile: bool, *args: Any) -> T:
+    """``fn(inner, *args)``, through ``torch.compile`` when asked and when ``inner.model`` has not failed
+    before.
 
-    ``fn`` is a module-level function, so one compiled wrapper (and Dynamo's guards on its arguments)
-    serves every call; another model or setting triggers a recompilation, not a new wrapper.
+    ``fn`` is a module-level function, so one compiled wrapper serves every call. Its arguments are the
+    frozen inner-loop settings, flags and tensors, which Dynamo guards on by value and shape: the next
+    meta-step with the same settings and equally shaped tasks reuses the compiled code, although each
+    step builds a new settings object; another model or setting triggers a recompilation, not a new wrapper.
     """
+    model = inner.model
     if not compile or model in _COMPILE_FAILED:
-        return fn(model, *args)
+        return fn(inner, *args)
     if fn not in _COMPILED:  # wrapping is not free (it copies the compiler's configuration): do it once
         _COMPILED[fn] = torch.compile(fn)
     compiled = _COMPILED[fn]
     try:
-        return compiled(model, *args)
+        return compiled(inner, *args)
     except Exception as error:  # noqa: BLE001 - any compiler failure falls back to the eager path
         _COMPILE_FAILED.add(model)
         first_line = (str(error).strip().splitlines() or [""])[0][:160]
@@ -49,7 +55,7 @@ def run_maybe_compiled(fn: Callable[..., T], model: nn.Module, compile: bool, *a
             "running it eagerly from now on.",
             stacklevel=3,
         )
-        return fn(model, *args)
+        return fn(inner, *args)
 
 
 def compile_failed(model: nn.Module) -> bool:

@@ -8,14 +8,17 @@ trainer's job, so this class stays small enough to read beside notebook 01.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
-from .maml import LossFn, MetaGradient, Method, Task, adapt_params, meta_gradient_and_loss
-from .params import AdaptSpec, Params, select_adapted, trainable_params
-from .rates import LearnedInnerRates
+from xlmeta_lab.meta.adapt import adapt_params
+from xlmeta_lab.meta.batching import Batched
+from xlmeta_lab.meta.maml import Algorithm, MetaGradient, meta_gradient_and_loss
+from xlmeta_lab.meta.params import AdaptSpec, Params, select_adapted, trainable_params
+from xlmeta_lab.meta.rates import LearnedInnerRates
+from xlmeta_lab.meta.task import LossFn, Task
 
 
 class MetaLearner(nn.Module):
@@ -45,13 +48,13 @@ class MetaLearner(nn.Module):
         model: nn.Module,
         loss_fn: LossFn,
         *,
-        method: Method = "maml",
+        method: Algorithm = "maml",
         inner_lr: float = 0.1,
         inner_steps: int = 1,
         outer_lr: float = 1e-3,
         adapt: AdaptSpec = None,
         learn_inner_lr: bool = False,
-        batched: bool | Literal["auto"] = "auto",
+        batched: Batched = "auto",
         compile: bool = False,
     ) -> None:
         super().__init__()

@@ -66,12 +66,18 @@ def stack_trees(items: list[Any]) -> Any:
     raise TypeError(f"cannot stack task data of type {type(first).__name__}: use tensors, tuples or dicts")
 
 
-def tree_to(tree: Any, device: torch.device) -> Any:
-    """Move every tensor in a task's data to ``device``."""
+def tree_to(tree: Any, device: torch.device | str) -> Any:
+    """Every tensor of ``tree`` (a tensor, or tuples, lists and dicts of them) on ``device``.
+
+    The one way data moves to a device in the package. Named tuples (a ``Task``, a labelled set, a model's
+    inputs) keep their type, so fields stay readable by name; a tensor already there is not copied.
+    """
     if isinstance(tree, Tensor):
         return tree.to(device)
     if isinstance(tree, Mapping):
         return {k: tree_to(v, device) for k, v in tree.items()}
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(tree_to(t, device) for t in tree))
     if isinstance(tree, (tuple, list)):
         return tuple(tree_to(t, device) for t in tree)
     return tree

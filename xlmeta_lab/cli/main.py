@@ -10,13 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .data.cli import add_data_commands
-from .experiment_cli import add_experiment_commands
+from xlmeta_lab import __version__
+from xlmeta_lab.cli.data import add_data_commands
+from xlmeta_lab.cli.experiments import add_experiment_commands
+from xlmeta_lab.teaching.profiles import PROFILE_NAMES
 
 
 def _workbook(args: argparse.Namespace) -> int:
-    from .workbook import run_workbook
+    from xlmeta_lab.teaching.workbook import run_workbook
 
     runs = run_workbook(
         profile=args.profile,
@@ -30,7 +31,7 @@ def _workbook(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import run_benchmark
+    from xlmeta_lab.experiments.bench import run_benchmark
 
     try:
         rows = run_benchmark(
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "workbook", help="execute every notebook with papermill into build/ and summarise"
     )
     workbook.add_argument(
-        "--profile", choices=["quick", "full"], default="quick", help="quick: CPU minutes; full: real numbers"
+        "--profile", choices=PROFILE_NAMES, default="quick", help="quick: CPU minutes; full: real numbers"
     )
     workbook.add_argument(
         "--only", nargs="+", metavar="NN", help="run only notebooks whose name starts with these (e.g. 01 03)"

@@ -2,7 +2,7 @@
 
 Register them on the main parser with :func:`add_experiment_commands`; each subcommand sets
 ``func(args) -> int`` (the exit status). The toy task and UD part-of-speech tagging (``ud-pos``) are
-wired; SIB-200 follows in issue 6 and fails with a message that says so. ``xlmeta fewshot`` adapts any
+wired; SIB-200 is not wired yet and fails with a message that says so. ``xlmeta fewshot`` adapts any
 saved initialisation to any UD treebank.
 
 Examples::
@@ -23,13 +23,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from xlmeta_lab import evaluate as ev
-from xlmeta_lab.profiles import profile_settings
-from xlmeta_lab.train import METHODS, TrainingDiverged, adapt_spec, load_checkpoint, train
+from xlmeta_lab.experiments.methods import METHODS
+from xlmeta_lab.teaching.profiles import PROFILE_NAMES, profile_settings
 
 TASKS = ("toy", "ud-pos", "sib200")
-_NOT_WIRED = {"sib200": "the sib200 task is not wired yet (issue 6); use --task toy or ud-pos for now"}
-_TOY_NOTEBOOK = "02_toy_languages"
+_NOT_WIRED = {"sib200": "the sib200 task is not wired yet; use --task toy or ud-pos for now"}
 
 
 def _setup(task: str, profile: str, seed: int, data_dir: str | None = None, model: str | None = None) -> Any:
@@ -38,7 +36,7 @@ def _setup(task: str, profile: str, seed: int, data_dir: str | None = None, mode
     ``model``: ``None`` (or ``char-cnn``) for the tagger trained from scratch, else a Hugging Face
     encoder's name or folder (``ud-pos`` only).
     """
-    from xlmeta_lab import udpos
+    from xlmeta_lab.experiments import toy, udpos
 
     model = model or udpos.WORD_TAGGER
     if task == "toy":
@@ -46,7 +44,7 @@ def _setup(task: str, profile: str, seed: int, data_dir: str | None = None, mode
             raise ValueError(
                 f"--model {model}: the toy languages are made up, no pretrained encoder knows them"
             )
-        return ev.toy_setup(profile_settings(_TOY_NOTEBOOK, profile), seed)
+        return toy.toy_setup(profile_settings(toy.NOTEBOOK, profile), seed)
     return udpos.ud_setup(profile_settings(udpos.NOTEBOOK, profile), seed, data_dir, model=model)
 
 
@@ -56,8 +54,8 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
         "train", help="learn an initialisation (meta-learning or joint baseline)"
     )
     train_parser.add_argument("--task", choices=TASKS, default="toy")
-    train_parser.add_argument("--method", choices=METHODS, required=True)
-    train_parser.add_argument("--profile", choices=("quick", "full"), default="quick")
+    train_parser.add_argument("--method", choices=list(METHODS), required=True)
+    train_parser.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
     train_parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt")
     train_parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     train_parser.add_argument("--seed", type=int, default=0)
@@ -78,7 +76,7 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     eval_parser.add_argument("--init", type=Path, required=True, help="checkpoint file or its folder")
     eval_parser.add_argument("--task", choices=TASKS, default="toy")
-    eval_parser.add_argument("--profile", choices=("quick", "full"), default="quick")
+    eval_parser.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
     eval_parser.add_argument("--seed", type=int, default=0, help="data and draw seed (as used for training)")
     eval_parser.add_argument(
         "--json", type=Path, default=None, help="write the results here (JSON, plus CSVs beside it)"
@@ -124,6 +122,8 @@ def _not_wired(task: str) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train one initialisation on the task's en + es data with the profile's settings."""
+    from xlmeta_lab.experiments.training import TrainingDiverged, train
+
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
     try:
@@ -147,11 +147,16 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """The few-shot protocol on French for one checkpoint, next to an untrained tagger (scratch)."""
+    from xlmeta_lab.experiments.checkpoints import load_checkpoint
+    from xlmeta_lab.experiments.conditions import train_conditions
+    from xlmeta_lab.experiments.protocol import Condition, run_protocol, write_protocol_results
+    from xlmeta_lab.teaching.report import describe_difference
+
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
     checkpoint = load_checkpoint(args.init)
     setup = _setup(args.task, args.profile, args.seed, args.data_dir, checkpoint.train_config.encoder)
-    scratch = ev.train_conditions(setup.training, checkpoint.train_config, [], [checkpoint.train_config.seed])
+    scratch = train_conditions(setup.training, checkpoint.train_config, [], [checkpoint.train_config.seed])
     if scratch.backbone != checkpoint.backbone:
         print(
             f"error: {args.init} was trained on other data than --profile {args.profile} --seed {args.seed} gives "
@@ -160,20 +165,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
         return 2
     method = checkpoint.method
-    trained = ev.Condition(
-        method, [checkpoint.build_model()], [checkpoint.train_config.seed], adapt_spec(method)
+    trained = Condition(
+        method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
     )
     protocol = replace(setup.protocol, baseline="scratch")
-    result = ev.run_protocol(
-        [*scratch.conditions, trained], setup.splits, checkpoint.backbone.encoder, protocol
-    )
+    result = run_protocol([*scratch.conditions, trained], setup.splits, checkpoint.backbone.encoder, protocol)
     print(result.table())
     for k in (k for k in protocol.ks if k > 0):
-        print(ev.describe_difference(result.get(method, k)))
+        print(describe_difference(result.get(method, k)))
     if args.json is not None:
         out = args.json
         name = out.name.removesuffix(".json")
-        paths = ev.write_protocol_results(
+        paths = write_protocol_results(
             result,
             name,
             config={
@@ -190,7 +193,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_fewshot(args: argparse.Namespace) -> int:
     """Adapt a checkpoint to K sentences of any UD treebank; print token accuracy with its 95% CI."""
-    from xlmeta_lab import fewshot
+    from xlmeta_lab.experiments import fewshot
 
     try:
         report = fewshot.fewshot_from_files(

@@ -1,16 +1,16 @@
 """What a tagger is made of: the network, and the encoding that turns sentences into its inputs.
 
 Training, the few-shot protocol and checkpoints ask three things of a tagger, and only these: a fresh
-model for a seed, a :class:`~xlmeta_lab.episodes.SentenceEncoder` for its inputs, and a small description
+model for a seed, a :class:`~xlmeta_lab.episodes.encoders.SentenceEncoder` for its inputs, and a small description
 to store in a checkpoint (so a resume, or an evaluation, can refuse a different tagger). Two kinds answer:
 
-* :class:`WordTaggerBackbone`, the character-aware tagger of :mod:`xlmeta_lab.models`, trained from
+* :class:`WordTaggerBackbone`, the character-aware tagger of :mod:`xlmeta_lab.models.tagger`, trained from
   scratch. Its word and character inventories come from the training sentences, so it is built from them.
 * :class:`EncoderBackbone`, a Hugging Face encoder (``xlm-roberta-base``, ``bert-base-multilingual-cased``
-  or a local folder) with a tag head (:class:`xlmeta_lab.hf.EncoderTagger`). Its inventory is its
+  or a local folder) with a tag head (:class:`xlmeta_lab.models.encoder.EncoderTagger`). Its inventory is its
   tokenizer, which comes with it; "scratch" for it means the pretrained encoder with a fresh head.
 
-:func:`backbone_for` picks one from a :class:`~xlmeta_lab.train.TrainConfig` (``encoder=None`` or a
+:func:`backbone_for` picks one from a :class:`~xlmeta_lab.experiments.config.TrainConfig` (``encoder=None`` or a
 name), :func:`backbone_from_checkpoint` rebuilds it from what a checkpoint stored.
 """
 
@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
-from xlmeta_lab.episodes import SentenceEncoder, Vocab, WordCharEncoder
-from xlmeta_lab.models import Tagger, TaggerConfig
+from xlmeta_lab.episodes.encoders import SentenceEncoder, WordCharEncoder
+from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.models.tagger import Tagger, TaggerConfig
 
 #: ``model_config["kind"]`` of an encoder checkpoint; word-tagger checkpoints hold a plain TaggerConfig.
 ENCODER_KIND = "hf-encoder"
@@ -47,7 +48,7 @@ class Backbone(Protocol):
 
 @dataclass(frozen=True)
 class WordTaggerBackbone:
-    """The from-scratch char/word :class:`~xlmeta_lab.models.Tagger` with its vocabulary."""
+    """The from-scratch char/word :class:`~xlmeta_lab.models.tagger.Tagger` with its vocabulary."""
 
     model_config: TaggerConfig
     vocab: Vocab
@@ -102,13 +103,13 @@ class EncoderBackbone:
 
     @property
     def encoder(self) -> SentenceEncoder:
-        from xlmeta_lab.hf import SubwordEncoder
+        from xlmeta_lab.episodes.subwords import SubwordEncoder
 
         return SubwordEncoder(self.tokenizer, self.name_or_path, self.max_subtokens, self.limit)
 
     def new_model(self, seed: int) -> nn.Module:
         """The pretrained encoder with a fresh head drawn from ``seed`` (the global RNG is left alone)."""
-        from xlmeta_lab.hf import EncoderTagger
+        from xlmeta_lab.models.encoder import EncoderTagger
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -1,6 +1,6 @@
 """The figures of notebook 01: adaptation as a map on 2-D quadratic tasks, and how good the approximations are.
 
-Plotting only; every number comes from :mod:`xlmeta_lab.derivation`. Each function draws on an axis it is
+Plotting only; every number comes from :mod:`xlmeta_lab.teaching.derivation` and :mod:`xlmeta_lab.teaching.quadratic`. Each function draws on an axis it is
 given (or makes a figure) and returns the figure, so a notebook can ``plt.show()`` or save it.
 """
 
@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from .derivation import QuadraticTask
+from xlmeta_lab.teaching.quadratic import QuadraticTask
 
 TASK_COLOURS = plt.get_cmap("tab10").colors
 
@@ -134,7 +134,7 @@ def plot_reptile_taylor(
 ) -> Figure:
     """Relative error of Reptile's direction against its first- and second-order Taylor predictions, log-log.
 
-    ``errors[K]`` comes from :func:`xlmeta_lab.derivation.reptile_taylor_errors`. Slopes 1 and 2 (grey
+    ``errors[K]`` comes from :func:`xlmeta_lab.teaching.derivation.reptile_taylor_errors`. Slopes 1 and 2 (grey
     guides) are what a correct expansion predicts; ``K = 1`` is left out because it is exact.
     """
     fig, ax = plt.subplots(figsize=(5.8, 4.2))

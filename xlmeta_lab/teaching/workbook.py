@@ -2,7 +2,7 @@
 
 Each notebook is executed with papermill (the ``parameters`` cell receives ``PROFILE``) into ``build/``,
 so the executed copies, with their plots and tables, can be opened afterwards. A notebook reports its
-headline with :func:`xlmeta_lab.notebook.report_key_result`; the summary shows that line beside the
+headline with :func:`xlmeta_lab.teaching.notebook.report_key_result`; the summary shows that line beside the
 status and the wall time.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from .notebook import KEY_RESULT_MARKER
+from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 
 DEFAULT_KERNEL = "python3"
 

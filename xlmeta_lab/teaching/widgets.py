@@ -19,8 +19,11 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from xlmeta_lab import evaluate as ev
-from xlmeta_lab.plots import colour_of
+from xlmeta_lab.experiments.conditions import train_conditions
+from xlmeta_lab.experiments.methods import META_METHODS
+from xlmeta_lab.experiments.protocol import run_protocol
+from xlmeta_lab.experiments.toy import toy_setup
+from xlmeta_lab.teaching.plots import colour_of
 
 #: Small settings: one click should take seconds on two CPU cores.
 EXPLORER_SETTINGS: dict[str, Any] = {
@@ -66,7 +69,7 @@ class ToyExplorer:
         self.k = w.IntSlider(value=5, min=1, max=20, description="K (fr shots)", style=style)
         self.inner_steps = w.IntSlider(value=1, min=1, max=3, description="inner steps", style=style)
         self.method = w.Dropdown(
-            options=["maml", "fomaml", "reptile", "anil"], value="fomaml", description="method", style=style
+            options=list(META_METHODS), value="fomaml", description="method", style=style
         )
         self.button = w.Button(description="Run", button_style="primary", icon="play")
         self.status = w.HTML("Press <b>Run</b>: trains small models for a few seconds.")
@@ -81,11 +84,11 @@ class ToyExplorer:
         self.status.value = "running..."
         try:
             settings = {**self.settings, "ks": [self.k.value], "inner_steps": self.inner_steps.value}
-            setup = ev.toy_setup(settings, self.seed, relatedness=self.relatedness.value)
-            trained = ev.train_conditions(
+            setup = toy_setup(settings, self.seed, relatedness=self.relatedness.value)
+            trained = train_conditions(
                 setup.training, setup.train_config, ["joint", self.method.value], setup.seeds
             )
-            result = ev.run_protocol(trained.conditions, setup.splits, trained.encoder, setup.protocol)
+            result = run_protocol(trained.conditions, setup.splits, trained.encoder, setup.protocol)
             record = {
                 "relatedness": self.relatedness.value,
                 "K": self.k.value,

@@ -1,6 +1,6 @@
 """Figures for the few-shot protocol and for training: one function per picture, each returns its axes.
 
-Every interval drawn is the 95% confidence interval of :mod:`xlmeta_lab.evaluate` (t distribution over
+Every interval drawn is the 95% confidence interval of :mod:`xlmeta_lab.experiments.stats` (t distribution over
 seeds x draws); a condition with a single unit has no band, and the legend says so.
 """
 
@@ -161,3 +161,19 @@ def plot_learning_curves(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return axes
+
+
+def plot_tag_distribution(distributions: Mapping[str, Mapping[str, float]], ax: Axes | None = None) -> Axes:
+    """Side-by-side bars of each language's share of every tag (``{language: {tag: share}}``)."""
+    if ax is None:
+        ax = plt.subplots(figsize=(12, 3.6))[1]
+    tags = list(next(iter(distributions.values())))
+    width = 0.8 / len(distributions)
+    for i, (lang, shares) in enumerate(distributions.items()):
+        positions = [t + i * width for t in range(len(tags))]
+        ax.bar(positions, [100 * shares[tag] for tag in tags], width, label=lang)
+    ax.set_xticks([t + width * (len(distributions) - 1) / 2 for t in range(len(tags))], tags, rotation=45)
+    ax.set_ylabel("% of words")
+    ax.set_title("UPOS tag distribution")
+    ax.legend()
+    return ax

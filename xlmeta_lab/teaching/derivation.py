@@ -9,7 +9,8 @@ three other ways, each with no code in common with the engine's backward pass:
 * **Hessian-vector products**: the same product, applied to a vector one factor at a time with
   ``torch.func.vjp`` of ``torch.func.grad``, without forming ``H_i``;
 * **closed form** on quadratic tasks ``L(theta) = 1/2 (theta - c)^T A (theta - c)``, where
-  adaptation is linear in ``theta`` and the meta-gradient is a short matrix expression.
+  adaptation is linear in ``theta`` and the meta-gradient is a short matrix expression
+  (:mod:`xlmeta_lab.teaching.quadratic`).
 
 Notation, as in the notebook: for tasks ``i = 1..T`` with support loss ``L_{S_i}`` and query loss
 ``L_{Q_i}``, inner learning rate ``alpha`` (``inner_lr``) and ``K`` inner steps,
@@ -38,14 +39,12 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .meta.maml import LossFn, Task, meta_gradient
-from .meta.params import AdaptSpec, call_model, select_adapted, trainable_params
+from xlmeta_lab.data.sine import sine_tasks
+from xlmeta_lab.meta import LossFn, Task, meta_gradient
+from xlmeta_lab.meta.params import AdaptSpec, call_model, select_adapted, trainable_params
 
 __all__ = [
     "ParamLayout",
-    "Quadratic",
-    "QuadraticPoint",
-    "QuadraticTask",
     "TaskLosses",
     "compare_three_ways",
     "first_order_error_curve",
@@ -60,14 +59,9 @@ __all__ = [
     "maml_gradient_hvp",
     "meta_objective",
     "mse",
-    "quadratic_loss",
-    "quadratic_maml_optimum",
-    "quadratic_meta_gradient",
-    "random_quadratic_tasks",
     "reptile_taylor_errors",
     "reptile_update",
     "sine_problem",
-    "sine_tasks",
     "support_and_query",
     "support_hessian_norm",
     "task_losses",
@@ -368,24 +362,6 @@ def tiny_mlp(hidden: int, *, seed: int, dtype: torch.dtype = torch.float64) -> n
     return model
 
 
-def sine_tasks(
-    n_tasks: int, *, seed: int, n_support: int = 5, n_query: int = 10, dtype: torch.dtype = torch.float64
-) -> list[Task]:
-    """Finn et al.'s regression tasks ``y = a sin(x + phase)``, in the engine's ``((x_s, y_s), (x_q, y_q))`` form."""
-    generator = torch.Generator().manual_seed(seed)
-    tasks = []
-    for _ in range(n_tasks):
-        amplitude = 0.1 + 4.9 * torch.rand((), generator=generator, dtype=dtype)
-        phase = math.pi * torch.rand((), generator=generator, dtype=dtype)
-
-        def draw(n: int, amplitude: Tensor = amplitude, phase: Tensor = phase) -> tuple[Tensor, Tensor]:
-            x = -5 + 10 * torch.rand(n, 1, generator=generator, dtype=dtype)
-            return x, amplitude * torch.sin(x + phase)
-
-        tasks.append((draw(n_support), draw(n_query)))
-    return tasks
-
-
 def sine_problem(
     seed: int, *, hidden: int, n_tasks: int, n_support: int = 5, n_query: int = 10
 ) -> tuple[nn.Sequential, list[Task]]:
@@ -472,137 +448,3 @@ def support_hessian_norm(model: nn.Module, loss_fn: LossFn, tasks: Sequence[Task
     """
     theta, _, losses = task_losses(model, loss_fn, tasks)
     return [float(torch.linalg.eigvalsh(loss_hessian(task.support, theta)).abs().max()) for task in losses]
-
-
-# --------------------------------------------------------------------------------------------------
-# Quadratic tasks: the third, analytic oracle, and pictures in two dimensions
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Quadratic:
-    """``L(theta) = 1/2 (theta - centre)^T A (theta - centre)``: gradient ``A (theta - centre)``, Hessian ``A``."""
-
-    A: Tensor
-    centre: Tensor
-
-    def __call__(self, theta: Tensor) -> Tensor:
-        diff = theta - self.centre
-        return 0.5 * diff @ self.A @ diff
-
-    def grad(self, theta: Tensor) -> Tensor:
-        return self.A @ (theta - self.centre)
-
-
-@dataclass(frozen=True)
-class QuadraticTask:
-    """A task whose support and query losses are quadratics, so adaptation and meta-gradient have closed forms."""
-
-    support: Quadratic
-    query: Quadratic
-
-    def step_matrix(self, inner_lr: float, inner_steps: int = 1) -> Tensor:
-        """``M = (I - alpha A_S)^K``: the inner loop maps ``theta - c_S`` to ``M (theta - c_S)``."""
-        eye = torch.eye(len(self.support.centre), dtype=self.support.A.dtype)
-        return torch.linalg.matrix_power(eye - inner_lr * self.support.A, inner_steps)
-
-    def adapt(self, theta: Tensor, inner_lr: float, inner_steps: int = 1) -> Tensor:
-        """``theta_i = c_S + M (theta - c_S)``; for one step, ``theta - alpha A_S (theta - c_S)``."""
-        return self.support.centre + self.step_matrix(inner_lr, inner_steps) @ (theta - self.support.centre)
-
-    def meta_gradient(self, theta: Tensor, inner_lr: float, inner_steps: int = 1) -> Tensor:
-        """``M^T A_Q (theta_i - c_Q)``: the chain rule with a constant Jacobian ``M``."""
-        step = self.step_matrix(inner_lr, inner_steps)
-        return step.T @ self.query.grad(self.adapt(theta, inner_lr, inner_steps))
-
-    def losses(self) -> TaskLosses:
-        """The same task as flat-vector losses, for the general oracles."""
-        return TaskLosses(self.support, self.query)
-
-    def engine_task(self) -> Task:
-        """The task in the engine's form, for :class:`QuadraticPoint` and :func:`quadratic_loss`."""
-        nothing = torch.zeros(0, dtype=self.support.A.dtype)
-        return (nothing, (self.support.A, self.support.centre)), (nothing, (self.query.A, self.query.centre))
-
-
-class QuadraticPoint(nn.Module):
-    """A "model" whose only parameter is the point ``theta`` and whose output is that point, so the engine can run on quadratics."""
-
-    def __init__(self, theta: Tensor) -> None:
-        super().__init__()
-        self.theta = nn.Parameter(theta.clone())
-
-    def forward(self, _: Tensor) -> Tensor:
-        return self.theta
-
-
-def quadratic_loss(output: Tensor, target: tuple[Tensor, Tensor]) -> Tensor:
-    """``loss_fn`` for :class:`QuadraticPoint`: the target is ``(A, centre)``."""
-    A, centre = target
-    return Quadratic(A, centre)(output)
-
-
-def quadratic_meta_gradient(
-    theta: Tensor, tasks: Sequence[QuadraticTask], *, inner_lr: float, inner_steps: int = 1
-) -> Tensor:
-    """The closed-form MAML meta-gradient, averaged over tasks."""
-    return torch.stack([t.meta_gradient(theta, inner_lr, inner_steps) for t in tasks]).mean(0)
-
-
-def quadratic_maml_optimum(
-    tasks: Sequence[QuadraticTask], *, inner_lr: float, inner_steps: int = 1
-) -> Tensor:
-    """The initialisation MAML converges to on quadratic tasks, solved exactly.
-
-    The meta-gradient is affine in ``theta``: ``sum_i M_i^T A_i M_i theta + b_i``; setting it to zero is a
-    linear system. With ``inner_lr = 0`` this is the joint-training optimum ``(sum A_i)^-1 sum A_i c_i``.
-    """
-    dim = len(tasks[0].support.centre)
-    origin = torch.zeros(dim, dtype=tasks[0].support.A.dtype)
-    offset = quadratic_meta_gradient(origin, tasks, inner_lr=inner_lr, inner_steps=inner_steps)
-    columns = [
-        quadratic_meta_gradient(e, tasks, inner_lr=inner_lr, inner_steps=inner_steps) - offset
-        for e in torch.eye(dim, dtype=origin.dtype)
-    ]
-    return torch.linalg.solve(torch.stack(columns, dim=1), -offset)
-
-
-def random_quadratic_tasks(
-    n_tasks: int,
-    *,
-    seed: int,
-    flat: tuple[float, float] = (0.2, 0.6),
-    steep: tuple[float, float] = (2.5, 4.5),
-    spread: float = 2.0,
-    query_shift: float = 0.0,
-    dtype: torch.dtype = torch.float64,
-) -> list[QuadraticTask]:
-    """2-D quadratic tasks: elongated bowls (one ``flat`` and one ``steep`` eigenvalue), randomly rotated and centred.
-
-    Elongated on purpose: one inner step fixes a steep direction almost completely and a flat one hardly
-    at all, which is what makes MAML's initialisation differ from joint training's.
-
-    ``query_shift = 0`` makes the query loss equal the support loss (the picture in the notebook); a
-    positive value moves the query centre and rescales its curvature, so a check can tell ``H_S`` from ``H_Q``.
-    """
-    generator = torch.Generator().manual_seed(seed)
-
-    def uniform(low: float, high: float, *shape: int) -> Tensor:
-        return low + (high - low) * torch.rand(shape, generator=generator, dtype=dtype)
-
-    def bowl() -> Tensor:
-        angle = uniform(0.0, math.pi)
-        rotation = torch.stack(
-            [torch.stack([angle.cos(), -angle.sin()]), torch.stack([angle.sin(), angle.cos()])]
-        )
-        return rotation @ torch.diag(torch.stack([uniform(*flat), uniform(*steep)])) @ rotation.T
-
-    tasks = []
-    for _ in range(n_tasks):
-        support = Quadratic(bowl(), uniform(-spread, spread, 2))
-        if query_shift:
-            query = Quadratic(support.A * uniform(0.5, 1.5), support.centre + query_shift * uniform(-1, 1, 2))
-        else:
-            query = support
-        tasks.append(QuadraticTask(support, query))
-    return tasks

@@ -21,11 +21,11 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from .meta import meta_gradient_and_loss
-from .meta.compiled import compile_failed
-from .meta.maml import LossFn, Task
-from .models import Tagger, TaggerConfig, tagging_loss
-from .results import provenance, write_json
+from xlmeta_lab.data.sine import sine_tasks
+from xlmeta_lab.experiments.results import provenance, write_json
+from xlmeta_lab.meta import LossFn, Task, meta_gradient_and_loss
+from xlmeta_lab.meta.compiled import compile_failed
+from xlmeta_lab.models.tagger import Tagger, TaggerConfig, tagging_loss
 
 
 @dataclass(frozen=True)
@@ -80,19 +80,10 @@ def plain_loop_meta_gradient(
     return {name: p.grad.detach().clone() for name, p in params.items()}
 
 
-def sine_tasks(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]]:
-    """Sine regression (Finn et al., 2017): amplitude in [0.1, 5], phase in [0, pi], 10 support + 10 query."""
+def sine_case(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]]:
+    """Sine regression (Finn et al., 2017) with their 1-40-40-1 ReLU network, 25 tasks of 10 support + 10 query."""
     model = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
-    tasks = []
-    for _ in range(25):
-        amplitude = 0.1 + 4.9 * torch.rand((), generator=generator)
-        phase = math.pi * torch.rand((), generator=generator)
-
-        def draw(amplitude: Tensor = amplitude, phase: Tensor = phase) -> tuple[Tensor, Tensor]:
-            x = 10 * torch.rand(10, 1, generator=generator) - 5
-            return x, amplitude * torch.sin(x + phase)
-
-        tasks.append((draw(), draw()))
+    tasks = sine_tasks(25, generator=generator, n_support=10, n_query=10, dtype=torch.float32)
     return model, nn.functional.mse_loss, tasks
 
 
@@ -120,7 +111,7 @@ def cases() -> list[Case]:
     rows = []
     for compile in (False, True):
         rows += [
-            Case(f"sine {steps} step", sine_tasks, method, steps, 0.01, 8.0, compile)
+            Case(f"sine {steps} step", sine_case, method, steps, 0.01, 8.0, compile)
             for steps in (1, 5)
             for method in ("maml", "fomaml")
         ]

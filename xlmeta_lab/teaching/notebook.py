@@ -10,8 +10,8 @@ from types import MappingProxyType
 import numpy as np
 import torch
 
-from .meta.device import resolve_device
-from .profiles import profile_settings
+from xlmeta_lab.meta import resolve_device
+from xlmeta_lab.teaching.profiles import profile_settings
 
 
 def seed_everything(seed: int) -> None:

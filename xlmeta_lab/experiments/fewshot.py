@@ -9,14 +9,16 @@ interval over the draws, next to the initialisation without any fine-tuning (K =
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlmeta_lab import evaluate as ev
+from xlmeta_lab.data.roles import FewShotSplits
+from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.data.ud import read_conllu
-from xlmeta_lab.episodes import FewShotSplits
-from xlmeta_lab.train import Checkpoint, adapt_spec, load_checkpoint
+from xlmeta_lab.experiments.checkpoints import Checkpoint, load_checkpoint
+from xlmeta_lab.experiments.config import ProtocolConfig
+from xlmeta_lab.experiments.methods import METHODS
+from xlmeta_lab.experiments.protocol import Condition, ProtocolResult, run_protocol, write_protocol_results
 
 
 @dataclass
@@ -27,7 +29,7 @@ class FewShotReport:
     init: Path
     test_name: str
     shots: int
-    result: ev.ProtocolResult
+    result: ProtocolResult
 
     def describe(self) -> str:
         method = self.checkpoint.method
@@ -46,7 +48,7 @@ class FewShotReport:
 
     def write(self, json_path: str | os.PathLike) -> dict[str, Path]:
         json_path = Path(json_path)
-        return ev.write_protocol_results(
+        return write_protocol_results(
             self.result,
             json_path.name.removesuffix(".json"),
             config={
@@ -79,11 +81,8 @@ def fewshot_from_files(
     checkpoint = load_checkpoint(init)
     support_sentences = read_conllu(support, lang="target")
     test_sentences = read_conllu(test, lang="target")
-    order = list(range(len(support_sentences)))
-    random.Random(f"{seed}:fewshot-holdout").shuffle(order)
-    n_holdout = max(1, round(holdout_fraction * len(order)))
-    holdout = [support_sentences[i] for i in order[:n_holdout]]
-    pool = [support_sentences[i] for i in order[n_holdout:]]
+    n_holdout = max(1, round(holdout_fraction * len(support_sentences)))
+    holdout, pool = seeded_split(support_sentences, [n_holdout], f"{seed}:fewshot-holdout", keep_order=False)
     if shots > len(pool):
         raise ValueError(
             f"K={shots} is larger than the support pool: {support} has {len(support_sentences)} sentences, "
@@ -92,10 +91,10 @@ def fewshot_from_files(
     test_name = Path(test).name.removesuffix(".conllu")
     splits = FewShotSplits(pool, holdout, {test_name: test_sentences})
     method = checkpoint.method
-    condition = ev.Condition(
-        method, [checkpoint.build_model()], [checkpoint.train_config.seed], adapt_spec(method)
+    condition = Condition(
+        method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
     )
-    protocol = ev.ProtocolConfig(
+    protocol = ProtocolConfig(
         ks=(0, shots),
         n_draws=draws,
         lrs=lrs,
@@ -104,5 +103,5 @@ def fewshot_from_files(
         baseline=None,
         max_word_len=checkpoint.train_config.max_word_len,
     )
-    result = ev.run_protocol([condition], splits, checkpoint.backbone.encoder, protocol)
+    result = run_protocol([condition], splits, checkpoint.backbone.encoder, protocol)
     return FewShotReport(checkpoint, Path(init), test_name, shots, result)

@@ -167,6 +167,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+#: The profiles every notebook offers (the command line's ``--profile`` choices).
+PROFILE_NAMES: tuple[str, ...] = tuple(next(iter(PROFILES.values())))
+if any(tuple(choices) != PROFILE_NAMES for choices in PROFILES.values()):
+    raise RuntimeError(f"every notebook must offer the profiles {PROFILE_NAMES}")
+
+
 def profile_settings(notebook: str, profile: str) -> MappingProxyType:
     """The settings of ``notebook`` under ``profile``, read-only so a cell cannot change them by accident."""
     if notebook not in PROFILES:

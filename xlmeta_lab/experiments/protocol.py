@@ -1,0 +1,294 @@
+"""The few-shot protocol: how well does each initialisation learn French from K sentences?
+
+For every condition (scratch, joint, MAML, ...), every training seed and every K:
+
+1. draw ``n_draws`` support sets of K sentences from the French *support pool*: the same draws for every
+   condition (a paired design), nested across K (:func:`xlmeta_lab.episodes.samplers.support_draws`);
+2. fine-tune on each draw with plain SGD for a fixed budget (``lr``, ``steps``). The budget is chosen per
+   condition from a small grid by accuracy on the French *holdout* (a part of the support split set aside
+   for this), never on a test set: :func:`choose_budget` is not even given the tests;
+3. score token accuracy on each test set, counting real words only (targets != -100).
+
+Each (seed, draw) pair is one unit. We report the mean over units with a 95% confidence interval from the
+t distribution, and, because the draws are shared, each condition's *paired* difference to a baseline
+(the joint model by default), whose interval is narrower than the difference of two intervals suggests.
+``K = 0`` means no fine-tuning (for the joint model, that is the zero-shot condition); it has one unit per
+seed.
+
+The draws of one K are independent tasks, so they are fine-tuned together by
+:func:`xlmeta_lab.experiments.adapt.finetune_batch`, i.e. the engine's
+:func:`~xlmeta_lab.meta.adapt_trajectory` (one ``vmap`` call where the model allows it).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from xlmeta_lab.data.roles import FewShotSplits
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder, encode_buckets
+from xlmeta_lab.episodes.samplers import support_draws
+from xlmeta_lab.episodes.tensors import Labeled, stack_sets
+from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.experiments.adapt import finetune_batch
+from xlmeta_lab.experiments.config import ProtocolConfig
+from xlmeta_lab.experiments.results import provenance, read_results, write_results
+from xlmeta_lab.experiments.scoring import accuracy_per_draw, counts_over
+from xlmeta_lab.experiments.stats import mean_ci
+from xlmeta_lab.meta.params import AdaptSpec
+
+
+@dataclass
+class Condition:
+    """An initialisation to evaluate: one model per training seed, and what fine-tuning adapts."""
+
+    name: str
+    models: Sequence[nn.Module]
+    seeds: Sequence[int]
+    adapt: AdaptSpec = None
+
+    def __post_init__(self) -> None:
+        if len(self.models) != len(self.seeds) or not self.models:
+            raise ValueError(
+                f"condition {self.name!r}: give one model per seed (got {len(self.models)} and {len(self.seeds)})"
+            )
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The fine-tuning budget a condition gets, and the holdout accuracy that chose it."""
+
+    lr: float
+    steps: int
+    holdout_acc: float
+
+
+def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
+    """Draws of equal K encoded to one shape (the longest sentence among them) and stacked on a leading
+    draw axis, ready for vmap."""
+    max_len = max(len(s) for d in draws for s in d)
+    return stack_sets([encoder.encode(list(d), max_len) for d in draws])
+
+
+def choose_budget(
+    condition: Condition,
+    support_pool: Sequence[Sentence],
+    holdout: Sequence[Sentence],
+    encoder: SentenceEncoder | Vocab,
+    protocol: ProtocolConfig,
+) -> Budget:
+    """The (lr, steps) from the grid with the best mean holdout accuracy over seeds, Ks and draws.
+
+    Takes only the support pool and the holdout: the test sets cannot influence the budget. Ties go to
+    the earlier grid entry (smaller lr, fewer steps), so the choice is deterministic.
+    """
+    encoder = as_encoder(encoder, protocol.max_word_len)
+    holdout_data = encode_buckets(holdout, encoder)
+    scores: dict[tuple[float, int], list[float]] = defaultdict(list)
+    ks = protocol.budget_ks or tuple(k for k in protocol.ks if k > 0)
+    n_draws = protocol.budget_draws or protocol.n_draws
+    models = condition.models[: protocol.budget_models or None]
+    for model in models:
+        for k in ks:
+            draws = support_draws(support_pool, k, n_draws, protocol.draw_seed + 7919)
+            supports = _stack_draws(draws, encoder)
+            for lr in protocol.lrs:
+                trajectory = finetune_batch(
+                    model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
+                )
+                for steps, weights in trajectory.items():
+                    scores[(lr, steps)] += [c / t for c, t in accuracy_per_draw(model, weights, holdout_data)]
+    best = max(scores, key=lambda key: (statistics.fmean(scores[key]), -key[0], -key[1]))
+    return Budget(best[0], best[1], statistics.fmean(scores[best]))
+
+
+@dataclass
+class ProtocolResult:
+    """Per-unit ``rows``, per (condition, K, test set) ``summary``, and the chosen ``budgets``."""
+
+    rows: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    budgets: dict[str, Budget]
+    protocol: ProtocolConfig
+    paths: dict[str, Path] = field(default_factory=dict)
+    #: Where a result read back from its file came from (config, seeds, versions, git commit).
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: str | Path) -> ProtocolResult:
+        """A result written by :func:`write_protocol_results`, back from its JSON (e.g. a committed reference).
+
+        JSON has no NaN, so the writer stored missing intervals as ``null``; they come back as ``nan``.
+        """
+        record = read_results(path)
+        saved = record["provenance"]["config"]["protocol"]
+        protocol = ProtocolConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+        budgets = {name: Budget(**budget) for name, budget in record.get("budgets", {}).items()}
+        summary = [{k: math.nan if v is None else v for k, v in row.items()} for row in record["summary"]]
+        return cls(record["rows"], summary, budgets, protocol, {"json": Path(path)}, record["provenance"])
+
+    def get(self, condition: str, k: int, test_set: str | None = None) -> dict[str, Any]:
+        """The summary row of one condition at one K (first test set unless named)."""
+        test_set = test_set or self.summary[0]["test_set"]
+        for row in self.summary:
+            if row["condition"] == condition and row["K"] == k and row["test_set"] == test_set:
+                return row
+        raise KeyError(f"no result for condition={condition!r}, K={k}, test_set={test_set!r}")
+
+    def table(self, test_set: str | None = None) -> str:
+        """A plain-text table: mean accuracy ± 95% CI half-width per condition and K, in percent."""
+        test_set = test_set or self.summary[0]["test_set"]
+        rows = [r for r in self.summary if r["test_set"] == test_set]
+        conditions = list(dict.fromkeys(r["condition"] for r in rows))
+        ks = sorted({r["K"] for r in rows})
+        width, name_width = 20, max(len(n) for n in ["condition", *conditions]) + 1
+        lines = [f"token accuracy on {test_set}, % (mean ± 95% CI half-width over seeds x draws)"]
+        lines.append("condition".ljust(name_width) + "".join(f"K={k}".rjust(width) for k in ks))
+        for name in conditions:
+            cells = []
+            for k in ks:
+                match = [r for r in rows if r["condition"] == name and r["K"] == k]
+                cells.append(_cell(match[0]) if match else "")
+            lines.append(name.ljust(name_width) + "".join(c.rjust(width) for c in cells))
+        return "\n".join(lines)
+
+
+def _cell(row: Mapping[str, Any]) -> str:
+    if math.isnan(row["ci_low"]):
+        return f"{100 * row['mean']:.1f} (n={row['n']})"
+    return f"{100 * row['mean']:.1f} ± {100 * (row['ci_high'] - row['mean']):.1f} (n={row['n']})"
+
+
+def run_protocol(
+    conditions: Sequence[Condition],
+    splits: FewShotSplits,
+    encoder: SentenceEncoder | Vocab,
+    protocol: ProtocolConfig = ProtocolConfig(),
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> ProtocolResult:
+    """Evaluate every condition on every test set of ``splits`` (see the module doc for the protocol).
+
+    ``encoder`` turns sentences into the conditions' inputs (``TrainedConditions.encoder``; a bare
+    :class:`Vocab` means the word tagger's, with ``protocol.max_word_len``). Budgets are chosen first, for
+    all conditions, from ``splits.support_pool`` and ``splits.holdout`` alone; only then are the test sets
+    read.
+    """
+    encoder = as_encoder(encoder, protocol.max_word_len)
+    names = [c.name for c in conditions]
+    if len(set(names)) != len(names):
+        raise ValueError(f"condition names must be unique, got {names}")
+    budgets = {
+        c.name: choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol) for c in conditions
+    }
+    if progress is not None:
+        progress("budgets: " + ", ".join(f"{n} lr={b.lr} steps={b.steps}" for n, b in budgets.items()))
+    tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}
+    rows: list[dict[str, Any]] = []
+    for condition in conditions:
+        budget = budgets[condition.name]
+        for seed, model in zip(condition.seeds, condition.models):
+            for k in protocol.ks:
+                if k == 0:  # no fine-tuning: the initialisation as it is
+                    per_test = {t: [counts_over(model, None, data)] for t, data in tests.items()}
+                    lr, steps = 0.0, 0
+                else:
+                    draws = support_draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed)
+                    supports = _stack_draws(draws, encoder)
+                    weights = finetune_batch(
+                        model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
+                    )[budget.steps]
+                    per_test = {t: accuracy_per_draw(model, weights, data) for t, data in tests.items()}
+                    lr, steps = budget.lr, budget.steps
+                for test_set, counts in per_test.items():
+                    for draw, (correct, total) in enumerate(counts):
+                        rows.append(
+                            {
+                                "condition": condition.name,
+                                "K": k,
+                                "seed": seed,
+                                "draw": draw,
+                                "test_set": test_set,
+                                "accuracy": correct / total,
+                                "correct": correct,
+                                "total": total,
+                                "lr": lr,
+                                "steps": steps,
+                            }
+                        )
+        if progress is not None:
+            progress(f"evaluated {condition.name}")
+    return ProtocolResult(rows, summarise(rows, protocol.baseline), budgets, protocol)
+
+
+def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint") -> list[dict[str, Any]]:
+    """Mean and 95% CI per (condition, K, test set), with the paired difference to ``baseline``.
+
+    The difference pairs units with the same (seed, draw) at the same K and test set; conditions without
+    the baseline's units get ``nan``.
+    """
+    groups: dict[tuple[str, int, str], dict[tuple[int, int], float]] = defaultdict(dict)
+    for r in rows:
+        groups[(r["condition"], r["K"], r["test_set"])][(r["seed"], r["draw"])] = r["accuracy"]
+    summary = []
+    for (name, k, test_set), units in groups.items():
+        ci = mean_ci(list(units.values()))
+        row = {
+            "condition": name,
+            "K": k,
+            "test_set": test_set,
+            "mean": ci.mean,
+            "ci_low": ci.low,
+            "ci_high": ci.high,
+            "n": ci.n,
+        }
+        base = groups.get((baseline, k, test_set), {}) if baseline else {}
+        shared = sorted(set(units) & set(base))
+        diff = mean_ci([units[u] - base[u] for u in shared]) if shared and name != baseline else None
+        row.update(
+            {
+                "baseline": baseline,
+                "diff": diff.mean if diff else math.nan,
+                "diff_low": diff.low if diff else math.nan,
+                "diff_high": diff.high if diff else math.nan,
+            }
+        )
+        summary.append(row)
+    return summary
+
+
+def write_protocol_results(
+    result: ProtocolResult,
+    name: str,
+    *,
+    config: Mapping[str, Any],
+    seeds: Sequence[int],
+    out_dir: str | Path = "results",
+) -> dict[str, Path]:
+    """``out_dir/name.json`` (provenance, protocol, budgets, summary, rows) and CSVs of summary and rows."""
+    record = provenance({**dict(config), "protocol": result.protocol.to_dict()}, list(seeds))
+    result.paths = write_results(
+        name,
+        provenance_record=record,
+        tables={"summary": result.summary, "rows": result.rows},
+        extra={"budgets": {k: asdict(v) for k, v in result.budgets.items()}},
+        out_dir=out_dir,
+    )
+    return result.paths
+
+
+def merge_results(results: Sequence[ProtocolResult], baseline: str | None = None) -> ProtocolResult:
+    """One result from several protocol runs over the same French splits and draws (e.g. initialisations
+    trained on different language sets, which need their own vocabularies); condition names must differ."""
+    rows = [r for result in results for r in result.rows]
+    budgets = {k: v for result in results for k, v in result.budgets.items()}
+    protocol = results[0].protocol
+    return ProtocolResult(rows, summarise(rows, baseline or protocol.baseline), budgets, protocol)

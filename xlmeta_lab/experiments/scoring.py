@@ -1,0 +1,87 @@
+"""Scoring a tagger: predictions, token accuracy and per-tag accuracy, counting real words only.
+
+Padding carries the target -100 and is never counted. Inputs go to the weights' device chunk by chunk and
+the tags come back to the CPU, so an evaluation set never has to fit on the GPU at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
+from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
+from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled
+from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.meta import call_model
+from xlmeta_lab.meta.params import Params, tree_to
+
+
+@torch.no_grad()
+def predict(model: nn.Module, params: Params | None, x: tuple[Tensor, ...], chunk: int = 256) -> Tensor:
+    """Tag ids ``[S, L]`` for ``x`` with ``params`` (``None``: the model's own weights), in chunks.
+
+    Inputs go to the weights' device chunk by chunk and the tags come back to the CPU, so an evaluation
+    set never has to fit on the GPU at once.
+    """
+    weights = params if params is not None else dict(model.named_parameters())
+    device = next(iter(weights.values())).device
+    outs = [
+        call_model(model, weights, tree_to(tuple(t[i : i + chunk] for t in x), device)).argmax(-1).cpu()
+        for i in range(0, x[0].shape[0], chunk)
+    ]
+    return torch.cat(outs)
+
+
+def token_accuracy(model: nn.Module, params: Params | None, data: Labeled) -> float:
+    """Share of real words (targets != -100) tagged correctly; padding is never counted."""
+    correct, total = correct_counts(model, params, data)
+    return correct / total if total else float("nan")
+
+
+def correct_counts(model: nn.Module, params: Params | None, data: Labeled) -> tuple[int, int]:
+    """``(correct, total)`` over the real words of ``data``: the numerator and denominator of accuracy."""
+    real = data.y != IGNORE_INDEX
+    predicted = predict(model, params, data.x)
+    return int((predicted == data.y)[real].sum()), int(real.sum())
+
+
+def counts_over(
+    model: nn.Module, params: Mapping[str, Any] | None, buckets: Sequence[Labeled]
+) -> tuple[int, int]:
+    """``(correct, total)`` summed over an evaluation set's length buckets (``encode_buckets``)."""
+    pairs = [correct_counts(model, params, bucket) for bucket in buckets]
+    return sum(c for c, _ in pairs), sum(t for _, t in pairs)
+
+
+def accuracy_per_draw(
+    model: nn.Module, stacked: Mapping[str, Any], data: Sequence[Labeled]
+) -> list[tuple[int, int]]:
+    """``(correct, total)`` on ``data`` for each draw's weights (``stacked`` has the draws on a leading axis)."""
+    n_draws = next(iter(stacked.values())).shape[0]
+    return [counts_over(model, {n: t[d] for n, t in stacked.items()}, data) for d in range(n_draws)]
+
+
+@torch.no_grad()
+def per_tag_accuracy(
+    model: nn.Module,
+    params: Mapping[str, Tensor] | None,
+    sentences: Sequence[Sentence],
+    encoder: SentenceEncoder | Vocab,
+    max_word_len: int = 16,
+) -> dict[str, tuple[int, int]]:
+    """``{tag: (correct, total)}`` over the real words of ``sentences``: which tags transfer, which do not.
+
+    ``encoder`` encodes the sentences for ``model`` (a bare :class:`Vocab`: words cut to ``max_word_len``).
+    """
+    counts: dict[str, list[int]] = {tag: [0, 0] for tag in UPOS_TAGS}
+    for bucket in encode_buckets(sentences, encoder, max_word_len):
+        predicted = predict(model, dict(params) if params is not None else None, bucket.x)
+        real = bucket.y != IGNORE_INDEX
+        for tag_id, hit in zip(bucket.y[real].tolist(), (predicted == bucket.y)[real].tolist()):
+            counts[UPOS_TAGS[tag_id]][0] += int(hit)
+            counts[UPOS_TAGS[tag_id]][1] += 1
+    return {tag: (c, t) for tag, (c, t) in counts.items() if t}

@@ -1,0 +1,308 @@
+"""Training: meta-training (MAML, FOMAML, Reptile, ANIL) and the joint multilingual baseline, resumable.
+
+:func:`train` learns an initialisation from a dict ``task pool -> list[Sentence]`` (toy or UD: the same
+code). ``TrainConfig.method`` picks the method (:data:`xlmeta_lab.experiments.methods.METHODS`); ``"joint"``
+is ordinary mini-batch training on the same languages, the baseline every meta-learner has to beat, with a
+matched budget (:mod:`xlmeta_lab.experiments.config` says how). ``train(..., resume=True)`` continues from
+the checkpoint and ends with the same parameters, bit for bit on a CPU, as a run that was never interrupted
+(tested). A non-finite loss stops training with :class:`TrainingDiverged`, which names the step and leaves
+the last good checkpoint untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from xlmeta_lab.data.splits import seeded_split
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes.encoders import SentenceEncoder
+from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
+from xlmeta_lab.episodes.tensors import concat_sets
+from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.experiments.adapt import finetune
+from xlmeta_lab.experiments.checkpoints import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    CheckpointMismatch,
+    load_checkpoint,
+    python_rng_list,
+    python_rng_state,
+    save_checkpoint,
+)
+from xlmeta_lab.experiments.config import TrainConfig, total_steps
+from xlmeta_lab.experiments.methods import METHODS
+from xlmeta_lab.experiments.scoring import token_accuracy
+from xlmeta_lab.meta import MetaLearner, Task, resolve_device
+from xlmeta_lab.meta.params import AdaptSpec, tree_to
+from xlmeta_lab.models.backbones import Backbone, backbone_for, vocab_of
+from xlmeta_lab.models.tagger import tagging_loss
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+def split_validation(
+    languages: Mapping[str, Sequence[Sentence]], fraction: float, seed: int
+) -> tuple[dict[str, list[Sentence]], dict[str, list[Sentence]]]:
+    """Per language, a seeded ``fraction`` of sentences held out for validation (never trained on)."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {fraction}")
+    train_part, val_part = {}, {}
+    for lang, sentences in sorted(languages.items()):
+        n_val = max(1, round(fraction * len(sentences)))
+        val_part[lang], train_part[lang] = seeded_split(sentences, [n_val], f"{seed}:validation:{lang}")
+    return train_part, val_part
+
+
+class _JointStepper:
+    """Ordinary multilingual training: one Adam step on all sentences of a meta-batch, no inner loop."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig) -> None:
+        self.model = model
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.outer_lr)
+
+    def step(self, tasks: Sequence[Task]) -> float:
+        batch = concat_sets([s for task in tasks for s in (task.support, task.query)])
+        loss = tagging_loss(self.model(*batch.x), batch.y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class _MetaStepper:
+    """A :class:`MetaLearner` step with the method's engine update rule and adapted weights (the registry's)."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig) -> None:
+        self.learner = MetaLearner(
+            model,
+            tagging_loss,
+            method=METHODS[config.method].algorithm,
+            inner_lr=config.inner_lr,
+            inner_steps=config.inner_steps,
+            outer_lr=config.outer_lr,
+            adapt=METHODS[config.method].adapt,
+            learn_inner_lr=config.learn_inner_lr,
+        )
+
+    def step(self, tasks: Sequence[Task]) -> float:
+        return self.learner.step(tasks).query_loss.item()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.learner.model.state_dict(),
+            "inner_rates": self.learner.inner_rates.state_dict()
+            if self.learner.inner_rates is not None
+            else None,
+            "optimizer": self.learner.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.learner.model.load_state_dict(state["model"])
+        if self.learner.inner_rates is not None:
+            self.learner.inner_rates.load_state_dict(state["inner_rates"])
+        self.learner.optimizer.load_state_dict(state["optimizer"])
+
+
+@dataclass
+class TrainResult:
+    """A trained initialisation with what produced it. ``history`` has one row per step (``loss``) and,
+    every ``eval_every`` steps, the validation metrics (``val_acc``: no adaptation; ``val_acc_adapted``:
+    after the inner loop on a support set of the held-out data)."""
+
+    model: nn.Module
+    backbone: Backbone
+    config: TrainConfig
+    history: list[dict[str, Any]]
+    checkpoint: Path | None = None
+    stopped_early: bool = False
+
+    @property
+    def vocab(self) -> Vocab | None:
+        """The word tagger's vocabulary (``None`` for a Hugging Face encoder)."""
+        return vocab_of(self.backbone)
+
+    @property
+    def validation(self) -> list[dict[str, Any]]:
+        return [row for row in self.history if "val_acc" in row]
+
+
+@dataclass
+class _Validation:
+    """Fixed validation episodes per training language, drawn once from the held-out split."""
+
+    tasks: dict[str, Task]
+    inner_lr: float
+    inner_steps: int
+    adapt: AdaptSpec
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        row: dict[str, float] = {}
+        for lang, task in self.tasks.items():
+            support, query = task
+            adapted = finetune(model, support, lr=self.inner_lr, steps=self.inner_steps, adapt=self.adapt)
+            row[f"val_acc.{lang}"] = token_accuracy(model, None, query)
+            row[f"val_acc_adapted.{lang}"] = token_accuracy(model, adapted, query)
+        for key in ("val_acc", "val_acc_adapted"):
+            values = [v for k, v in row.items() if k.startswith(key + ".")]
+            row[key] = sum(values) / len(values)
+        return row
+
+
+def _validation(
+    val: Mapping[str, list[Sentence]], encoder: SentenceEncoder, config: TrainConfig
+) -> _Validation:
+    tasks = {}
+    for lang, sentences in val.items():
+        size = len([s for s in sentences if len(s) <= config.max_len])
+        query = min(config.query_size * config.val_tasks, size - config.support_size)
+        if query < 1:
+            raise ValueError(
+                f"the {lang!r} validation split has {size} usable sentences, fewer than support_size + 1; "
+                "raise val_fraction or give more sentences"
+            )
+        sampler = TaggingEpisodeSampler(
+            {lang: sentences},
+            encoder,
+            config.support_size,
+            query,
+            config.max_len,
+            config.max_word_len,
+            seed=config.data_seed + 1,
+        )
+        tasks[lang] = sampler.sample(lang)
+    return _Validation(tasks, config.inner_lr, config.inner_steps, METHODS[config.method].adapt)
+
+
+def train(
+    languages: Mapping[str, Sequence[Sentence]],
+    config: TrainConfig,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+) -> TrainResult:
+    """Learn an initialisation on ``languages`` (e.g. ``{"en": [...], "es": [...]}``) with ``config.method``.
+
+    Arguments:
+        languages: training sentences per task pool: per language, or finer (e.g. per genre, see
+            :func:`xlmeta_lab.data.roles.training_tasks`); an episode draws from one pool. The vocabulary is
+            built from their training part.
+        config: the run's settings (:class:`TrainConfig`).
+        out_dir: where ``checkpoint.pt`` goes; ``None`` trains in memory without checkpoints.
+        resume: continue from ``out_dir/checkpoint.pt`` if there is one (its settings must match).
+        stop_after: stop (with a checkpoint) after this many steps in total, as if killed: for tests and
+            for spreading a long run over sessions.
+        progress: show a ``tqdm`` progress bar.
+        device: where to train; ``"auto"`` picks a GPU if there is one.
+
+    Example:
+        >>> from xlmeta_lab.data.toy import make_toy_languages
+        >>> langs = make_toy_languages(60, languages=("en", "es"), seed=0)
+        >>> result = train(langs, TrainConfig(method="fomaml", steps=2, eval_every=2), progress=False)
+        >>> [row["step"] for row in result.history]
+        [1, 2]
+    """
+
+    device = resolve_device(device)
+    train_part, val_part = split_validation(languages, config.val_fraction, config.data_seed)
+    backbone = backbone_for(config, train_part)
+    model = backbone.new_model(config.seed).to(device)
+    stepper: _JointStepper | _MetaStepper = (
+        _MetaStepper(model, config) if METHODS[config.method].is_meta else _JointStepper(model, config)
+    )
+    sampler = TaggingEpisodeSampler(
+        train_part,
+        backbone.encoder,
+        config.support_size,
+        config.query_size,
+        config.max_len,
+        config.max_word_len,
+        seed=config.seed,
+    )
+    validate = _validation(val_part, backbone.encoder, config)
+    path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    history: list[dict[str, Any]] = []
+    start = 0
+    if resume and path is not None and path.exists():
+        saved = load_checkpoint(path, model_config=backbone.describe(), train_config=config)
+        if saved.backbone != backbone:
+            raise CheckpointMismatch(f"{path} was trained with another vocabulary (different training data)")
+        stepper.load_state_dict(saved.state)
+        sampler.rng.setstate(python_rng_state(saved.state["sampler_rng"]))
+        torch.set_rng_state(saved.state["torch_rng"])
+        history, start = saved.history, saved.step
+    else:  # dropout draws from the global generator: seed it, and save its state in every checkpoint
+        torch.manual_seed(config.seed)
+
+    def payload(step: int) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model_config": backbone.describe(),
+            "train_config": config.to_dict(),
+            "vocab": backbone.vocab_dict(),
+            "method": config.method,
+            "step": step,
+            "state": {
+                **stepper.state_dict(),
+                "sampler_rng": python_rng_list(sampler.rng.getstate()),
+                "torch_rng": torch.get_rng_state(),
+            },
+            "history": history,
+        }
+
+    n_steps = total_steps(config)
+    end = n_steps if stop_after is None else min(n_steps, stop_after)
+    last_saved = start if (path is not None and path.exists()) else None
+    bar = tqdm(
+        range(start, end), desc=f"train {config.method}", disable=not progress, initial=start, total=n_steps
+    )
+    for index in bar:
+        step = index + 1
+        tasks = [tree_to(sampler.sample(), device) for _ in range(config.meta_batch)]
+        loss = stepper.step(tasks)
+        if not math.isfinite(loss) or not _finite(model):
+            where = (
+                f"the last good checkpoint (step {last_saved}) is {path}"
+                if last_saved is not None
+                else ("no checkpoint was written yet")
+            )
+            raise TrainingDiverged(
+                f"{config.method} diverged at step {step}: the loss is {loss}. The likely cause is a learning "
+                f"rate that is too large (outer_lr={config.outer_lr}, inner_lr={config.inner_lr}); lower it and "
+                f"start again. {where}."
+            )
+        row: dict[str, Any] = {"step": step, "loss": loss}
+        if step % config.eval_every == 0 or step == n_steps:
+            row.update(validate(model))
+            bar.set_postfix(loss=f"{loss:.3f}", val_acc=f"{row['val_acc_adapted']:.3f}")
+        history.append(row)
+        if path is not None and (step % config.checkpoint_every == 0 or step == end):
+            save_checkpoint(path, payload(step))
+            last_saved = step
+    bar.close()
+    model.eval()
+    return TrainResult(model, backbone, config, history, path, stopped_early=end < n_steps)
+
+
+def _finite(model: nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for p in model.parameters())
