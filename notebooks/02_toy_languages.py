@@ -81,6 +81,8 @@ from xlmeta_lab.teaching.report import (
     budget_lines,
     comparisons_at,
     describe_difference,
+    difference_headline,
+    headline,
     negative_transfer_verdict,
     show_tagged,
     small_sample_note,
@@ -189,11 +191,9 @@ k_mid = 5 if 5 in PROTOCOL.ks else max(PROTOCOL.ks)
 print(zero_shot_sentence(result))
 print(comparisons_at(result, [c.name for c in trained.conditions], sorted({k_small, k_mid})))
 print(small_sample_note(len(SEEDS), PROTOCOL.n_draws, PROFILE))
-maml_mid = result.get("maml", k_mid)
 report_key_result(
-    f"K={k_mid} French: scratch {100 * result.get('scratch', k_mid)['mean']:.1f}%, "
-    f"joint {100 * result.get('joint', k_mid)['mean']:.1f}%, MAML {100 * maml_mid['mean']:.1f}% "
-    f"(MAML - joint {100 * maml_mid['diff']:+.1f} pts)"
+    f"K={k_mid} French: {headline(result, 'scratch', k_mid)}, {headline(result, 'joint', k_mid)}, "
+    f"{headline(result, 'maml', k_mid)} (maml {difference_headline(result, 'maml', k_mid)})"
 )
 print(budget_lines(result, PROTOCOL))
 

@@ -92,6 +92,8 @@ from xlmeta_lab.teaching.plots import (
 from xlmeta_lab.teaching.report import (
     before_and_after,
     budget_lines,
+    difference_headline,
+    headline,
     paired_against,
     per_tag_table,
     quality_verdicts,
@@ -304,9 +306,8 @@ print("written:", ", ".join(str(p) for p in paths.values()))
 if PROFILE != "full" and MODEL == udpos.WORD_TAGGER:
     print(reference_report(reference_dir() / f"{udpos.NOTEBOOK}-full.json", main_test))
 best_k5 = max(meta, key=lambda m: result.get(m, k_after, main_test)["mean"])
-row = result.get(best_k5, k_after, main_test)
 report_key_result(
-    f"K={k_after} fr GSD: joint {100 * result.get('joint', k_after, main_test)['mean']:.1f}%, best meta {best_k5} "
-    f"{100 * row['mean']:.1f}% ({100 * row['diff']:+.1f} pts vs joint)"
+    f"K={k_after} fr GSD: {headline(result, 'joint', k_after, main_test)}, best meta "
+    f"{headline(result, best_k5, k_after, main_test)} ({difference_headline(result, best_k5, k_after, main_test)})"
 )
 print(f"wall time: {time.perf_counter() - started:.0f} s")

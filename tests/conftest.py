@@ -1,11 +1,13 @@
-"""Shared fixtures: where the data mirror is.
+"""Shared fixtures: the data, found the way the package finds it, and a private output folder.
 
-CI sets ``XLMETA_DATA=../shared/data``; a developer's checkout finds the same folder beside the repository.
-A missing mirror fails the tests that need it, loudly: nothing is skipped in silence.
+The tests resolve data exactly as the workbook does (``$XLMETA_DATA`` if set, else the user cache, where a
+missing file is downloaded once when online); CI sets ``XLMETA_DATA`` to its read-only mirror. When no data can
+be found at all, the tests that need it are skipped with one reason saying how to provide it; the others run.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -14,14 +16,23 @@ import pytest
 from xlmeta_lab.data import sources
 from xlmeta_lab.teaching.notebook import ENV_OUTPUT
 
-MIRROR = Path(os.environ.get(sources.ENV_DATA) or Path(__file__).resolve().parents[2] / "shared" / "data")
-# Notebooks executed by the tests run in their own kernels and find the data through the environment.
-os.environ.setdefault(sources.ENV_DATA, str(MIRROR))
+
+@functools.cache
+def located_data() -> tuple[Path | None, str]:
+    """The folder holding every registered file, or ``None`` and why not (resolved once per session)."""
+    try:
+        return sources.resolve_all(), ""
+    except sources.DataError as error:
+        return None, str(error)
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    return sources.require_folder(MIRROR)
+    folder, problem = located_data()
+    if folder is None:
+        first = problem.splitlines()[0]
+        pytest.skip(f"no data: {first} Set {sources.ENV_DATA} or run `xlmeta data fetch` once online.")
+    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,7 +12,8 @@ Examples::
     xlmeta evaluate --init runs/toy-maml --task toy --profile quick --json results/toy-maml.json
     xlmeta train --task ud-pos --method fomaml --profile full --out runs/ud-fomaml
     xlmeta train --task ud-pos --method maml --model xlm-roberta-base --profile full --out runs/ud-xlmr-maml
-    xlmeta fewshot --init runs/ud-fomaml --support fr_gsd-ud-dev.conllu --test fr_gsd-ud-test.conllu --shots 5 --draws 5
+    xlmeta fewshot --init runs/ud-fomaml --support $XLMETA_DATA/UD_French-GSD/fr_gsd-ud-dev.conllu \\
+        --test $XLMETA_DATA/UD_French-GSD/fr_gsd-ud-test.conllu --shots 5 --draws 5
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     train_parser = subparsers.add_parser(
         "train", help="learn an initialisation (meta-learning or joint baseline)"
     )
-    train_parser.add_argument("--task", choices=TASKS, default="toy")
-    train_parser.add_argument("--method", choices=list(METHODS), required=True)
-    train_parser.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
+    train_parser.add_argument("--task", choices=TASKS, default="toy", help="which experiment")
+    train_parser.add_argument(
+        "--method", choices=list(METHODS), required=True, help="; ".join(m.summary for m in METHODS.values())
+    )
+    train_parser.add_argument(
+        "--profile", choices=PROFILE_NAMES, default="quick", help="the notebook profile's settings"
+    )
     train_parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt")
     train_parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     train_parser.add_argument("--seed", type=int, default=0)
@@ -75,8 +80,10 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="few-shot protocol on the target language for a checkpoint"
     )
     eval_parser.add_argument("--init", type=Path, required=True, help="checkpoint file or its folder")
-    eval_parser.add_argument("--task", choices=TASKS, default="toy")
-    eval_parser.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
+    eval_parser.add_argument("--task", choices=TASKS, default="toy", help="which experiment")
+    eval_parser.add_argument(
+        "--profile", choices=PROFILE_NAMES, default="quick", help="the notebook profile's settings"
+    )
     eval_parser.add_argument("--seed", type=int, default=0, help="data and draw seed (as used for training)")
     eval_parser.add_argument(
         "--json", type=Path, default=None, help="write the results here (JSON, plus CSVs beside it)"
@@ -95,12 +102,12 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     fewshot_parser.add_argument("--test", type=Path, required=True, help="CoNLL-U file to score on")
     fewshot_parser.add_argument("--shots", type=int, required=True, help="K: sentences per support set")
-    fewshot_parser.add_argument("--draws", type=int, default=5, help="support sets drawn (default 5)")
+    fewshot_parser.add_argument("--draws", type=int, default=5, help="support sets drawn")
     fewshot_parser.add_argument(
         "--holdout",
         type=float,
         default=0.2,
-        help="share of --support set aside to choose lr and steps (default 0.2)",
+        help="share of --support set aside to choose lr and steps",
     )
     fewshot_parser.add_argument(
         "--lrs", type=float, nargs="+", default=[0.03, 0.1, 0.3], help="fine-tuning lr grid"

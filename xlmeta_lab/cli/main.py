@@ -16,17 +16,47 @@ from xlmeta_lab.cli.experiments import add_experiment_commands
 from xlmeta_lab.teaching.profiles import PROFILE_NAMES
 
 
-def _workbook(args: argparse.Namespace) -> int:
-    from xlmeta_lab.teaching.workbook import run_workbook
+class _DefaultsShown(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already explains it (or there is none)."""
 
-    runs = run_workbook(
-        profile=args.profile,
-        selection=args.only,
-        out_dir=Path(args.out),
-        notebooks_dir=Path(args.notebooks_dir) if args.notebooks_dir else None,
-        kernel=args.kernel,
-        seed=args.seed,
-    )
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _DefaultsShown
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _show_defaults(child)
+
+
+def _workbook(args: argparse.Namespace) -> int:
+    from xlmeta_lab.data.sources import DataError
+    from xlmeta_lab.teaching.workbook import WorkbookInterrupted, run_workbook
+
+    try:
+        runs = run_workbook(
+            profile=args.profile,
+            selection=args.only,
+            out_dir=Path(args.out),
+            notebooks_dir=Path(args.notebooks_dir) if args.notebooks_dir else None,
+            kernel=args.kernel,
+            seed=args.seed,
+        )
+    except (DataError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except WorkbookInterrupted as stopped:
+        print(f"stopped: {stopped}", file=sys.stderr)
+        return 130
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 
@@ -42,9 +72,19 @@ def _bench(args: argparse.Namespace) -> int:
             compiled=not args.eager_only,
         )
     except ValueError as error:
-        print(f"xlmeta bench: {error}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0 if all(r.max_grad_diff <= 1e-5 for r in rows) else 1
+    if any(r.max_grad_diff > 1e-5 for r in rows):
+        print(
+            "error: the engine's meta-gradient differs from the plain loop's (max |dg| > 1e-5)",
+            file=sys.stderr,
+        )
+        return 1
+    below = [f"{r.case}" for r in rows if not r.passed]
+    if below and args.enforce_targets:
+        print(f"error: {len(below)} row(s) below their speed target: {', '.join(below)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,19 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     workbook.add_argument(
         "--only", nargs="+", metavar="NN", help="run only notebooks whose name starts with these (e.g. 01 03)"
     )
-    workbook.add_argument("--out", default="build", help="folder for the executed notebooks (default: build)")
+    workbook.add_argument("--out", default="build", help="folder for the executed notebooks")
     workbook.add_argument(
         "--notebooks-dir", default=None, help="where the .ipynb files are (default: ./notebooks)"
     )
-    workbook.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
+    workbook.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     workbook.add_argument("--seed", type=int, default=None, help="override every notebook's SEED")
     workbook.set_defaults(func=_workbook)
 
     bench = sub.add_parser("bench", help="meta-steps/s of the engine against a plain per-task loop")
-    bench.add_argument("--repeats", type=int, default=20, help="interleaved timings per case (default: 20)")
-    bench.add_argument(
-        "--threads", type=int, default=1, help="torch threads (default: 1, for comparable ratios)"
-    )
+    bench.add_argument("--repeats", type=int, default=20, help="interleaved timings per case")
+    bench.add_argument("--threads", type=int, default=1, help="torch threads (1 gives comparable ratios)")
     bench.add_argument(
         "--json", default="results/bench.json", help="where to write the table as JSON ('' for none)"
     )
@@ -88,10 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the torch.compile rows (minutes of compiling when cold)",
     )
+    bench.add_argument(
+        "--enforce-targets",
+        action="store_true",
+        help="exit 1 when a row is below its speed target (otherwise targets are only reported)",
+    )
     bench.set_defaults(func=_bench)
 
     add_data_commands(sub)
     add_experiment_commands(sub)
+    _show_defaults(parser)
     return parser
 
 

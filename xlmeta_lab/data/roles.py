@@ -22,6 +22,20 @@ from xlmeta_lab.data.ud import Sentence, load_treebank
 
 Item = TypeVar("Item", Sentence, Example)
 
+#: Every registered file the UD experiment reads, by role: training, French support and tests, and the
+#: parallel PUD treebanks the leakage check compares against. ``xlmeta workbook`` checks them before it starts.
+UD_EXPERIMENT_FILES = (
+    "en_ewt-dev",
+    "en_ewt-test",
+    "es_gsd-dev",
+    "es_gsd-test",
+    "fr_gsd-dev",
+    "fr_gsd-test",
+    "fr_pud-test",
+    "en_pud-test",
+    "es_pud-test",
+)
+
 
 @dataclass(frozen=True)
 class FewShotSplits(Generic[Item]):

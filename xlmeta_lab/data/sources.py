@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -331,3 +332,36 @@ def verify(data_dir: str | os.PathLike | None = None) -> list[FileStatus]:
 def fetch(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """Make every registered file available (downloading what is missing) and return the paths."""
     return [resolve(key, data_dir, download=True) for key in REGISTRY]
+
+
+def resolve_all(keys: Iterable[str] | None = None, data_dir: str | os.PathLike | None = None) -> Path:
+    """Resolve every file of ``keys`` (default: the whole registry) by the rules above; return their folder.
+
+    What the workbook and the tests check before they start, so a missing file stops them at once rather than
+    an hour in. Downloads into the user cache when that is the folder; after the first download that fails
+    (offline), the rest are not attempted, so an offline machine gets its answer in seconds.
+
+    Raises:
+        DataNotFoundError: naming every missing file and the three ways to provide them.
+        ChecksumMismatchError: a file found has other bytes than the pinned ones.
+    """
+    keys = list(REGISTRY if keys is None else keys)
+    folder, why = data_folder(data_dir)
+    download: bool | None = None
+    missing = []
+    for key in keys:
+        try:
+            resolve(key, data_dir, download=download)
+        except DataNotFoundError:
+            missing.append(entry(key))
+            download = False
+    if missing:
+        listed = "\n".join(f"  {item.relpath}  ({item.url})" for item in missing)
+        raise DataNotFoundError(
+            f"{len(missing)} of {len(keys)} data files are not in {folder} ({why}):\n{listed}\n"
+            "Provide them in one of three ways:\n"
+            "  1. pass a folder laid out like the mirror (--data-dir DIR, or data_dir=... in Python);\n"
+            f"  2. set {ENV_DATA}=/path/to/such a folder;\n"
+            f"  3. go online once and run `xlmeta data fetch` to download them into the cache ({cache_dir()})."
+        )
+    return folder

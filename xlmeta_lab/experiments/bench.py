@@ -237,7 +237,7 @@ def format_table(rows: list[Row], threads: int, repeats: int) -> str:
     header = (
         f"meta-steps per second, engine vs plain per-task loop ({threads} thread, median of {repeats} interleaved runs)\n"
         f"{'case':<13}{'method':<8}{'path':<14}{'engine/s':>9}{'loop/s':>8}{'ratio':>7}{'+-':>6}"
-        f"{'target':>7}{'max |dg|':>9}{'1st call':>9}{'x eager':>8}{'pays off':>9}  ok"
+        f"{'target':>7}{'max |dg|':>9}{'1st call':>9}{'x eager':>8}{'pays off':>9}  target met"
     )
     lines = [header, "-" * len(header.splitlines()[-1])]
     for r in rows:
@@ -247,7 +247,7 @@ def format_table(rows: list[Row], threads: int, repeats: int) -> str:
         lines.append(
             f"{r.case:<13}{r.method:<8}{r.path:<14}{r.engine_steps_per_s:>9.1f}{r.loop_steps_per_s:>8.1f}"
             f"{r.ratio:>7.2f}{r.ratio_spread:>6.2f}{r.target_ratio:>7.1f}{r.max_grad_diff:>9.0e}"
-            f"{r.first_call_s:>8.1f}s{x_eager}{pays_off:>9}  {'yes' if r.passed else 'NO'}"
+            f"{r.first_call_s:>8.1f}s{x_eager}{pays_off:>9}  {'yes' if r.passed else 'below target'}"
         )
     lines.append(
         "ratio: median over runs of loop time / engine time (+- their spread). 1st call: the engine's first\n"

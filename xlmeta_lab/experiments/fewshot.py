@@ -19,6 +19,7 @@ from xlmeta_lab.experiments.checkpoints import Checkpoint, load_checkpoint
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.methods import METHODS
 from xlmeta_lab.experiments.protocol import Condition, ProtocolResult, run_protocol, write_protocol_results
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 
 
 @dataclass
@@ -38,7 +39,9 @@ class FewShotReport:
         budget = self.result.budgets[method]
         half = 100 * (after["ci_high"] - after["mean"])
         spread = (
-            f" ± {half:.1f} (95% CI, n={after['n']} draws)" if after["n"] > 1 else " (one draw: no interval)"
+            f" ± {half:.1f} (95% CI, n={after['n']} draws)"
+            if after["n"] >= MIN_UNITS_FOR_INTERVAL
+            else f" ({after['n']} draw(s): no interval)"
         )
         return (
             f"{self.init} ({method}) on {self.test_name}: {100 * before['mean']:.1f}% with no fine-tuning, "

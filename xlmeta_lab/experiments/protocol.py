@@ -42,7 +42,7 @@ from xlmeta_lab.experiments.adapt import finetune_batch
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
 from xlmeta_lab.experiments.scoring import accuracy_per_draw, counts_over
-from xlmeta_lab.experiments.stats import mean_ci
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci
 from xlmeta_lab.meta.params import AdaptSpec
 
 
@@ -162,8 +162,8 @@ class ProtocolResult:
 
 
 def _cell(row: Mapping[str, Any]) -> str:
-    if math.isnan(row["ci_low"]):
-        return f"{100 * row['mean']:.1f} (n={row['n']})"
+    if math.isnan(row["ci_low"]) or row["n"] < MIN_UNITS_FOR_INTERVAL:
+        return f"{100 * row['mean']:.1f} (n={row['n']}, no CI)"
     return f"{100 * row['mean']:.1f} ± {100 * (row['ci_high'] - row['mean']):.1f} (n={row['n']})"
 
 

@@ -11,6 +11,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+#: Fewer units than this get no interval and no verdict: with 2 units the t multiplier is 12.7, so a "95% CI"
+#: says nothing, and printing one invites reading noise as a result.
+MIN_UNITS_FOR_INTERVAL = 3
+
 # Two-sided 95% quantiles of Student's t, t_{0.975, df}; between table entries we interpolate in 1/df,
 # which is accurate to about 1e-3 here (and scipy is not a dependency of this package).
 _T975 = {

@@ -15,6 +15,7 @@ from typing import Any
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol import ProtocolResult, summarise
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 
 
 def show_tagged(sentences: Sequence[Sentence], n: int = 2, max_words: int | None = None) -> str:
@@ -35,14 +36,37 @@ def describe_difference(row: Mapping[str, Any], unit: str = "points") -> str:
     name, base, k = row["condition"], row["baseline"], row["K"]
     if math.isnan(diff):
         return f"{name} has no paired comparison with {base} at K={k}."
-    if math.isnan(low):
-        return f"{name} is {diff:+.1f} {unit} against {base} at K={k}, from a single unit: no interval, no claim."
+    if math.isnan(low) or row["n"] < MIN_UNITS_FOR_INTERVAL:
+        return (
+            f"{name} is {diff:+.1f} {unit} against {base} at K={k}, from {row['n']} unit(s): "
+            "no interval, no claim."
+        )
     interval = f"{diff:+.1f} {unit}, 95% CI [{low:+.1f}, {high:+.1f}], n={row['n']}"
     if low > 0:
         return f"At K={k}, {name} beats {base}: {interval}."
     if high < 0:
         return f"At K={k}, {name} is worse than {base}: {interval}."
     return f"At K={k}, {name} and {base} cannot be told apart: {interval} (the interval contains 0)."
+
+
+def headline(result: ProtocolResult, name: str, k: int, test_set: str | None = None) -> str:
+    """``name``'s accuracy at K with its interval; the bare mean when the units are too few for one (the paired
+    difference beside it, :func:`difference_headline`, says how few)."""
+    row = result.get(name, k, test_set)
+    if row["n"] < MIN_UNITS_FOR_INTERVAL or math.isnan(row["ci_low"]):
+        return f"{name} {100 * row['mean']:.1f}%"
+    return f"{name} {100 * row['mean']:.1f}% ± {100 * (row['ci_high'] - row['mean']):.1f}"
+
+
+def difference_headline(result: ProtocolResult, name: str, k: int, test_set: str | None = None) -> str:
+    """``name`` minus its baseline at K, paired, with its interval (or the unit count when too few)."""
+    row = result.get(name, k, test_set)
+    if row["n"] < MIN_UNITS_FOR_INTERVAL or math.isnan(row["diff_low"]):
+        return f"{100 * row['diff']:+.1f} pts vs {row['baseline']}; {row['n']} unit(s): no interval"
+    return (
+        f"{100 * row['diff']:+.1f} pts vs {row['baseline']} "
+        f"[{100 * row['diff_low']:+.1f}, {100 * row['diff_high']:+.1f}]"
+    )
 
 
 def zero_shot_sentence(result: ProtocolResult, test_set: str | None = None) -> str:
@@ -143,7 +167,11 @@ def quality_verdicts(
             f"\nK={k}: best meta-learner {best} {100 * row['mean']:.1f}%, {gain:+.1f} points over scratch."
         )
         lines += ["  " + describe_difference(result.get(m, k, test_set)) for m in meta]
-        lines.append(f"  target {'MET' if verdicts[k] else 'MISSED'} at K={k}.")
+        if row["n"] < MIN_UNITS_FOR_INTERVAL:
+            del verdicts[k]
+            lines.append(f"  target not judged at K={k}: {row['n']} unit(s) give no interval.")
+        else:
+            lines.append(f"  target {'MET' if verdicts[k] else 'MISSED'} at K={k}.")
     if verdicts and not all(verdicts.values()):
         lines.append(
             "\nThe target is missed in this run: say so, and look at the paired intervals above rather than at the "

@@ -4,10 +4,17 @@ Each notebook is executed with papermill (the ``parameters`` cell receives ``PRO
 so the executed copies, with their plots and tables, can be opened afterwards. A notebook reports its
 headline with :func:`xlmeta_lab.teaching.notebook.report_key_result`; the summary shows that line beside the
 status and the wall time.
+
+Before any notebook runs, every data file the chosen notebooks read is resolved (downloaded into the user
+cache when online), so a missing file stops the workbook in seconds with the whole message, not an hour in.
+A notebook is executed into a temporary file that replaces the previous executed copy only when the run
+ended (passed or failed); an interrupted run leaves the last complete copy in place.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +22,17 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
+from xlmeta_lab.data.roles import UD_EXPERIMENT_FILES
+from xlmeta_lab.data.sources import resolve_all
 from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 
 DEFAULT_KERNEL = "python3"
+#: The registered data files each notebook reads (notebooks that read none are absent).
+NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {"03_en_es_to_fr": UD_EXPERIMENT_FILES}
+
+
+class WorkbookInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a notebook: names the notebook stopped and says the previous copy was kept."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,8 @@ class NotebookRun:
     status: str
     seconds: float
     key_result: str
+    #: The executed copy, which holds the outputs (and a failure's traceback).
+    executed: Path | None = None
 
 
 def find_notebooks_dir(explicit: Path | None = None) -> Path:
@@ -75,36 +92,56 @@ def run_workbook(
             raise ValueError(
                 f"no notebook matches {selection}; available: {[p.stem for p in folder.glob('*.ipynb')]}"
             )
+    needed = sorted({key for nb in notebooks for key in NOTEBOOK_DATA.get(nb.stem, ())})
+    if needed:
+        resolve_all(needed)  # DataNotFoundError: every missing file, and the three ways to provide them
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"PROFILE": profile} | ({"SEED": seed} if seed is not None else {})
+    interactive = sys.stderr.isatty()  # progress bars for a person at a terminal, never in a log
     runs: list[NotebookRun] = []
-    for notebook in tqdm(notebooks, desc=f"workbook ({profile})", unit="notebook"):
+    for notebook in tqdm(notebooks, desc=f"workbook ({profile})", unit="notebook", disable=not interactive):
         executed = out_dir / notebook.name
+        partial = out_dir / f".{notebook.stem}.running.ipynb"
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
                 str(notebook),
-                str(executed),
+                str(partial),
                 parameters=parameters,
                 kernel_name=kernel,
                 cwd=str(folder),
-                progress_bar=True,
+                progress_bar=interactive,
             )
-            status, key = "ok", key_result_of(executed)
+            status, key = "ok", key_result_of(partial)
         except papermill.PapermillExecutionError as error:
-            status, key = "FAILED", f"{error.ename}: {error.evalue}"[:120]
-        runs.append(NotebookRun(notebook.stem, status, time.perf_counter() - start, key))
+            status, key = "FAILED", failure_line(error.ename, error.evalue)
+        except KeyboardInterrupt:
+            partial.unlink(missing_ok=True)
+            kept = f"; the previous {executed} is kept" if executed.exists() else ""
+            raise WorkbookInterrupted(f"interrupted while running {notebook.stem}{kept}") from None
+        os.replace(partial, executed)
+        runs.append(NotebookRun(notebook.stem, status, time.perf_counter() - start, key, executed))
     print(format_summary(runs, profile, out_dir))
     return runs
 
 
+def failure_line(name: str, message: str) -> str:
+    """The error's type and its message's last line, whole (a long message's first lines are context)."""
+    lines = message.strip().splitlines()
+    return f"{name}: {lines[-1]}" if lines else name
+
+
 def format_summary(runs: list[NotebookRun], profile: str, out_dir: Path) -> str:
+    """One line per notebook; a failed one names the executed copy that holds its traceback."""
     width = max([len(r.notebook) for r in runs] + [8])
     lines = [
         f"\nworkbook, profile {profile}: executed notebooks in {out_dir}/",
         f"{'notebook':<{width}}  status   seconds  key result",
     ]
-    lines += [f"{r.notebook:<{width}}  {r.status:<7}{r.seconds:>9.1f}  {r.key_result}" for r in runs]
+    for r in runs:
+        lines.append(f"{r.notebook:<{width}}  {r.status:<7}{r.seconds:>9.1f}  {r.key_result}")
+        if r.status != "ok" and r.executed is not None:
+            lines.append(f"{'':<{width}}  the full traceback is in {r.executed}")
     failed = sum(r.status != "ok" for r in runs)
     lines.append(f"{len(runs) - failed} ok, {failed} failed, {sum(r.seconds for r in runs):.0f} s in all")
     return "\n".join(lines)
