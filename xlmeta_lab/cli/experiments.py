@@ -63,6 +63,11 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     train_parser.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt")
     train_parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    train_parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a checkpoint already in --out (a finished run is lost)",
+    )
     train_parser.add_argument("--seed", type=int, default=0)
     train_parser.add_argument(
         "--model",
@@ -129,10 +134,13 @@ def _not_wired(task: str) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train one initialisation on the task's en + es data with the profile's settings."""
+    from xlmeta_lab.experiments.run_folder import check_run_folder, run_lock
     from xlmeta_lab.experiments.training import TrainingDiverged, train
+    from xlmeta_lab.meta import resolve_device
 
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
+    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)  # before any time is spent
     try:
         setup = _setup(args.task, args.profile, args.seed, args.data_dir, args.model)
     except ValueError as error:
@@ -140,7 +148,13 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     config = replace(setup.train_config, method=args.method)
     try:
-        result = train(setup.training, config, args.out, resume=args.resume, device=args.device)
+        device = resolve_device(args.device)
+    except RuntimeError as error:  # e.g. cuda asked for on a machine without a GPU
+        print(f"error: --device {args.device}: {error}", file=sys.stderr)
+        return 2
+    try:
+        with run_lock(args.out):
+            result = train(setup.training, config, args.out, resume=args.resume, device=device)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -90,6 +90,9 @@ def _bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xlmeta", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"xlmeta-lab {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an expected failure instead of one line"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     workbook = sub.add_parser(
@@ -140,8 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. An expected failure (bad input, missing data or model, a checkpoint that does not fit)
+    ends with one ``error:`` message and exit status 2; ``--debug`` shows its traceback instead. Anything else
+    is a bug and keeps its traceback."""
+    from xlmeta_lab.data.sources import DataError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, OSError, DataError) as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -66,8 +66,17 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(dict(payload), tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(dict(payload), tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as error:  # a full disk surfaces as either, depending on where it fails
+        tmp.unlink(missing_ok=True)
+        kept = (
+            "the previous checkpoint is unchanged and --resume continues from it"
+            if path.exists()
+            else ("no checkpoint was written yet")
+        )
+        raise OSError(f"could not write the checkpoint {path} ({error}); {kept}") from error
     return path
 
 

@@ -71,6 +71,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         get_method(self.method)  # an unknown method is an error naming the known ones
+        for name in ("inner_lr", "outer_lr"):
+            require_positive_finite(name, getattr(self, name))
         for name in ("steps", "meta_batch", "support_size", "query_size", "inner_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -129,8 +131,27 @@ class ProtocolConfig:
     budget_draws: int = 0
     budget_models: int = 0
 
+    def __post_init__(self) -> None:
+        for lr in self.lrs:
+            require_positive_finite("a fine-tuning learning rate", lr)
+        if not self.lrs or not self.steps or min(self.steps) < 1:
+            raise ValueError(
+                f"the fine-tuning grid needs lrs and steps >= 1, got lrs={self.lrs} steps={self.steps}"
+            )
+        if self.n_draws < 1 or any(k < 0 for k in self.ks):
+            raise ValueError(
+                f"n_draws must be >= 1 and every K >= 0, got n_draws={self.n_draws} ks={self.ks}"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def require_positive_finite(name: str, value: float) -> None:
+    """Refuse a learning rate that is not a finite number above zero (nan, inf, 0, negative): it would train
+    nothing, or diverge, and still print numbers that look like results."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 # --------------------------------------------------------------------------------------------------

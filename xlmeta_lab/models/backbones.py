@@ -17,8 +17,10 @@ name), :func:`backbone_from_checkpoint` rebuilds it from what a checkpoint store
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -94,6 +96,7 @@ class EncoderBackbone:
         from transformers import AutoConfig, AutoTokenizer
 
         name = str(name_or_path)
+        require_model_available(name)
         tokenizer = AutoTokenizer.from_pretrained(name)
         positions = getattr(AutoConfig.from_pretrained(name), "max_position_embeddings", 512)
         limit = min(positions, getattr(tokenizer, "model_max_length", positions) or positions)
@@ -126,6 +129,36 @@ class EncoderBackbone:
 
     def vocab_dict(self) -> None:
         return None
+
+
+class ModelNotAvailableError(ValueError):
+    """A Hugging Face model that is neither a local folder, nor in the cache, nor reachable online."""
+
+
+HUB_HOST = "huggingface.co"
+
+
+def require_model_available(name: str, timeout: float = 3.0) -> None:
+    """Fail in seconds, with what to do, when ``name`` cannot be loaded: not a folder, not in the Hugging Face
+    cache, and the hub unreachable (offline mode set, or no connection within ``timeout``). Without this
+    check an offline machine spends about a minute in retries before a long traceback."""
+    if Path(name).is_dir():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    advice = (
+        f"model {name!r} is not a local folder and not in the Hugging Face cache ({constants.HF_HUB_CACHE}), "
+        "and the hub {why}. Give a folder saved with save_pretrained (e.g. --model path/to/folder), or "
+        "run once online so the model is cached."
+    )
+    if constants.HF_HUB_OFFLINE:
+        raise ModelNotAvailableError(advice.format(why="is off (HF_HUB_OFFLINE is set)"))
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=timeout).close()
+    except OSError as error:
+        raise ModelNotAvailableError(advice.format(why=f"cannot be reached ({error})")) from None
 
 
 def vocab_of(backbone: Backbone) -> Vocab | None:

@@ -31,6 +31,24 @@ DEFAULT_KERNEL = "python3"
 NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {"03_en_es_to_fr": UD_EXPERIMENT_FILES}
 
 
+def _local_kernel_manager() -> type | None:
+    """A kernel manager that talks to the kernel over local IPC sockets (POSIX only).
+
+    Over TCP, ipykernel warns in every notebook that the traffic is unencrypted, which is noise for a kernel
+    on the same machine; IPC sockets keep the traffic local and the log clean.
+    """
+    if os.name != "posix":
+        return None
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+
+    return LocalKernelManager
+
+
 class WorkbookInterrupted(KeyboardInterrupt):
     """Ctrl-C during a notebook: names the notebook stopped and says the previous copy was kept."""
 
@@ -98,6 +116,8 @@ def run_workbook(
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"PROFILE": profile} | ({"SEED": seed} if seed is not None else {})
     interactive = sys.stderr.isatty()  # progress bars for a person at a terminal, never in a log
+    manager = _local_kernel_manager()
+    engine_options = {"kernel_manager_class": manager} if manager is not None else {}
     runs: list[NotebookRun] = []
     for notebook in tqdm(notebooks, desc=f"workbook ({profile})", unit="notebook", disable=not interactive):
         executed = out_dir / notebook.name
@@ -111,6 +131,7 @@ def run_workbook(
                 kernel_name=kernel,
                 cwd=str(folder),
                 progress_bar=interactive,
+                **engine_options,
             )
             status, key = "ok", key_result_of(partial)
         except papermill.PapermillExecutionError as error:

@@ -1,0 +1,127 @@
+"""Nothing lost, nothing silent: run folders belong to one run, absurd settings are refused up front, and an
+expected failure is one ``error:`` line (a table of cases, so each stays fixed)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xlmeta_lab.cli import main
+from xlmeta_lab.experiments.checkpoints import save_checkpoint
+from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
+from xlmeta_lab.experiments.run_folder import LOCK_NAME, RunFolderError, check_run_folder, run_lock
+
+
+@pytest.fixture
+def tiny_toy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xlmeta_lab.teaching import profiles
+
+    tiny = dict(profiles.PROFILES["02_toy_languages"]["quick"])
+    tiny.update(sentences=80, fr_sentences=120, fr_holdout=10, fr_test=40, steps=4, eval_every=2, hidden=16)
+    monkeypatch.setitem(profiles.PROFILES["02_toy_languages"], "quick", tiny)
+
+
+def train_toy(out: Path, *options: str, method: str = "fomaml") -> int:
+    return main(["train", "--task", "toy", "--method", method, "--out", str(out), *options])
+
+
+def test_a_finished_run_is_never_replaced_silently(tmp_path: Path, tiny_toy: None, capsys) -> None:
+    run = tmp_path / "run"
+    assert train_toy(run) == 0
+    capsys.readouterr()
+    assert train_toy(run, method="maml") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "fomaml, seed 0, step 4" in err
+    assert "--resume" in err and "--overwrite" in err and "another --out" in err
+    assert train_toy(run, "--overwrite", method="maml") == 0
+    assert train_toy(tmp_path / "fresh", "--resume") == 2
+    assert "holds no checkpoint" in capsys.readouterr().err
+
+
+def test_an_unusable_out_is_found_before_training(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with pytest.raises(RunFolderError, match="is a file, not a folder"):
+        check_run_folder(not_a_folder, resume=False)
+
+
+def test_a_living_run_holds_its_folder_and_a_dead_ones_lock_is_taken_over(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / LOCK_NAME).write_text(str(sleeper.pid))
+        busy = pytest.raises(RunFolderError, match=f"in use by another run \\(process {sleeper.pid}\\)")
+        with busy, run_lock(tmp_path):
+            pass
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with run_lock(tmp_path) as lock:  # its process is gone: stale
+        assert lock.read_text() == str(os.getpid())
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_a_killed_runs_temporary_checkpoint_is_cleaned_on_the_next_start(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    leftover = tmp_path / f".checkpoint.pt.tmp-{dead.stdout.strip()}"
+    leftover.write_bytes(b"half a checkpoint")
+    check_run_folder(tmp_path, resume=False)
+    assert not leftover.exists()
+
+
+def test_a_failed_checkpoint_write_leaves_no_litter_and_says_the_old_one_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = save_checkpoint(tmp_path / "checkpoint.pt", {"step": 1})
+    import torch
+
+    def full_disk(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="previous checkpoint is unchanged and --resume continues from it"):
+        save_checkpoint(path, {"step": 2})
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+    assert torch.load(path, weights_only=True)["step"] == 1
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 0.0, -1.0, 1e400])
+def test_absurd_learning_rates_are_refused_up_front(bad: float) -> None:
+    with pytest.raises(ValueError, match="finite number > 0"):
+        TrainConfig(inner_lr=bad)
+    with pytest.raises(ValueError, match="finite number > 0"):
+        ProtocolConfig(lrs=(0.1, bad))
+    with pytest.raises(ValueError, match="steps >= 1"):
+        ProtocolConfig(steps=(0,))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["evaluate", "--init", "{tmp}/missing", "--task", "toy"], "no checkpoint at"),
+        (
+            ["train", "--task", "toy", "--method", "maml", "--device", "cuda", "--out", "{tmp}/r"],
+            "--device cuda",
+        ),
+        (
+            ["fewshot", "--init", "{tmp}/missing", "--support", "x", "--test", "y", "--shots", "5"],
+            "no checkpoint",
+        ),
+        (["workbook", "--only", "99"], "no notebook matches"),
+    ],
+)
+def test_expected_failures_are_one_error_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if "--device" in argv and __import__("torch").cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and message in captured.err
+    assert "Traceback" not in captured.err
