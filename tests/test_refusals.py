@@ -125,3 +125,50 @@ def test_expected_failures_are_one_error_line(
     captured = capsys.readouterr()
     assert captured.err.startswith("error: ") and message in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_a_loss_that_explodes_stops_training_even_when_finite() -> None:
+    from xlmeta_lab.data.toy import make_toy_languages
+    from xlmeta_lab.experiments.training import TrainingDiverged, train
+
+    languages = make_toy_languages(60, languages=("en", "es"), seed=0)
+    config = TrainConfig(method="joint", steps=30, outer_lr=50.0, eval_every=30, hidden=16)
+    with pytest.raises(TrainingDiverged, match=r"the loss is [0-9.]+, over 100x its start"):
+        train(languages, config, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not a checkpoint at all", "is not an xlmeta checkpoint"),
+        (None, "cannot be read as an xlmeta checkpoint"),
+    ],
+)
+def test_an_init_that_is_not_a_checkpoint_is_one_line_and_never_suggests_unsafe_loading(
+    content: bytes | None, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init = tmp_path / "checkpoint.pt"
+    if content is None:  # a real checkpoint cut in half, as a kill during a copy leaves it
+        whole = save_checkpoint(init, {"format": 1, "step": 1, "blob": list(range(5000))}).read_bytes()
+        init.write_bytes(whole[: len(whole) // 2])
+    else:
+        init.write_bytes(content)
+    assert main(["evaluate", "--init", str(init), "--task", "toy"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "weights_only=False" not in err
+
+
+def test_fewshot_refuses_an_interval_when_every_draw_is_the_whole_pool(
+    tmp_path: Path, tiny_toy: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from treebanks import write_conllu
+
+    from xlmeta_lab.data.toy import make_toy_languages
+
+    assert train_toy(tmp_path / "run") == 0
+    french = make_toy_languages(30, seed=1)["fr"]
+    support = write_conllu(tmp_path / "support.conllu", french[:10])
+    test = write_conllu(tmp_path / "test.conllu", french[10:])
+    argv = ["fewshot", "--init", str(tmp_path / "run"), "--support", str(support), "--test", str(test)]
+    assert main([*argv, "--shots", "8", "--draws", "3", "--holdout", "0.2"]) == 2  # 10 - 2 held out = 8
+    assert "would be the same set" in capsys.readouterr().err

@@ -105,7 +105,21 @@ def load_checkpoint(
         path = path / CHECKPOINT_NAME
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    raw = torch.load(path, map_location="cpu", weights_only=True)
+    if path.is_dir():
+        raise FileNotFoundError(f"no checkpoint at {path}: it is a folder")
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        raise CheckpointMismatch(f"{path} is not an xlmeta checkpoint (not a file torch.save wrote)")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - truncated archives and foreign pickles fail in many ways
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise CheckpointMismatch(
+            f"{path} cannot be read as an xlmeta checkpoint (truncated, or another kind of file: {first})"
+        ) from None
+    if not isinstance(raw, dict) or "format" not in raw:
+        raise CheckpointMismatch(f"{path} is not an xlmeta checkpoint (no format marker)")
     if raw.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatch(
             f"{path} has checkpoint format {raw.get('format')!r}, expected {CHECKPOINT_FORMAT}"

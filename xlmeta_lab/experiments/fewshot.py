@@ -91,6 +91,11 @@ def fewshot_from_files(
             f"K={shots} is larger than the support pool: {support} has {len(support_sentences)} sentences, "
             f"{n_holdout} of them held out to choose the fine-tuning budget, leaving {len(pool)}"
         )
+    if shots == len(pool) and draws > 1:
+        raise ValueError(
+            f"K={shots} is the whole support pool ({len(pool)} sentences), so all {draws} draws would be the same "
+            "set and an interval over them would be meaningless; use --draws 1, a smaller K, or a larger file"
+        )
     test_name = Path(test).name.removesuffix(".conllu")
     splits = FewShotSplits(pool, holdout, {test_name: test_sentences})
     method = checkpoint.method

@@ -46,9 +46,13 @@ from xlmeta_lab.meta.params import AdaptSpec, tree_to
 from xlmeta_lab.models.backbones import Backbone, backbone_for, vocab_of
 from xlmeta_lab.models.tagger import tagging_loss
 
+#: Training stops when the loss exceeds this many times its first value (floored at 0.1): a run whose loss
+#: "finishes" at 8e9 has diverged as surely as one that reached NaN.
+EXPLOSION_FACTOR = 100
+
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+    """The loss became NaN or infinite, or exploded; the message names the step and the last good checkpoint."""
 
 
 def split_validation(
@@ -280,14 +284,18 @@ def train(
         step = index + 1
         tasks = [tree_to(sampler.sample(), device) for _ in range(config.meta_batch)]
         loss = stepper.step(tasks)
-        if not math.isfinite(loss) or not _finite(model):
+        first_loss = history[0]["loss"] if history else loss
+        exploded = loss > EXPLOSION_FACTOR * max(first_loss, 0.1)
+        if not math.isfinite(loss) or not _finite(model) or exploded:
             where = (
                 f"the last good checkpoint (step {last_saved}) is {path}"
                 if last_saved is not None
                 else ("no checkpoint was written yet")
             )
             raise TrainingDiverged(
-                f"{config.method} diverged at step {step}: the loss is {loss}. The likely cause is a learning "
+                f"{config.method} diverged at step {step}: the loss is {loss}"
+                + (f", over {EXPLOSION_FACTOR}x its start ({first_loss:.3g})" if exploded else "")
+                + ". The likely cause is a learning "
                 f"rate that is too large (outer_lr={config.outer_lr}, inner_lr={config.inner_lr}); lower it and "
                 f"start again. {where}."
             )
