@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,21 @@ def test_fewshot_refuses_an_interval_when_every_draw_is_the_whole_pool(
     argv = ["fewshot", "--init", str(tmp_path / "run"), "--support", str(support), "--test", str(test)]
     assert main([*argv, "--shots", "8", "--draws", "3", "--holdout", "0.2"]) == 2  # 10 - 2 held out = 8
     assert "would be the same set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("profile", "seed", "device", "message"),
+    [
+        ("fast", 0, "auto", "PROFILE='fast' is not a profile of 02_toy_languages; choose one of quick, full"),
+        ("quick", "notanint", "auto", "SEED='notanint' must be a whole number"),
+        ("quick", -1, "auto", "SEED=-1 must be a whole number"),
+        ("quick", 0, "gpu", "DEVICE='gpu' must be"),
+    ],
+)
+def test_notebook_parameters_are_checked_in_the_start_up_cell(
+    profile: str, seed: object, device: str, message: str
+) -> None:
+    from xlmeta_lab.teaching.notebook import start_notebook
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        start_notebook("02_toy_languages", profile, seed, device)  # type: ignore[arg-type]

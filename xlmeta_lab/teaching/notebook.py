@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from xlmeta_lab.meta import resolve_device
-from xlmeta_lab.teaching.profiles import profile_settings
+from xlmeta_lab.teaching.profiles import PROFILE_NAMES, profile_settings
 
 
 def seed_everything(seed: int) -> None:
@@ -21,10 +21,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def check_parameters(notebook: str, profile: object, seed: object, device: object) -> None:
+    """Refuse a parameters cell whose values cannot work, one message per parameter."""
+    if profile not in PROFILE_NAMES:
+        raise ValueError(
+            f"PROFILE={profile!r} is not a profile of {notebook}; choose one of {', '.join(PROFILE_NAMES)}"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"SEED={seed!r} must be a whole number >= 0 (e.g. SEED = 0)")
+    if not isinstance(device, str) or device.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
+        raise ValueError(f"DEVICE={device!r} must be 'auto', 'cpu', 'cuda' (or 'cuda:N') or 'mps'")
+
+
 def start_notebook(
     notebook: str, profile: str, seed: int, device: str = "auto"
 ) -> tuple[MappingProxyType, torch.device]:
-    """Seed everything, pick the device and print the run's identity; returns ``(settings, device)``."""
+    """Check the parameters cell, seed everything, pick the device and print the run's identity; returns
+    ``(settings, device)``. A bad parameter (e.g. ``papermill -p SEED notanint``) is refused here, naming the
+    parameter and what it accepts, rather than failing deep inside numpy or torch."""
+    check_parameters(notebook, profile, seed, device)
     seed_everything(seed)
     resolved = resolve_device(device)
     settings = profile_settings(notebook, profile)
