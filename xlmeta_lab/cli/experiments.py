@@ -141,11 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
     check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)  # before any time is spent
-    try:
-        setup = _setup(args.task, args.profile, args.seed, args.data_dir, args.model)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    setup = _setup(args.task, args.profile, args.seed, args.data_dir, args.model)
     config = replace(setup.train_config, method=args.method)
     try:
         device = resolve_device(args.device)
@@ -216,21 +212,17 @@ def run_fewshot(args: argparse.Namespace) -> int:
     """Adapt a checkpoint to K sentences of any UD treebank; print token accuracy with its 95% CI."""
     from xlmeta_lab.experiments import fewshot
 
-    try:
-        report = fewshot.fewshot_from_files(
-            args.init,
-            args.support,
-            args.test,
-            shots=args.shots,
-            draws=args.draws,
-            holdout_fraction=args.holdout,
-            lrs=tuple(args.lrs),
-            steps=tuple(args.steps),
-            seed=args.seed,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report = fewshot.fewshot_from_files(
+        args.init,
+        args.support,
+        args.test,
+        shots=args.shots,
+        draws=args.draws,
+        holdout_fraction=args.holdout,
+        lrs=tuple(args.lrs),
+        steps=tuple(args.steps),
+        seed=args.seed,
+    )
     print(report.describe())
     if args.json is not None:
         paths = report.write(args.json)

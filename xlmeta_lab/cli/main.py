@@ -39,7 +39,6 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def _workbook(args: argparse.Namespace) -> int:
-    from xlmeta_lab.data.sources import DataError
     from xlmeta_lab.teaching.workbook import WorkbookInterrupted, run_workbook
 
     try:
@@ -51,9 +50,6 @@ def _workbook(args: argparse.Namespace) -> int:
             kernel=args.kernel,
             seed=args.seed,
         )
-    except (DataError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except WorkbookInterrupted as stopped:
         print(f"stopped: {stopped}", file=sys.stderr)
         return 130
@@ -63,24 +59,20 @@ def _workbook(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from xlmeta_lab.experiments.bench import run_benchmark
 
-    try:
-        rows = run_benchmark(
-            repeats=args.repeats,
-            threads=args.threads,
-            out=Path(args.json) if args.json else None,
-            only=args.only or (),
-            compiled=not args.eager_only,
-        )
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    rows = run_benchmark(
+        repeats=args.repeats,
+        threads=args.threads,
+        out=Path(args.json) if args.json else None,
+        only=args.only or (),
+        compiled=not args.eager_only,
+    )
     if any(r.max_grad_diff > 1e-5 for r in rows):
         print(
             "error: the engine's meta-gradient differs from the plain loop's (max |dg| > 1e-5)",
             file=sys.stderr,
         )
         return 1
-    below = [f"{r.case}" for r in rows if not r.passed]
+    below = [r.case for r in rows if not r.passed]
     if below and args.enforce_targets:
         print(f"error: {len(below)} row(s) below their speed target: {', '.join(below)}", file=sys.stderr)
         return 1
