@@ -17,22 +17,36 @@
 # %% [markdown]
 # # 01 · The MAML meta-gradient, derived and checked
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/xlmeta-lab/xlmeta-lab/blob/main/notebooks/01_maml_derivation.ipynb)
+#
 # MAML (Finn, Abbeel and Levine, 2017) learns an **initialisation** $\theta_0$ from which a few gradient
 # steps on a small **support** set give a good model for a new task. In this workbook a task is a
 # language: English and Spanish train $\theta_0$, and French is adapted from a handful of sentences.
+# Every later notebook rests on one formula, the **meta-gradient**.
 #
-# Every later notebook rests on one formula, the **meta-gradient**. Here we
+# **You will be able to**
+# 1. write down MAML's objective and see adaptation as a *map* $\theta_0 \mapsto \theta_i^*$ (a picture on 2-D tasks);
+# 2. derive the meta-gradient with the chain rule, for one and for several inner steps, and compute it yourself
+#    with autograd (exercises 1 and 2);
+# 3. check it three independent ways (explicit Hessian, Hessian-vector products, autograd through the inner step,
+#    which is what the engine does), down to round-off;
+# 4. say what **first-order MAML** gives up as the inner learning rate grows, and write it (exercise 3);
+# 5. say what **Reptile** computes, and write its direction (exercise 4);
+# 6. write the seed's MAML training loop by hand in ~30 lines of PyTorch and get the engine's training curve
+#    (exercise 5).
 #
-# 1. write down the objective and see adaptation as a *map* $\theta_0 \mapsto \theta_i^*$ (a picture on 2-D tasks);
-# 2. derive the meta-gradient with the chain rule, for one and for several inner steps;
-# 3. check it numerically three independent ways (explicit Hessian, Hessian-vector products, autograd
-#    through the inner step, which is what the engine does), down to round-off;
-# 4. measure what **first-order MAML** gives up as the inner learning rate grows;
-# 5. see what **Reptile** computes, and how it relates to the same quantities.
+# **Prerequisites**: gradients and the chain rule; PyTorch tensors and `torch.autograd.grad`. No data to download.
 #
-# Everything runs on a laptop CPU in seconds (`PROFILE = "quick"`) or a few minutes (`"full"`). The
-# computations live in `xlmeta_lab/derivation.py`; open it beside this notebook: each formula below has a
-# function there of about the same length.
+# **Run time** (measured, `xlmeta workbook --only 01`): `quick` about 1 minute on 2 CPU cores; `full` about
+# 4 minutes on 2 CPU cores. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
+#
+# **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
+# `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one
+# checks your function and says what is wrong if it is (a missing Hessian term, a flipped sign, a mean where
+# the formula sums). **Predict, then run** prompts ask you to commit to an answer before the next cell shows it.
+#
+# The computations live in `xlmeta_lab/teaching/derivation.py`; open it beside this notebook: each formula
+# below has a function there of about the same length.
 
 # %%
 # On Colab, install the workbook's package (nothing happens when you run locally).
@@ -53,7 +67,7 @@ if "google.colab" in sys.modules:
     )
 
 # %% tags=["parameters"]
-PROFILE = "full"
+PROFILE = "auto"  # "quick", "full", or "auto": full on a GPU, quick on a CPU
 SEED = 0
 DEVICE = "auto"
 
@@ -64,17 +78,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from xlmeta_lab.data.sine import sine_tasks
 from xlmeta_lab.meta import meta_gradient
+from xlmeta_lab.meta.params import call_model
 from xlmeta_lab.teaching import derivation as d
 from xlmeta_lab.teaching import quadratic as q
 from xlmeta_lab.teaching.derivation_plots import (
     plot_adaptation_map,
     plot_first_order_error,
     plot_reptile_taylor,
+    plot_training_curves,
 )
+from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises.derivation import engine_outer_step, one_step_meta_loss
 from xlmeta_lab.teaching.notebook import report_key_result, start_notebook
 
-settings, device = start_notebook("01_maml_derivation", PROFILE, SEED, DEVICE)
+PROFILE, settings, device = start_notebook("01_maml_derivation", PROFILE, SEED, DEVICE)
 # The models here are tiny and the checks compare numbers down to round-off, so everything runs in
 # float64 on the CPU whatever DEVICE says; the later notebooks put `device` to use.
 SEEDS = [SEED + i for i in range(settings["n_seeds"])]
@@ -134,6 +153,9 @@ started = time.perf_counter()
 # (×) and the path from $\theta_0$ (★) to its adapted $\theta_i^*$ (●), one arrow per inner step. The top row
 # adapts with one step, the bottom row with three; the left column starts from the joint-training optimum,
 # the right column from MAML's.
+#
+# **Predict, then run.** Before adaptation (at ★), is the mean query loss of MAML's $\theta_0$ lower or higher
+# than that of the joint-training optimum? And after one step? Write your guess down; the panel titles answer.
 
 # %%
 quadratic_tasks = q.random_quadratic_tasks(settings["quadratic_tasks"], seed=SEED)
@@ -232,6 +254,52 @@ plt.show()
 # backward pass, so agreement is evidence, not tautology.
 
 # %% [markdown]
+# ### Exercise 1 · The one-step meta-gradient, with autograd
+#
+# Write the meta-gradient of **one** task after **one** inner step, on a flat parameter vector `theta`.
+# `task.support(theta)` and `task.query(theta)` are the task's losses (scalars). Take the support gradient so
+# that autograd can differentiate *through* it (`create_graph=True`), take the step, and differentiate the
+# query loss at the adapted point with respect to `theta`. The check compares with the explicit-Hessian formula
+# above on two small networks, and recognises the usual slips (no Hessian term, query gradient at $\theta_0$,
+# the step taken uphill).
+
+# %% tags=["exercise"]
+def one_step_meta_gradient(theta, task, inner_lr):
+    """(I - inner_lr * H_S) grad L_Q(theta - inner_lr * grad L_S(theta)), for one task."""
+    # BEGIN SOLUTION (exercise 01.1)
+    theta = theta.detach().requires_grad_(True)
+    (support_grad,) = torch.autograd.grad(task.support(theta), theta, create_graph=True)
+    adapted = theta - inner_lr * support_grad
+    (meta_grad,) = torch.autograd.grad(task.query(adapted), theta)
+    return meta_grad
+    # END SOLUTION
+
+
+# %%
+one_step_meta_gradient = check("01.1", one_step_meta_gradient)
+
+# %% [markdown]
+# ### Exercise 2 · A Hessian-vector product, without the Hessian
+#
+# The engine never forms $H$; backpropagating through the inner step computes products $H v$. Write one
+# yourself: $Hv = \nabla_\theta\,(\nabla L(\theta) \cdot v)$, the gradient of a scalar, so two calls to
+# `torch.autograd.grad` (the first with `create_graph=True`). The check compares with `d.loss_hessian(loss, theta) @ v`.
+
+# %% tags=["exercise"]
+def hessian_vector_product(loss, theta, vector):
+    """H(theta) @ vector, by differentiating grad L(theta) . vector once more."""
+    # BEGIN SOLUTION (exercise 01.2)
+    theta = theta.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(theta), theta, create_graph=True)
+    (hvp,) = torch.autograd.grad(grad @ vector, theta)
+    return hvp
+    # END SOLUTION
+
+
+# %%
+hessian_vector_product = check("01.2", hessian_vector_product)
+
+# %% [markdown]
 # ## 4 · Checking it: three ways, to round-off
 #
 # **On quadratics** there is a fourth way, the closed form: the inner loop is linear,
@@ -326,6 +394,32 @@ assert smallest_term > 1e3 * max_diff, "the Hessian term is too small for this c
 # curvature, so the natural unit for $\alpha$ is $1/\lVert H_S \rVert_2$. At $\alpha = 0$ the two are
 # equal (and both are just the query gradient at $\theta_0$).
 
+# %% [markdown]
+# ### Exercise 3 · The first-order meta-gradient
+#
+# Write FOMAML's gradient for one task: the same inner step as in exercise 1, but treated as a constant, so the
+# gradient is the query gradient *at the adapted point*. (Which line of exercise 1 changes, and which goes?)
+
+# %% tags=["exercise"]
+def first_order_meta_gradient(theta, task, inner_lr):
+    """grad L_Q at theta - inner_lr * grad L_S(theta), with the inner step held constant."""
+    # BEGIN SOLUTION (exercise 01.3)
+    theta = theta.detach().requires_grad_(True)
+    (support_grad,) = torch.autograd.grad(task.support(theta), theta)
+    adapted = (theta - inner_lr * support_grad).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(task.query(adapted), adapted)
+    return grad
+    # END SOLUTION
+
+
+# %%
+first_order_meta_gradient = check("01.3", first_order_meta_gradient)
+
+# %% [markdown]
+# **Predict, then run.** The dropped term is $\frac{\alpha}{T}\sum_i H_i\nabla L_{Q_i}$. When $\alpha$ grows
+# tenfold, by about how much does FOMAML's *relative* error grow, while $\alpha\lVert H_S\rVert$ stays small?
+# And what happens to the cosine between the two directions? The table and plot below answer.
+
 # %%
 fo_lrs = settings["fo_inner_lrs"]
 curves, norms = [], []
@@ -354,7 +448,7 @@ plt.show()
 #
 # This measures the *gradient*, not the *result of training*. Finn et al. found FOMAML nearly as good as
 # MAML on image classification, and whether the same holds for our languages is an experiment
-# (notebook 05), not something this plot can settle.
+# (notebooks 02 and 03 train all three), not something this plot can settle.
 
 # %% [markdown]
 # ## 6 · Reptile
@@ -388,6 +482,10 @@ plt.show()
 #
 # A Taylor series is a claim about *rates*: if it is right, the error of the first-order prediction $g$
 # shrinks like $\alpha$ and the error of the second-order one like $\alpha^2$. We check exactly that.
+#
+# **Predict, then run.** With $K = 1$, how far is Reptile's direction from one gradient step: about
+# $\alpha$, about $\alpha^2$, or round-off? And for $K = 3$, what slopes should the two error curves have on
+# a log-log plot?
 
 # %%
 reptile_lrs = settings["reptile_inner_lrs"]
@@ -430,6 +528,29 @@ plt.show()
 # falls with slope 1 and the second-order one's with slope 2 (medians over seeds): the expansion is right, and
 # the curvature term is really there. At the largest $\alpha$ the curves bend as higher-order terms take over.
 #
+# ### Exercise 4 · Reptile's direction
+#
+# Write $\theta_0 - \theta^{(K)}$: run `inner_steps` plain SGD steps on `loss` from `theta` (no graph is
+# needed: Reptile differentiates nothing through the steps), and return how far it moved. The engine's Reptile
+# is the mean of this over tasks, with the mean of support and query losses as `loss`.
+
+# %% tags=["exercise"]
+def reptile_direction(theta, loss, inner_lr, inner_steps):
+    """theta - theta^(K), after inner_steps steps of SGD on loss."""
+    # BEGIN SOLUTION (exercise 01.4)
+    point = theta.detach()
+    for _ in range(inner_steps):
+        point = point.requires_grad_(True)
+        (grad,) = torch.autograd.grad(loss(point), point)
+        point = (point - inner_lr * grad).detach()
+    return theta.detach() - point
+    # END SOLUTION
+
+
+# %%
+reptile_direction = check("01.4", reptile_direction)
+
+# %% [markdown]
 # Finally, the engine's Reptile (`meta_gradient(method="reptile")`) returns the same $\Delta$ as the oracle:
 
 # %%
@@ -442,6 +563,91 @@ for steps in settings["reptile_inner_steps"]:
     oracle = d.reptile_update(theta, flat_tasks, inner_lr=0.01, inner_steps=steps)
     print(f"K={steps}: max |engine - oracle| = {float((engine - oracle).abs().max()):.1e}")
     assert torch.allclose(engine, oracle, rtol=0, atol=1e-10)
+
+# %% [markdown]
+# ## 7 · The MAML loop, by hand
+#
+# Everything so far computed one meta-gradient. Training is that gradient inside a loop, and the seed states
+# the loop in two lines: for each task $i$ of a meta-batch, an **inner step**
+# $\theta_i = \theta_0 - \alpha \nabla L_i(\theta_0)$; then one **outer step**
+# $\theta_0 \leftarrow \theta_0 - \beta \sum_i \nabla_{\theta_0} L_i(\theta_i)$.
+#
+# ### Exercise 5 · Write it
+#
+# Write one outer step on a meta-batch of sine tasks, in plain PyTorch. `params` is a dict of tensors (the
+# network's weights, with `requires_grad`), `call_model(model, params, x)` runs the network with them
+# (`torch.func.functional_call`), `d.mse` is the loss, and each task is `((x_support, y_support), (x_query,
+# y_query))`: the support set is the $D_i$ of the inner step, the query set scores the adapted $\theta_i$.
+# Return the new parameters (a dict with the same names). Sum over tasks, as the seed does; the check compares
+# with the engine's `meta_gradient` (which takes the mean, so times $T$).
+
+# %% tags=["exercise"]
+def maml_outer_step(model, params, tasks, inner_lr, outer_lr):
+    """theta0 <- theta0 - outer_lr * sum_i grad_theta0 L_i(theta0 - inner_lr * grad L_i(theta0))."""
+    # BEGIN SOLUTION (exercise 01.5)
+    meta_grads = {name: torch.zeros_like(p) for name, p in params.items()}
+    for (x_support, y_support), (x_query, y_query) in tasks:
+        # inner step: theta_i = theta0 - alpha * grad L_i(theta0), keeping the graph for the outer gradient
+        support_loss = d.mse(call_model(model, params, x_support), y_support)
+        grads = torch.autograd.grad(support_loss, list(params.values()), create_graph=True)
+        adapted = {name: p - inner_lr * g for (name, p), g in zip(params.items(), grads)}
+        # this task's outer gradient: grad_theta0 L_i(theta_i), through the inner step
+        query_loss = d.mse(call_model(model, adapted, x_query), y_query)
+        for name, g in zip(params, torch.autograd.grad(query_loss, list(params.values()))):
+            meta_grads[name] += g
+    # outer step: theta0 <- theta0 - beta * sum_i grad_theta0 L_i(theta_i)
+    return {name: (p - outer_lr * meta_grads[name]).detach().requires_grad_(True) for name, p in params.items()}
+    # END SOLUTION
+
+
+# %%
+maml_outer_step = check("01.5", maml_outer_step)
+
+# %% [markdown]
+# **Predict, then run.** Train from the same start, on the same stream of tasks, once with your loop and once
+# with the engine (`meta_gradient`, times $T$). How far apart will the two training curves be after a few dozen
+# steps: visibly, about 1e-3, or round-off? The curve is the meta-objective on 32 held-out tasks.
+
+# %%
+inner_lr, outer_lr = settings["by_hand_inner_lr"], settings["by_hand_outer_lr"]
+model = d.tiny_mlp(settings["hidden"], seed=SEED)
+held_out = sine_tasks(32, seed=SEED + 777)
+stream = {"by hand": torch.Generator().manual_seed(SEED), "engine": torch.Generator().manual_seed(SEED)}
+params = {name: {n: p.detach().clone().requires_grad_(True) for n, p in model.named_parameters()} for name in stream}
+curves = {name: [one_step_meta_loss(model, params[name], held_out, inner_lr=inner_lr)] for name in stream}
+for _ in range(settings["by_hand_outer_steps"]):
+    for name, step in (("by hand", maml_outer_step), ("engine", engine_outer_step)):
+        tasks = sine_tasks(settings["by_hand_meta_batch"], generator=stream[name])
+        params[name] = step(model, params[name], tasks, inner_lr, outer_lr)
+        curves[name].append(one_step_meta_loss(model, params[name], held_out, inner_lr=inner_lr))
+gap = max(abs(a - b) for a, b in zip(*curves.values()))
+print(f"meta-objective on held-out tasks: {curves['engine'][0]:.3f} -> {curves['engine'][-1]:.3f} "
+      f"after {settings['by_hand_outer_steps']} outer steps; largest gap between the two curves: {gap:.1e}")
+assert gap < 1e-8, gap
+plot_training_curves(curves, ylabel="meta-objective, held-out sine tasks", title="MAML by hand and by the engine")
+plt.show()
+
+# %% [markdown]
+# The two curves lie on top of each other, to round-off: your thirty lines *are* the algorithm. What the engine
+# adds is not a different method but the machinery to run it at scale: one `vmap`ed call over the tasks
+# instead of a Python loop, several inner steps, first-order and ANIL variants, checkpoints.
+#
+# **How the later notebooks differ from the seed's loop, and why.**
+#
+# | the seed | this workbook | why |
+# | --- | --- | --- |
+# | $D_i$, one data set per task | a **support** set (the inner step) and a **query** set (the score) per episode | scoring on the data the step used would reward memorising the support set |
+# | $\beta$, plain SGD | Adam with learning rate `outer_lr` | meta-gradients of real models vary in scale by orders of magnitude between layers; Adam's per-parameter scaling copes |
+# | $\sum_i$ | mean over the meta-batch, $\frac1T\sum_i$ | the step size then does not change with the meta-batch size |
+# | one inner step | `inner_steps` (1 in notebooks 02-03, more as an option) | more steps adapt further, at the cost of memory and a longer product of $(I - \alpha H)$ factors |
+# | $\alpha$ | `inner_lr` | the same |
+# | test: the same inner step | up to 100 fine-tuning steps on the K French sentences, budget chosen on French dev | at test time only the result matters: more steps help, and every condition gets the same budget |
+#
+# The last row is a real difference: training optimises $\theta_0$ for what *one* step reaches, while the
+# evaluation in notebook 03 fine-tunes for up to 100. The initialisation is then judged on a job it was not
+# trained for exactly; notebook 03 comes back to this.
+
+# %%
 print(f"\nnotebook ran in {time.perf_counter() - started:.1f} s")
 report_key_result(f"meta-gradient: three ways agree to {max_diff:.0e} (Hessian term {smallest_term:.0e})")
 
@@ -457,10 +663,13 @@ report_key_result(f"meta-gradient: three ways agree to {max_diff:.0e} (Hessian t
 #   same numbers to ~1e-16 in float64.
 # * First-order MAML drops exactly $\frac{\alpha}{T}\sum_i H_i\nabla L_{Q_i}$. Its error grows like $\alpha\lVert H_S\rVert$:
 #   small when $\alpha \ll 1/\lVert H_S\rVert$, a different direction beyond. Whether that hurts *training* is an
-#   empirical question for notebook 05.
+#   empirical question that notebooks 02 and 03 answer on languages.
 # * Reptile with one step is joint training. With $K \ge 2$ it picks up a curvature term,
 #   $-\alpha\frac{K-1}{2}Hg$, of the same kind MAML has to first order: both favour initialisations from which a
 #   gradient step goes far.
+# * The seed's training loop is about thirty lines: an inner step per task with `create_graph=True`, an outer
+#   step on the sum of the tasks' gradients. The engine gives the same training curve to round-off; the later
+#   notebooks change the optimiser (Adam), split each task into support and query, and fine-tune longer at test time.
 #
 # Next, notebook 02 meta-trains an initialisation on a family of synthetic languages and asks when it helps
 # a new one.

@@ -59,7 +59,7 @@ if "google.colab" in sys.modules:
     )
 
 # %% tags=["parameters"]
-PROFILE = "full"
+PROFILE = "auto"  # "quick", "full", or "auto": full on a GPU, quick on a CPU
 SEED = 0
 DEVICE = "auto"
 
@@ -89,7 +89,7 @@ from xlmeta_lab.teaching.report import (
     zero_shot_sentence,
 )
 
-settings, device = start_notebook("02_toy_languages", PROFILE, SEED, DEVICE)
+PROFILE, settings, device = start_notebook("02_toy_languages", PROFILE, SEED, DEVICE)
 started = time.perf_counter()
 setup = toy_setup(settings, SEED)
 CONFIG, PROTOCOL, SEEDS = setup.train_config, setup.protocol, setup.seeds

@@ -57,7 +57,7 @@ if "google.colab" in sys.modules:
     )
 
 # %% tags=["parameters"]
-PROFILE = "full"
+PROFILE = "auto"  # "quick", "full", or "auto": full on a GPU, quick on a CPU
 SEED = 0
 DEVICE = "auto"
 MODEL = "char-cnn"  # the tagger trained from scratch, or a Hugging Face encoder, e.g. "xlm-roberta-base"
@@ -103,7 +103,7 @@ from xlmeta_lab.teaching.report import (
     zero_shot_sentence,
 )
 
-settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)
+PROFILE, settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)
 started = time.perf_counter()
 setup = udpos.ud_setup(settings, SEED, model=MODEL)
 RUN = udpos.run_name(PROFILE, SEED, MODEL)

@@ -178,7 +178,7 @@ def test_fewshot_refuses_an_interval_when_every_draw_is_the_whole_pool(
 @pytest.mark.parametrize(
     ("profile", "seed", "device", "message"),
     [
-        ("fast", 0, "auto", "PROFILE='fast' is not a profile of 02_toy_languages; choose one of quick, full"),
+        ("fast", 0, "auto", "PROFILE='fast' is not a profile of 02_toy_languages; choose one of auto, quick, full"),
         ("quick", "notanint", "auto", "SEED='notanint' must be a whole number"),
         ("quick", -1, "auto", "SEED=-1 must be a whole number"),
         ("quick", 0, "gpu", "DEVICE='gpu' must be"),
@@ -191,3 +191,16 @@ def test_notebook_parameters_are_checked_in_the_start_up_cell(
 
     with pytest.raises(ValueError, match=re.escape(message)):
         start_notebook("02_toy_languages", profile, seed, device)  # type: ignore[arg-type]
+
+
+def test_auto_profile_is_quick_on_a_cpu_and_full_on_a_gpu(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from xlmeta_lab.teaching.notebook import resolve_profile, start_notebook
+
+    assert resolve_profile("auto", torch.device("cuda")) == "full"
+    assert resolve_profile("auto", torch.device("cpu")) == "quick"
+    assert resolve_profile("full", torch.device("cpu")) == "full"
+    profile, settings, _ = start_notebook("01_maml_derivation", "auto", 0, "cpu")
+    assert profile == "quick" and settings["n_seeds"] == 3
+    assert 'profile=quick (PROFILE="auto" on CPU)' in capsys.readouterr().out

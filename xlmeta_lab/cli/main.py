@@ -39,8 +39,15 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def _workbook(args: argparse.Namespace) -> int:
-    from xlmeta_lab.teaching.workbook import WorkbookInterrupted, run_workbook
+    from xlmeta_lab.teaching.workbook import WorkbookInterrupted, run_workbook, write_student_workbook
 
+    if args.student:
+        write_student_workbook(
+            Path(args.student),
+            selection=args.only,
+            notebooks_dir=Path(args.notebooks_dir) if args.notebooks_dir else None,
+        )
+        return 0
     try:
         runs = run_workbook(
             profile=args.profile,
@@ -102,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     workbook.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     workbook.add_argument("--seed", type=int, default=None, help="override every notebook's SEED")
+    workbook.add_argument(
+        "--student",
+        metavar="DIR",
+        default=None,
+        help="instead of running, write student copies (solutions replaced by stubs) into DIR",
+    )
     workbook.set_defaults(func=_workbook)
 
     bench = sub.add_parser("bench", help="meta-steps/s of the engine against a plain per-task loop")

@@ -172,3 +172,17 @@ def plot_reptile_taylor(
     ax.legend(fontsize=7.5)
     fig.tight_layout()
     return fig
+
+
+def plot_training_curves(
+    curves: Mapping[str, Sequence[float]], *, ylabel: str, title: str, ax: Axes | None = None
+) -> Axes:
+    """Training curves that should coincide (a loop written by hand and the engine): the first solid and
+    wide, the others dashed on top, so agreement shows as one line and a gap as two."""
+    ax = ax or plt.subplots(figsize=(6.5, 4))[1]
+    for i, (name, values) in enumerate(curves.items()):
+        style = {"lw": 4, "alpha": 0.45} if i == 0 else {"lw": 1.5, "ls": "--"}
+        ax.plot(range(len(values)), values, color=TASK_COLOURS[i % len(TASK_COLOURS)], label=name, **style)
+    ax.set(xlabel="outer step", ylabel=ylabel, title=title, yscale="log")
+    ax.legend()
+    return ax

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
@@ -21,38 +22,52 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: The parameters cell's default: the real numbers where there is a GPU, a minutes-long run where there is not.
+AUTO_PROFILE = "auto"
+
+
 def check_parameters(notebook: str, profile: object, seed: object, device: object) -> None:
     """Refuse a parameters cell whose values cannot work, one message per parameter."""
-    if profile not in PROFILE_NAMES:
-        raise ValueError(
-            f"PROFILE={profile!r} is not a profile of {notebook}; choose one of {', '.join(PROFILE_NAMES)}"
-        )
+    if profile != AUTO_PROFILE and profile not in PROFILE_NAMES:
+        choices = ", ".join((AUTO_PROFILE, *PROFILE_NAMES))
+        raise ValueError(f"PROFILE={profile!r} is not a profile of {notebook}; choose one of {choices}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"SEED={seed!r} must be a whole number >= 0 (e.g. SEED = 0)")
     if not isinstance(device, str) or device.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
         raise ValueError(f"DEVICE={device!r} must be 'auto', 'cpu', 'cuda' (or 'cuda:N') or 'mps'")
 
 
+def resolve_profile(profile: str, device: torch.device) -> str:
+    """``"auto"`` is ``full`` on a GPU (minutes there) and ``quick`` on a CPU (``full`` takes up to hours)."""
+    if profile != AUTO_PROFILE:
+        return profile
+    return "full" if device.type == "cuda" else "quick"
+
+
 def start_notebook(
     notebook: str, profile: str, seed: int, device: str = "auto"
-) -> tuple[MappingProxyType, torch.device]:
-    """Check the parameters cell, seed everything, pick the device and print the run's identity; returns
-    ``(settings, device)``. A bad parameter (e.g. ``papermill -p SEED notanint``) is refused here, naming the
-    parameter and what it accepts, rather than failing deep inside numpy or torch."""
+) -> tuple[str, MappingProxyType, torch.device]:
+    """Check the parameters cell, seed everything, pick the device and the profile, print the run's identity;
+    returns ``(profile, settings, device)`` with ``profile`` resolved (``"auto"`` becomes ``quick`` or
+    ``full``). A bad parameter (e.g. ``papermill -p SEED notanint``) is refused here, naming the parameter and
+    what it accepts, rather than failing deep inside numpy or torch."""
     check_parameters(notebook, profile, seed, device)
     seed_everything(seed)
     resolved = resolve_device(device)
-    settings = profile_settings(notebook, profile)
+    chosen = resolve_profile(profile, resolved)
+    settings = profile_settings(notebook, chosen)
     threads = torch.get_num_threads()
+    why = f' (PROFILE="auto" on {resolved.type.upper()})' if profile == AUTO_PROFILE else ""
     print(
-        f"{notebook}: profile={profile} seed={seed} device={resolved} torch={torch.__version__} threads={threads}"
+        f"{notebook}: profile={chosen}{why} seed={seed} device={resolved} torch={torch.__version__} "
+        f"threads={threads}"
     )
     print("settings:", ", ".join(f"{k}={v}" for k, v in settings.items()))
     if os.environ.get("XLMETA_DATA"):
         print(f"data folder (XLMETA_DATA): {os.environ['XLMETA_DATA']}")
     if os.environ.get(ENV_OUTPUT):
         print(f"results and checkpoints folder ({ENV_OUTPUT}): {os.environ[ENV_OUTPUT]}")
-    return settings, resolved
+    return chosen, settings, resolved
 
 
 KEY_RESULT_MARKER = "KEY RESULT:"
@@ -97,5 +112,6 @@ def checkpoints_dir() -> Path:
 
 
 def reference_dir() -> Path:
-    """The committed ``results/reference/`` of the repository, read wherever this run writes."""
-    return repository_dir() / "results" / "reference"
+    """The committed reference results (``results/reference/`` links to them), shipped inside the package so a
+    notebook on Colab, or a student copy run from any folder, shows them too."""
+    return Path(str(resources.files("xlmeta_lab") / "reference"))

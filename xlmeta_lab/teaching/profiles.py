@@ -2,8 +2,8 @@
 
 Each notebook has a single ``parameters`` cell (``PROFILE``, ``SEED``, ``DEVICE``). Papermill injects its
 values *after* that cell, so every number derived from the profile is looked up here, in the next cell,
-and never goes stale. ``quick`` proves the code path on 2 CPU cores in about two minutes; ``full`` gives
-the real numbers on a GPU or Colab.
+and never goes stale. ``quick`` proves the code path on 2 CPU cores in minutes; ``full`` gives the real
+numbers (on a GPU or Colab; ``PROFILE = "auto"`` picks it there).
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "reptile_inner_steps": [1, 2, 3],
             "quadratic_tasks": 4,
             "quadratic_inner_lr": 0.2,
+            "by_hand_outer_steps": 60,
+            "by_hand_meta_batch": 4,
+            "by_hand_inner_lr": 0.02,
+            "by_hand_outer_lr": 0.01,
         },
         "full": {
             "n_seeds": 10,
@@ -36,6 +40,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "reptile_inner_steps": [1, 2, 3, 5],
             "quadratic_tasks": 4,
             "quadratic_inner_lr": 0.2,
+            "by_hand_outer_steps": 400,
+            "by_hand_meta_batch": 8,
+            "by_hand_inner_lr": 0.02,
+            "by_hand_outer_lr": 0.01,
         },
     },
     "02_toy_languages": {

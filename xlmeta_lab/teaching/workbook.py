@@ -91,6 +91,34 @@ def key_result_of(executed: Path) -> str:
     return found
 
 
+def select_notebooks(folder: Path, selection: list[str] | None) -> list[Path]:
+    """The notebooks of ``folder`` in order, or those whose name starts with one of ``selection``."""
+    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if selection:
+        notebooks = [nb for nb in notebooks if any(nb.stem.startswith(s) for s in selection)]
+        if not notebooks:
+            raise ValueError(
+                f"no notebook matches {selection}; available: {[p.stem for p in folder.glob('*.ipynb')]}"
+            )
+    return notebooks
+
+
+def write_student_workbook(
+    out_dir: Path, selection: list[str] | None = None, notebooks_dir: Path | None = None
+) -> dict[Path, list[str]]:
+    """Write student copies of the (selected) notebooks into ``out_dir`` and say how to run them."""
+    from xlmeta_lab.teaching.student import write_student_copies
+
+    written = write_student_copies(select_notebooks(find_notebooks_dir(notebooks_dir), selection), out_dir)
+    for path, keys in written.items():
+        print(f"{path}: {len(keys)} exercises ({', '.join(keys) or 'none'})")
+    print(
+        f"run them as a learner would: `jupyter lab {out_dir}`; or all at once: "
+        f"`xlmeta workbook --notebooks-dir {out_dir} --out {out_dir / 'executed'}`"
+    )
+    return written
+
+
 def run_workbook(
     profile: str = "quick",
     selection: list[str] | None = None,
@@ -100,16 +128,15 @@ def run_workbook(
     seed: int | None = None,
 ) -> list[NotebookRun]:
     """Execute the notebooks (all, or those whose name starts with one of ``selection``) and summarise."""
-    import papermill  # imported here: it is slow to import and only this command needs it
+    try:
+        import papermill  # imported here: it is slow to import and only this command needs it
+    except ImportError:
+        raise OSError(
+            "running the workbook needs papermill: pip install 'xlmeta-lab[notebooks]' (or -e '.[notebooks]')"
+        ) from None
 
     folder = find_notebooks_dir(notebooks_dir)
-    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    if selection:
-        notebooks = [nb for nb in notebooks if any(nb.stem.startswith(s) for s in selection)]
-        if not notebooks:
-            raise ValueError(
-                f"no notebook matches {selection}; available: {[p.stem for p in folder.glob('*.ipynb')]}"
-            )
+    notebooks = select_notebooks(folder, selection)
     needed = sorted({key for nb in notebooks for key in NOTEBOOK_DATA.get(nb.stem, ())})
     if needed:
         resolve_all(needed)  # DataNotFoundError: every missing file, and the three ways to provide them

@@ -1,0 +1,188 @@
+"""Exercises: the workbook's solutions pass their checks, typical mistakes get their specific hint, and a student
+copy stubs every solution out and still runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import torch
+
+from xlmeta_lab.teaching.exercises import ExerciseFailed, check, lookup, registered
+from xlmeta_lab.teaching.exercises import derivation as solutions
+from xlmeta_lab.teaching.student import stub_solutions, student_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("key", [e.key for e in registered()])
+def test_the_workbook_solution_passes_its_check(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    exercise = lookup(key)
+    assert check(key, exercise.solution) is exercise.solution
+    assert f"exercise {exercise.number}: correct" in capsys.readouterr().out
+
+
+def _without_hessian(theta, task, inner_lr):  # type: ignore[no-untyped-def]
+    return solutions.first_order_meta_gradient(theta, task, inner_lr)
+
+
+def _averaged(model, params, tasks, inner_lr, outer_lr):  # type: ignore[no-untyped-def]
+    return solutions.maml_outer_step(model, params, tasks, inner_lr, outer_lr / len(tasks))
+
+
+def _uphill(theta, loss, inner_lr, inner_steps):  # type: ignore[no-untyped-def]
+    return -solutions.reptile_direction(theta, loss, inner_lr, inner_steps)
+
+
+def _one_step_short(theta, loss, inner_lr, inner_steps):  # type: ignore[no-untyped-def]
+    return solutions.reptile_direction(theta, loss, inner_lr, inner_steps - 1)
+
+
+def _gradient_not_hvp(loss, theta, vector):  # type: ignore[no-untyped-def]
+    theta = theta.detach().requires_grad_(True)
+    return torch.autograd.grad(loss(theta), theta)[0]
+
+
+def _full_maml_for_fomaml(theta, task, inner_lr):  # type: ignore[no-untyped-def]
+    return solutions.one_step_meta_gradient(theta, task, inner_lr)
+
+
+def _per_task_rows(theta, task, inner_lr):  # type: ignore[no-untyped-def]
+    return solutions.one_step_meta_gradient(theta, task, inner_lr).repeat(2, 1)
+
+
+def _broken(theta, task, inner_lr):  # type: ignore[no-untyped-def]
+    return theta.reshape(3, -1) @ theta
+
+
+@pytest.mark.parametrize(
+    ("key", "answer", "hint"),
+    [
+        ("01.1", _without_hessian, "the Hessian term is missing"),
+        ("01.1", _per_task_rows, "has shape"),
+        ("01.1", _broken, "your function raised RuntimeError"),
+        ("01.2", _gradient_not_hvp, "it is the gradient, not H @ v"),
+        ("01.3", _full_maml_for_fomaml, "it still contains the Hessian term"),
+        ("01.4", _uphill, "wrong sign"),
+        ("01.4", _one_step_short, "one step too few"),
+        ("01.5", _averaged, "you averaged the tasks' gradients"),
+    ],
+)
+def test_a_typical_mistake_gets_its_own_hint(key: str, answer: object, hint: str) -> None:
+    with pytest.raises(ExerciseFailed, match=re.escape(hint)):
+        check(key, answer)  # type: ignore[arg-type]
+
+
+def test_an_answer_off_by_a_little_is_told_by_how_much() -> None:
+    def nearly(theta, task, inner_lr):  # type: ignore[no-untyped-def]
+        return solutions.one_step_meta_gradient(theta, task, inner_lr) + 1e-4
+
+    with pytest.raises(ExerciseFailed, match=r"differs from the reference by up to 0\.0001"):
+        check("01.1", nearly)
+
+
+def test_an_unwritten_exercise_is_not_done_yet_and_the_notebook_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def stub(theta, task, inner_lr):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("Exercise 1: the one-step meta-gradient")
+
+    assert check("01.1", stub) is solutions.one_step_meta_gradient
+    assert "exercise 1: not done yet" in capsys.readouterr().out
+
+
+def test_a_solution_block_becomes_a_stub_with_the_hint() -> None:
+    source = (
+        "def f(theta, task, inner_lr):\n"
+        '    """doc"""\n'
+        "    # BEGIN SOLUTION (exercise 01.1)\n"
+        "    secret = 42\n"
+        "    return secret\n"
+        "    # END SOLUTION\n"
+    )
+    stubbed, keys = stub_solutions(source, "test cell")
+    assert keys == ["01.1"]
+    assert "secret" not in stubbed
+    assert '    raise NotImplementedError("Exercise 1: the one-step meta-gradient")' in stubbed
+    assert f"    # Exercise 1, hint: {lookup('01.1').hint}" in stubbed
+    namespace: dict[str, object] = {}
+    exec(stubbed, namespace)  # the stub is valid Python that raises the right error
+    with pytest.raises(NotImplementedError, match="Exercise 1"):
+        namespace["f"](None, None, None)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("# BEGIN SOLUTION (exercise 01.1)\nx = 1\n", "never closed"),
+        ("x = 1\n# END SOLUTION\n", "END SOLUTION without a BEGIN"),
+        ("# BEGIN SOLUTION (exercise 01.1)\n# BEGIN SOLUTION (exercise 01.2)\n", "inside the block"),
+        ("# BEGIN SOLUTION (exercise 09.9)\n# END SOLUTION\n", "no exercise '09.9'"),
+    ],
+)
+def test_a_malformed_solution_block_is_refused(source: str, problem: str) -> None:
+    with pytest.raises((ValueError, KeyError), match=re.escape(problem)):
+        stub_solutions(source, "cell 3")
+
+
+@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
+def test_student_copy_holds_no_solution_and_every_exercise_is_checked(script: Path) -> None:
+    notebook = nbformat.read(script.with_suffix(".ipynb"), as_version=4)
+    copy, keys = student_notebook(notebook, script.name)
+    text = "\n".join(c.source for c in copy.cells if c.cell_type == "code")
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert keys == [e.key for e in registered(script.stem[:2])], "each registered exercise appears once, in order"
+    for key in keys:
+        assert f'check("{key}",' in text, f"exercise {key} is never checked in {script.name}"
+
+
+@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_exercises_and_predict_then_run_prompts(script: Path) -> None:
+    cells = jupytext.read(script).cells
+    exercises = [c for c in cells if "exercise" in c.metadata.get("tags", [])]
+    predictions = [c for c in cells if c.cell_type == "markdown" and "**Predict, then run.**" in c.source]
+    assert len(exercises) >= 3, f"{script.name}: {len(exercises)} exercises, at least 3 wanted"
+    assert len(predictions) >= 2, f"{script.name}: {len(predictions)} predict-then-run prompts, at least 2 wanted"
+
+
+def test_the_first_three_notebooks_hold_at_least_twelve_exercises() -> None:
+    assert len([e for e in registered() if e.notebook in ("01", "02", "03")]) >= 12
+
+
+def test_workbook_student_writes_copies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xlmeta_lab.cli import main
+
+    assert main(["workbook", "--student", str(tmp_path), "--only", "01"]) == 0
+    assert [p.name for p in tmp_path.glob("*.ipynb")] == ["01_maml_derivation.ipynb"]
+    assert "5 exercises" in capsys.readouterr().out
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
+def test_student_copy_runs_top_to_bottom(
+    script: Path, tmp_path: Path, notebook_outputs: Path, request: pytest.FixtureRequest
+) -> None:
+    """CI runs the student copies too: every exercise reports "not done yet" and nothing else fails."""
+    import papermill
+
+    from xlmeta_lab.teaching.student import write_student_copies
+    from xlmeta_lab.teaching.workbook import NOTEBOOK_DATA
+
+    if script.stem in NOTEBOOK_DATA:
+        request.getfixturevalue("data_dir")
+    (copy,) = write_student_copies([script.with_suffix(".ipynb")], tmp_path / "student")
+    executed = tmp_path / "executed.ipynb"
+    papermill.execute_notebook(
+        str(copy), str(executed), parameters={"PROFILE": "quick"}, kernel_name="python3",
+        cwd=str(copy.parent), progress_bar=False,
+    )
+    printed = "".join(
+        o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
+    )
+    for exercise in registered(script.stem[:2]):
+        assert f"exercise {exercise.number}: not done yet" in printed
+    assert ": correct." not in printed
