@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jupytext
@@ -73,6 +74,9 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, str]) -> str:
     """Run ``notebook`` with papermill from ``notebooks/``, as the workbook does; its printed text."""
     import papermill
 
+    from xlmeta_lab.experiments.progress import ENV_PLAIN
+
+    os.environ[ENV_PLAIN] = "1"  # as the workbook does: text progress bars in the saved notebook
     executed = out_dir / notebook.name
     papermill.execute_notebook(
         str(notebook),

@@ -56,6 +56,23 @@ def test_explorer_builds_and_runs_without_a_kernel() -> None:
     plt.close("all")
 
 
+def test_explorer_shows_a_first_run_as_an_ordinary_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An executed notebook keeps figures, not what a widget drew: show() must leave a figure in the cell."""
+    from xlmeta_lab.teaching import widgets
+
+    shown: list[object] = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+    explorer = widgets.ToyExplorer(seed=0)
+    explorer.settings.update(
+        sentences=80, fr_sentences=120, fr_holdout=10, fr_test=40, steps=4, finetune_steps=[3]
+    )
+    record = explorer.show()
+    kinds = [type(item).__name__ for item in shown]
+    assert "Figure" in kinds and kinds[-1] == "HBox", kinds  # the figure of the first run, then the controls
+    assert explorer.history == [record]
+    plt.close("all")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xlmeta")
     add_experiment_commands(parser.add_subparsers(dest="command"))

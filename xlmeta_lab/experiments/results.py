@@ -15,7 +15,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def provenance(config: Mapping[str, Any], seed: int | Sequence[int]) -> dict[str
         "git": git_commit(),
         "platform": f"{platform.system()} {platform.machine()}",
         "argv": list(sys.argv),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

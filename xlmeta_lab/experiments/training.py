@@ -20,7 +20,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.data.ud import Sentence
@@ -40,6 +39,7 @@ from xlmeta_lab.experiments.checkpoints import (
 )
 from xlmeta_lab.experiments.config import TrainConfig, total_steps
 from xlmeta_lab.experiments.methods import METHODS
+from xlmeta_lab.experiments.progress import progress_bar
 from xlmeta_lab.experiments.scoring import token_accuracy
 from xlmeta_lab.meta import MetaLearner, Task, resolve_device
 from xlmeta_lab.meta.params import AdaptSpec, tree_to
@@ -277,7 +277,7 @@ def train(
     n_steps = total_steps(config)
     end = n_steps if stop_after is None else min(n_steps, stop_after)
     last_saved = start if (path is not None and path.exists()) else None
-    bar = tqdm(
+    bar = progress_bar(
         range(start, end), desc=f"train {config.method}", disable=not progress, initial=start, total=n_steps
     )
     for index in bar:

@@ -12,6 +12,7 @@ called directly (that is how it is tested).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,17 @@ class ToyExplorer:
         controls = w.VBox([self.relatedness, self.k, self.inner_steps, self.method, self.button, self.status])
         self.widget = w.HBox([controls, self.output])
 
+    def show(self) -> dict[str, Any]:
+        """Run once at the default settings, draw that run as an ordinary figure, then display the controls.
+
+        A notebook saved after execution (papermill, CI, a static render on GitHub) keeps ordinary figures but
+        not what a widget drew, so without this first figure a reader would see bare sliders.
+        """
+        record = self.run()
+        self._draw(record, into_widget=False)
+        display(self.widget)
+        return record
+
     def run(self) -> dict[str, Any]:
         """Train, fine-tune and evaluate with the current slider values, then redraw the plot."""
         self.button.disabled = True
@@ -107,11 +119,12 @@ class ToyExplorer:
         finally:
             self.button.disabled = False
 
-    def _draw(self, record: dict[str, Any]) -> None:
+    def _draw(self, record: dict[str, Any], into_widget: bool = True) -> None:
         method = record["method"]
         names = ["scratch", "joint", method]
-        with self.output:
-            self.output.clear_output(wait=True)
+        with self.output if into_widget else nullcontext():
+            if into_widget:
+                self.output.clear_output(wait=True)
             fig, (bars, trend) = plt.subplots(1, 2, figsize=(9, 3.4))
             bars.bar(
                 names, [100 * record[n] for n in names], color=[colour_of(n, i) for i, n in enumerate(names)]

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from xlmeta_lab.data.roles import UD_EXPERIMENT_FILES
 from xlmeta_lab.data.sources import resolve_all
+from xlmeta_lab.experiments.progress import ENV_PLAIN
 from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 
 DEFAULT_KERNEL = "python3"
@@ -143,6 +144,7 @@ def run_workbook(
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"PROFILE": profile} | ({"SEED": seed} if seed is not None else {})
     interactive = sys.stderr.isatty()  # progress bars for a person at a terminal, never in a log
+    os.environ[ENV_PLAIN] = "1"  # the kernels started below inherit it: text bars survive in the saved notebooks
     manager = _local_kernel_manager()
     engine_options = {"kernel_manager_class": manager} if manager is not None else {}
     runs: list[NotebookRun] = []
