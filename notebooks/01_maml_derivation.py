@@ -37,8 +37,9 @@
 #
 # **Prerequisites**: gradients and the chain rule; PyTorch tensors and `torch.autograd.grad`. No data to download.
 #
-# **Run time** (measured, `xlmeta workbook --only 01`): `quick` about 1 minute on 2 CPU cores; `full` about
-# 4 minutes on 2 CPU cores. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
+# **Run time** (measured with papermill on 2 CPU cores, one torch thread, kernel start included): `quick` about
+# 10 seconds, `full` about 35 seconds; not measured on a GPU (nothing here needs one). `PROFILE = "auto"` picks
+# `full` on a GPU and `quick` on a CPU.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one

@@ -157,3 +157,28 @@ def test_bench_reports_targets_and_fails_on_them_only_when_asked(
     slow = SimpleNamespace(case="sine 1 step", passed=False, max_grad_diff=1e-8)
     monkeypatch.setattr(bench, "run_benchmark", lambda **kwargs: [slow])
     assert main(["bench", "--json", "", *enforce]) == code
+
+
+def test_ctrl_c_keeps_the_last_complete_executed_notebook_and_says_what_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C mid-notebook: one line saying which notebook stopped, exit 130, and the previous executed copy
+    (from an earlier, complete run) is neither replaced by a partial one nor left beside a temporary file."""
+    import papermill
+
+    out = tmp_path / "build"
+    out.mkdir()
+    previous = out / "01_maml_derivation.ipynb"
+    previous.write_text("the last complete run")
+
+    def interrupted(source: str, target: str, **_: object) -> None:
+        Path(target).write_text("half a notebook")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    assert main(["workbook", "--only", "01", "--out", str(out)]) == 130
+    message = capsys.readouterr().err
+    assert "stopped: interrupted while running 01_maml_derivation" in message
+    assert f"the previous {previous} is kept" in message
+    assert previous.read_text() == "the last complete run"
+    assert [p.name for p in out.iterdir()] == [previous.name], "no partial copy left behind"

@@ -5,7 +5,8 @@ The notebooks hold the solutions between ``# BEGIN SOLUTION`` and ``# END SOLUTI
 :func:`check` reports such a function as *not done yet* instead of stopping the notebook.
 """
 
-from xlmeta_lab.teaching.exercises import derivation  # noqa: F401  (registers notebook 01's exercises)
+# Importing a notebook's module registers its exercises.
+from xlmeta_lab.teaching.exercises import derivation, engine  # noqa: F401
 from xlmeta_lab.teaching.exercises.core import Exercise, ExerciseFailed, check, lookup, registered
 
 __all__ = ["Exercise", "ExerciseFailed", "check", "lookup", "registered"]
