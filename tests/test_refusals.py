@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from treebanks import fewshot_argv
 
 from xlmeta_lab.cli import main
 from xlmeta_lab.experiments.checkpoints import save_checkpoint
@@ -191,3 +192,26 @@ def test_notebook_parameters_are_checked_in_the_start_up_cell(
 
     with pytest.raises(ValueError, match=re.escape(message)):
         start_notebook("02_toy_languages", profile, seed, device)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("role", "content", "message"),
+    [
+        ("support", "Le chat mang\xe9 .".encode("latin-1"), "support.conllu:1: not UTF-8 text (byte 0xe9"),
+        ("test", b"\x1f\x8b\x08\x00\x00binary", "test.conllu:1: not UTF-8 text (byte 0x8b"),
+    ],
+)
+def test_fewshot_names_the_file_that_is_not_utf8(
+    role: str,
+    content: bytes,
+    message: str,
+    tiny: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = tmp_path / f"{role}.conllu"
+    bad.write_bytes(content)
+    assert main([*fewshot_argv(tiny, **{role: bad}), "--shots", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and str(bad) in err
+    assert err.count("\n") == 1 and "codec" not in err

@@ -1,5 +1,5 @@
-"""Command-line test helpers: tiny CoNLL-U files (``xlmeta fewshot`` reads treebanks from disk) and the
-``xlmeta train`` command line for the UD task."""
+"""Command-line test helpers: tiny CoNLL-U files (``xlmeta fewshot`` reads treebanks from disk), the
+``xlmeta fewshot`` command line for the ``tiny`` fixture, and the ``xlmeta train`` command line for the UD task."""
 
 from __future__ import annotations
 
@@ -35,4 +35,17 @@ def ud_train_argv(data_dir: Path, out: Path, *options: str, method: str = "fomam
         str(data_dir),
         "--out",
         str(out),
+    ]
+
+
+def fewshot_argv(tiny: dict[str, Path], support: Path | None = None, test: Path | None = None) -> list[str]:
+    """``xlmeta fewshot`` for the ``tiny`` fixture's checkpoint, on its files unless others are given."""
+    return [
+        "fewshot",
+        "--init",
+        str(tiny["init"]),
+        "--support",
+        str(support or tiny["support"]),
+        "--test",
+        str(test or tiny["test"]),
     ]
