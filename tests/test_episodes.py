@@ -19,7 +19,12 @@ from xlmeta_lab.data.roles import (
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import TAG_TO_ID, encode_sentences
+from xlmeta_lab.episodes.encoders import (
+    MAX_SENTENCE_WORDS,
+    TAG_TO_ID,
+    encode_sentences,
+    split_long_sentences,
+)
 from xlmeta_lab.episodes.samplers import ClassificationEpisodeSampler, TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, padding_mask
 from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab
@@ -117,6 +122,25 @@ def test_encode_sentences_for_evaluation(toy: dict[str, list[Sentence]], vocab: 
     assert padding_mask(y).sum() == sum(len(s) for s in sentences)  # nothing truncated
     _, y_cut = encode_sentences(sentences, vocab, max_len=5)
     assert y_cut.shape == (20, 5)
+
+
+def test_a_sentence_over_the_limit_is_refused_or_cut_into_parts(
+    toy: dict[str, list[Sentence]], vocab: Vocab
+) -> None:
+    words = 100 * MAX_SENTENCE_WORDS + 7
+    run_on = Sentence(("chat",) * words, ("DET",) * words, "fr-long", "fr", "long.conllu")
+    with pytest.raises(ValueError, match=f"sentence 'fr-long' of long.conllu has {words} words, more than"):
+        encode_sentences([toy["fr"][0], run_on], vocab)  # refused before any tensor is built
+    _, y = encode_sentences([run_on], vocab, max_len=5)  # a max_len that cuts it is the caller's choice
+    assert y.shape == (1, 5)
+    with pytest.warns(UserWarning, match=f"1 sentence\\(s\\) longer than {MAX_SENTENCE_WORDS} words"):
+        parts = split_long_sentences([toy["fr"][0], run_on])
+    assert parts[0] == toy["fr"][0] and len(parts) == 1 + 101
+    assert [len(p) for p in parts[1:]] == [MAX_SENTENCE_WORDS] * 100 + [7]
+    assert parts[1].sent_id == "fr-long#part1" and parts[-1].sent_id == "fr-long#part101"
+    assert sum((p.tags for p in parts[1:]), ()) == run_on.tags  # every word keeps its tag
+    _, y = encode_sentences(parts, vocab)
+    assert y.shape == (102, MAX_SENTENCE_WORDS)
 
 
 def sib_examples() -> list[Example]:

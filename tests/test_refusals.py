@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from treebanks import fewshot_argv
+from treebanks import fewshot_argv, write_conllu
 
 from xlmeta_lab.cli import main
 from xlmeta_lab.experiments.checkpoints import save_checkpoint
@@ -163,8 +163,6 @@ def test_an_init_that_is_not_a_checkpoint_is_one_line_and_never_suggests_unsafe_
 def test_fewshot_refuses_an_interval_when_every_draw_is_the_whole_pool(
     tmp_path: Path, tiny_toy: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from treebanks import write_conllu
-
     from xlmeta_lab.data.toy import make_toy_languages
 
     assert train_toy(tmp_path / "run") == 0
@@ -215,3 +213,21 @@ def test_fewshot_names_the_file_that_is_not_utf8(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and str(bad) in err
     assert err.count("\n") == 1 and "codec" not in err
+
+
+def test_fewshot_cuts_a_run_on_sentence_into_parts_instead_of_padding_to_it(
+    tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xlmeta_lab.data.ud import Sentence, read_conllu
+    from xlmeta_lab.episodes.encoders import MAX_SENTENCE_WORDS
+
+    words = 100 * MAX_SENTENCE_WORDS  # a file without sentence breaks
+    run_on = Sentence(("chat",) * words, ("NOUN",) * words, "", "target", "")
+    support = write_conllu(tmp_path / "support.conllu", [*read_conllu(tiny["support"], "target"), run_on])
+    argv = [*fewshot_argv(tiny, support=support), "--shots", "2", "--draws", "2", "--steps", "2"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"warning: support.conllu: 1 sentence(s) longer than {MAX_SENTENCE_WORDS} words (the longest, 'tiny-30', "
+        f"has {words}) cut into parts of at most {MAX_SENTENCE_WORDS}"
+    ) in err

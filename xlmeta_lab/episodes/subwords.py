@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import TAG_TO_ID
+from xlmeta_lab.episodes.encoders import TAG_TO_ID, padded_length
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled
 from xlmeta_lab.meta import Task
@@ -127,7 +127,7 @@ class SubwordEncoder:
         if max_len is not None:
             x, y = encode_for_encoder(sentences, self.tokenizer, self.max_subtokens, max_len)
             return Labeled(x, y)
-        longest = max((len(s) for s in sentences), default=1)
+        longest = padded_length(sentences)
         x, y = encode_for_encoder(sentences, self.tokenizer, self.limit, longest, pad_to_longest=True)
         return Labeled(x, y)
 

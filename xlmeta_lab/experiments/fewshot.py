@@ -15,6 +15,7 @@ from pathlib import Path
 from xlmeta_lab.data.roles import FewShotSplits
 from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.data.ud import read_conllu
+from xlmeta_lab.episodes.encoders import split_long_sentences
 from xlmeta_lab.experiments.checkpoints import Checkpoint, load_checkpoint
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.methods import METHODS
@@ -82,8 +83,8 @@ def fewshot_from_files(
     if not 0 < holdout_fraction < 1:
         raise ValueError(f"--holdout must be between 0 and 1, got {holdout_fraction}")
     checkpoint = load_checkpoint(init)
-    support_sentences = read_conllu(support, lang="target")
-    test_sentences = read_conllu(test, lang="target")
+    support_sentences = split_long_sentences(read_conllu(support, lang="target"))
+    test_sentences = split_long_sentences(read_conllu(test, lang="target"))
     n_holdout = max(1, round(holdout_fraction * len(support_sentences)))
     holdout, pool = seeded_split(support_sentences, [n_holdout], f"{seed}:fewshot-holdout", keep_order=False)
     if shots > len(pool):

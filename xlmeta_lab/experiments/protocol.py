@@ -34,7 +34,7 @@ from torch import nn
 
 from xlmeta_lab.data.roles import FewShotSplits
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder, encode_buckets
+from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder, encode_buckets, padded_length
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets
 from xlmeta_lab.episodes.vocab import Vocab
@@ -74,7 +74,7 @@ class Budget:
 def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
     """Draws of equal K encoded to one shape (the longest sentence among them) and stacked on a leading
     draw axis, ready for vmap."""
-    max_len = max(len(s) for d in draws for s in d)
+    max_len = padded_length([s for d in draws for s in d])
     return stack_sets([encoder.encode(list(d), max_len) for d in draws])
 
 
