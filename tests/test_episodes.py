@@ -12,6 +12,7 @@ from xlmeta_lab.data.roles import (
     french_fewshot_splits,
     meta_training_treebanks,
     parallel_pud,
+    shared_sentences,
     sib200_french_splits,
     sib200_labels,
     sib200_meta_training,
@@ -22,8 +23,10 @@ from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import (
     MAX_SENTENCE_WORDS,
     TAG_TO_ID,
+    WordCharEncoder,
     encode_sentences,
     split_long_sentences,
+    unknown_char_share,
 )
 from xlmeta_lab.episodes.samplers import ClassificationEpisodeSampler, TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, padding_mask
@@ -141,6 +144,32 @@ def test_a_sentence_over_the_limit_is_refused_or_cut_into_parts(
     assert sum((p.tags for p in parts[1:]), ()) == run_on.tags  # every word keeps its tag
     _, y = encode_sentences(parts, vocab)
     assert y.shape == (102, MAX_SENTENCE_WORDS)
+
+
+def test_shared_sentences_are_the_same_words_or_the_same_own_id() -> None:
+    def sentence(words: str, sent_id: str, source: str = "a.conllu") -> Sentence:
+        return Sentence(tuple(words.split()), ("X",) * len(words.split()), sent_id, "fr", source)
+
+    support = [
+        sentence("le chat dort", "s1"),
+        sentence("the cat sleeps", "pud-7"),
+        sentence("oui", "a.conllu:3"),
+    ]
+    test = [
+        sentence("le chat dort", "t1", "b.conllu"),  # the same words
+        sentence("el gato duerme", "pud-7", "b.conllu"),  # a translation: PUD gives it the same id
+        sentence("non", "a.conllu:3"),  # a numbered id of another file called a.conllu: not the same
+        sentence("le chien dort", "t4", "b.conllu"),
+    ]
+    assert [s.sent_id for s in shared_sentences(support, test)] == ["t1", "pud-7"]
+
+
+def test_unknown_character_share_counts_every_occurrence(vocab: Vocab) -> None:
+    known = next(c for c in vocab.chars[2:] if len(c) == 1)
+    encoder = WordCharEncoder(vocab)
+    greek = Sentence((known * 3, "ζζ"), ("X", "X"), "g", "el", "g")
+    assert unknown_char_share([greek], encoder) == pytest.approx(2 / 5)
+    assert unknown_char_share([], encoder) == 0.0
 
 
 def sib_examples() -> list[Example]:

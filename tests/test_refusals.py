@@ -228,6 +228,52 @@ def test_fewshot_cuts_a_run_on_sentence_into_parts_instead_of_padding_to_it(
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert (
-        f"warning: support.conllu: 1 sentence(s) longer than {MAX_SENTENCE_WORDS} words (the longest, 'tiny-30', "
+        f"warning: support.conllu: 1 sentence(s) longer than {MAX_SENTENCE_WORDS} words (the longest, 'support-30', "
         f"has {words}) cut into parts of at most {MAX_SENTENCE_WORDS}"
     ) in err
+
+
+def _test_file(case: str, tiny: dict[str, Path], folder: Path) -> Path:
+    """The --test file of a case of the table below, built from the ``tiny`` fixture's support and test."""
+    from dataclasses import replace
+
+    from xlmeta_lab.data.ud import read_conllu
+
+    support, test = (read_conllu(tiny[role], "target") for role in ("support", "test"))
+    if case == "the support file":
+        return tiny["support"]
+    if case == "3 support sentences added":
+        return write_conllu(folder / "test.conllu", [*test, *support[:3]])
+    assert case == "another script"
+    greek = [replace(s, forms=tuple("ζ" * len(form) for form in s.forms)) for s in test]
+    return write_conllu(folder / "test.conllu", greek)
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "message"),
+    [
+        ("the support file", 2, "error: all 30 sentences of {support} are also in {support} (the same words"),
+        (
+            "3 support sentences added",
+            0,
+            "warning: 3 of 23 sentences of {test} are also in {support} (the same",
+        ),
+        (
+            "another script",
+            0,
+            "warning: 100.0% of the characters of {test} are unknown to the model (over 20%)",
+        ),
+    ],
+)
+def test_fewshot_says_when_test_and_support_share_sentences_or_the_model_cannot_spell_them(
+    case: str,
+    status: int,
+    message: str,
+    tiny: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    test = _test_file(case, tiny, tmp_path)
+    assert main([*fewshot_argv(tiny, test=test), "--shots", "2", "--draws", "2", "--steps", "2"]) == status
+    err = capsys.readouterr().err
+    assert message.format(support=tiny["support"], test=test) in err

@@ -9,10 +9,11 @@ from xlmeta_lab.data.ud import Sentence
 
 
 def write_conllu(path: Path, sentences: list[Sentence]) -> Path:
-    """``sentences`` as a minimal valid CoNLL-U file (ids ``tiny-0``, ``tiny-1``, ...; flat trees)."""
+    """``sentences`` as a minimal valid CoNLL-U file (flat trees) under their own ids; one without an id gets
+    ``<file stem>-<n>``, so two files never share an id by accident."""
     lines = []
     for n, sentence in enumerate(sentences):
-        lines += [f"# sent_id = tiny-{n}"]
+        lines += [f"# sent_id = {sentence.sent_id or f'{path.stem}-{n}'}"]
         lines += [
             f"{i}\t{f}\t{f}\t{t}\t_\t_\t0\tdep\t_\t_"
             for i, (f, t) in enumerate(zip(sentence.forms, sentence.tags), 1)

@@ -166,7 +166,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """The few-shot protocol on French for one checkpoint, next to an untrained tagger (scratch)."""
     from xlmeta_lab.experiments.checkpoints import load_checkpoint
     from xlmeta_lab.experiments.conditions import train_conditions
-    from xlmeta_lab.experiments.protocol import Condition, run_protocol, write_protocol_results
+    from xlmeta_lab.experiments.protocol import (
+        Condition,
+        check_support_and_tests,
+        run_protocol,
+        write_protocol_results,
+    )
     from xlmeta_lab.teaching.report import describe_difference
 
     if args.task in _NOT_WIRED:
@@ -185,8 +190,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     trained = Condition(
         method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
     )
+    splits, encoder = setup.splits, checkpoint.backbone.encoder
+    check_support_and_tests([*splits.support_pool, *splits.holdout], splits.tests, encoder)
     protocol = replace(setup.protocol, baseline="scratch")
-    result = run_protocol([*scratch.conditions, trained], setup.splits, checkpoint.backbone.encoder, protocol)
+    result = run_protocol([*scratch.conditions, trained], splits, encoder, protocol)
     print(result.table())
     for k in (k for k in protocol.ks if k > 0):
         print(describe_difference(result.get(method, k)))

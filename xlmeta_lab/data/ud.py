@@ -125,6 +125,19 @@ def _validate(lines: list[str], path: str) -> None:
         raise ConlluFormatError(path, max(len(lines), 1), "empty file: no sentences found")
 
 
+def numbered_id(source: str, number: int) -> str:
+    """The id :func:`read_conllu` gives the ``number``-th sentence (1-based) of a file without ``# sent_id``:
+    unique within that file only, so two files with the same name can share it by chance."""
+    return f"{source}:{number}"
+
+
+def has_own_id(sentence: Sentence) -> bool:
+    """Whether ``sentence.sent_id`` is its file's own (``# sent_id``), not a :func:`numbered_id`: only those
+    say that two sentences of different files are the same sentence, or translations of it (PUD)."""
+    prefix, _, number = sentence.sent_id.rpartition(":")
+    return not (prefix == sentence.source and number.isdigit())
+
+
 def _read_text(path: Path) -> str:
     """The file as text. CoNLL-U is UTF-8; a byte-order mark, which some Windows editors write, is dropped
     (it would otherwise glue itself to the first line's first column). Bytes that are not UTF-8 (a Latin-1
@@ -169,7 +182,7 @@ def read_conllu(path: str | os.PathLike, lang: str, source: str | None = None) -
             Sentence(
                 forms=tuple(tok["form"] for tok in words),
                 tags=tuple(tok["upos"] for tok in words),
-                sent_id=tokens.metadata.get("sent_id") or f"{source}:{number}",
+                sent_id=tokens.metadata.get("sent_id") or numbered_id(source, number),
                 lang=lang,
                 source=source,
             )

@@ -11,7 +11,8 @@ Sub-word encoding for a pretrained encoder lives in :mod:`xlmeta_lab.episodes.su
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -20,7 +21,7 @@ import torch
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, TokenInputs
-from xlmeta_lab.episodes.vocab import PAD, Vocab, tokenize
+from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab, tokenize
 
 TAG_TO_ID = {tag: i for i, tag in enumerate(UPOS_TAGS)}
 
@@ -136,6 +137,10 @@ class SentenceEncoder(Protocol):
 
     def encode(self, sentences: Sequence[Sentence], max_len: int | None = None) -> Labeled: ...
 
+    def unknown_chars(self, chars: Iterable[str]) -> set[str]:
+        """Those of ``chars`` the model reads as its one unknown symbol, unable to tell them apart."""
+        ...
+
 
 @dataclass(frozen=True)
 class WordCharEncoder:
@@ -146,6 +151,23 @@ class WordCharEncoder:
 
     def encode(self, sentences: Sequence[Sentence], max_len: int | None = None) -> Labeled:
         return encode_sentences(sentences, self.vocab, max_len, self.max_word_len)
+
+    def unknown_chars(self, chars: Iterable[str]) -> set[str]:
+        return {c for c in chars if self.vocab.char_ids(c, 1) == [UNK]}
+
+
+#: Above this share of unknown characters a set is probably not what the model can read: French on the
+#: workbook's en+es characters has 0.13% ("î", "œ", "û", ...), a Latin-script language with many letters of
+#: its own a few percent, while another script (Greek, Cyrillic, Chinese) is unknown almost throughout.
+UNKNOWN_CHARS_WARNING = 0.2
+
+
+def unknown_char_share(sentences: Sequence[Sentence], encoder: SentenceEncoder) -> float:
+    """The share of the characters of ``sentences`` (every occurrence counted) that ``encoder``'s model reads
+    as its unknown symbol: high means the words' spelling, the cue a new language is tagged by, is lost."""
+    counts = Counter(c for s in sentences for form in s.forms for c in form)
+    total = sum(counts.values())
+    return sum(counts[c] for c in encoder.unknown_chars(counts)) / total if total else 0.0
 
 
 def as_encoder(encoder: SentenceEncoder | Vocab, max_word_len: int = 16) -> SentenceEncoder:

@@ -15,7 +15,7 @@ Reference:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -130,6 +130,14 @@ class SubwordEncoder:
         longest = padded_length(sentences)
         x, y = encode_for_encoder(sentences, self.tokenizer, self.limit, longest, pad_to_longest=True)
         return Labeled(x, y)
+
+    def unknown_chars(self, chars: Iterable[str]) -> set[str]:
+        """Characters the tokenizer turns into its unknown piece (none for a byte-level one, which has none)."""
+        unk, chars = self.tokenizer.unk_token_id, list(chars)
+        if unk is None or not chars:
+            return set()
+        pieces = self.tokenizer(chars, add_special_tokens=False)["input_ids"]
+        return {c for c, ids in zip(chars, pieces) if unk in ids}
 
 
 class EncoderEpisodeSampler(TaggingEpisodeSampler):

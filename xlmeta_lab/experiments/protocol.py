@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,9 +33,16 @@ from typing import Any
 
 from torch import nn
 
-from xlmeta_lab.data.roles import FewShotSplits
+from xlmeta_lab.data.roles import FewShotSplits, shared_sentences
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder, encode_buckets, padded_length
+from xlmeta_lab.episodes.encoders import (
+    UNKNOWN_CHARS_WARNING,
+    SentenceEncoder,
+    as_encoder,
+    encode_buckets,
+    padded_length,
+    unknown_char_share,
+)
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets
 from xlmeta_lab.episodes.vocab import Vocab
@@ -76,6 +84,45 @@ def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) 
     draw axis, ready for vmap."""
     max_len = padded_length([s for d in draws for s in d])
     return stack_sets([encoder.encode(list(d), max_len) for d in draws])
+
+
+def check_support_and_tests(
+    support: Sequence[Sentence],
+    tests: Mapping[str, Sequence[Sentence]],
+    encoder: SentenceEncoder,
+    support_name: str = "the support sentences",
+) -> None:
+    """Refuse a test set that is all support sentences; warn when some are shared, or when a set's characters
+    are mostly unknown to the model (over :data:`~xlmeta_lab.episodes.encoders.UNKNOWN_CHARS_WARNING`).
+
+    ``support`` is everything the protocol may fine-tune or choose on (pool and holdout). A shared sentence can
+    be drawn into a support set and then scored: the score flatters the model, silently. A set the model cannot
+    spell gives a score that says little about adaptation. Neither needs the model to run, so they come first.
+    """
+    for test_name, test in tests.items():
+        shared = shared_sentences(support, test)
+        if test and len(shared) == len(test):
+            raise ValueError(
+                f"all {len(test)} sentences of {test_name} are also in {support_name} (the same words or "
+                "sent_id): its score would measure what the model was shown, not how it adapts; score on a "
+                "file apart from the support file"
+            )
+        if shared:
+            warnings.warn(
+                f"{len(shared)} of {len(test)} sentences of {test_name} are also in {support_name} (the same "
+                f"words or sent_id, e.g. {shared[0].sent_id!r}): a support set or the holdout can hold them, "
+                "which flatters the score",
+                stacklevel=2,
+            )
+    for name, sentences in {support_name: support, **tests}.items():
+        share = unknown_char_share(sentences, encoder)
+        if share > UNKNOWN_CHARS_WARNING:
+            warnings.warn(
+                f"{100 * share:.1f}% of the characters of {name} are unknown to the model (over "
+                f"{100 * UNKNOWN_CHARS_WARNING:.0f}%): it reads them all as one symbol, so their spelling cannot "
+                "help it; is this a script the model was trained on?",
+                stacklevel=2,
+            )
 
 
 def choose_budget(
