@@ -277,3 +277,42 @@ def test_fewshot_says_when_test_and_support_share_sentences_or_the_model_cannot_
     assert main([*fewshot_argv(tiny, test=test), "--shots", "2", "--draws", "2", "--steps", "2"]) == status
     err = capsys.readouterr().err
     assert message.format(support=tiny["support"], test=test) in err
+
+
+@pytest.mark.parametrize(
+    ("lrs", "status", "message"),
+    [
+        (
+            ["1e30"],
+            2,
+            "error: fomaml: fine-tuning ended with a non-finite loss on the support set at every budget of the "
+            "grid (lrs 1e+30; steps 2), so no budget can be chosen and nothing scored",
+        ),
+        (
+            ["0.1", "1e30"],
+            0,
+            "warning: fomaml: fine-tuning ended with a non-finite loss on the support set at lr=1e+30 steps=2; "
+            "left out of the budget choice",
+        ),
+    ],
+)
+def test_a_fine_tuning_that_diverges_is_never_a_score(
+    lrs: list[str], status: int, message: str, tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [*fewshot_argv(tiny), "--shots", "2", "--draws", "2", "--steps", "2", "--lrs", *lrs]
+    assert main(argv) == status
+    assert message in capsys.readouterr().err
+
+
+def test_a_chosen_budget_that_diverges_on_the_draws_names_the_condition_and_budget(
+    tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xlmeta_lab.experiments import protocol
+
+    # As if the holdout had chosen a budget that then diverges on the scored draws.
+    monkeypatch.setattr(protocol, "choose_budget", lambda *args: protocol.Budget(1e30, 2, 0.5))
+    assert main([*fewshot_argv(tiny), "--shots", "2", "--draws", "2", "--steps", "2"]) == 2
+    assert (
+        "error: fomaml, K=2: fine-tuning for 2 steps at lr=1e+30 ended with a non-finite loss on the support set "
+        "in 2 of 2 draw(s), so it has no score"
+    ) in capsys.readouterr().err

@@ -6,7 +6,10 @@ For every condition (scratch, joint, MAML, ...), every training seed and every K
    condition (a paired design), nested across K (:func:`xlmeta_lab.episodes.samplers.support_draws`);
 2. fine-tune on each draw with plain SGD for a fixed budget (``lr``, ``steps``). The budget is chosen per
    condition from a small grid by accuracy on the French *holdout* (a part of the support split set aside
-   for this), never on a test set: :func:`choose_budget` is not even given the tests;
+   for this), never on a test set: :func:`choose_budget` is not even given the tests. A budget whose
+   fine-tuning ends with a NaN or infinite loss is left out of the choice (with a warning), and one that does
+   so on the scored draws is an error (:class:`~xlmeta_lab.experiments.adapt.FineTuningDiverged`): the
+   weights would still tag, but their accuracy is no result;
 3. score token accuracy on each test set, counting real words only (targets != -100).
 
 Each (seed, draw) pair is one unit. We report the mean over units with a 95% confidence interval from the
@@ -46,7 +49,7 @@ from xlmeta_lab.episodes.encoders import (
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments.adapt import finetune_batch
+from xlmeta_lab.experiments.adapt import FineTuningDiverged, diverged_draws, finetune_batch, require_finite
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
 from xlmeta_lab.experiments.scoring import accuracy_per_draw, counts_over
@@ -140,6 +143,7 @@ def choose_budget(
     encoder = as_encoder(encoder, protocol.max_word_len)
     holdout_data = encode_buckets(holdout, encoder)
     scores: dict[tuple[float, int], list[float]] = defaultdict(list)
+    diverged: set[tuple[float, int]] = set()
     ks = protocol.budget_ks or tuple(k for k in protocol.ks if k > 0)
     n_draws = protocol.budget_draws or protocol.n_draws
     models = condition.models[: protocol.budget_models or None]
@@ -152,9 +156,37 @@ def choose_budget(
                     model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
                 )
                 for steps, weights in trajectory.items():
-                    scores[(lr, steps)] += [c / t for c, t in accuracy_per_draw(model, weights, holdout_data)]
-    best = max(scores, key=lambda key: (statistics.fmean(scores[key]), -key[0], -key[1]))
-    return Budget(best[0], best[1], statistics.fmean(scores[best]))
+                    if diverged_draws(model, weights, supports):
+                        diverged.add((lr, steps))
+                    else:
+                        scores[(lr, steps)] += [
+                            c / t for c, t in accuracy_per_draw(model, weights, holdout_data)
+                        ]
+    candidates = {key: values for key, values in scores.items() if key not in diverged}
+    _report_diverged(condition.name, diverged, protocol, chosen_from=bool(candidates))
+    best = max(candidates, key=lambda key: (statistics.fmean(candidates[key]), -key[0], -key[1]))
+    return Budget(best[0], best[1], statistics.fmean(candidates[best]))
+
+
+def _report_diverged(
+    name: str, diverged: set[tuple[float, int]], protocol: ProtocolConfig, *, chosen_from: bool
+) -> None:
+    """A budget whose fine-tuning diverged is no candidate: say which were left out, or refuse when none is left."""
+    if not diverged:
+        return
+    budgets = ", ".join(f"lr={lr} steps={steps}" for lr, steps in sorted(diverged))
+    if not chosen_from:
+        raise FineTuningDiverged(
+            f"{name}: fine-tuning ended with a non-finite loss on the support set at every budget of the grid "
+            f"(lrs {', '.join(map(str, protocol.lrs))}; steps {', '.join(map(str, protocol.steps))}), so no "
+            "budget can be chosen and nothing scored; give smaller learning rates or fewer steps (fewshot: --lrs, "
+            "--steps; evaluate: the profile's finetune_lrs, finetune_steps)"
+        )
+    warnings.warn(
+        f"{name}: fine-tuning ended with a non-finite loss on the support set at {budgets}; left out of the "
+        "budget choice",
+        stacklevel=3,
+    )
 
 
 @dataclass
@@ -253,6 +285,14 @@ def run_protocol(
                     weights = finetune_batch(
                         model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
                     )[budget.steps]
+                    require_finite(
+                        model,
+                        weights,
+                        supports,
+                        lr=budget.lr,
+                        steps=budget.steps,
+                        what=f"{condition.name}, K={k}",
+                    )
                     per_test = {t: accuracy_per_draw(model, weights, data) for t, data in tests.items()}
                     lr, steps = budget.lr, budget.steps
                 for test_set, counts in per_test.items():
