@@ -19,13 +19,28 @@ from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
 from xlmeta_lab.experiments.run_folder import LOCK_NAME, RunFolderError, check_run_folder, run_lock
 
 
-@pytest.fixture
-def tiny_toy(monkeypatch: pytest.MonkeyPatch) -> None:
+def shrink_toy_quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The toy task's quick profile cut to seconds (4 steps on 80 sentences per language)."""
     from xlmeta_lab.teaching import profiles
 
     tiny = dict(profiles.PROFILES["02_toy_languages"]["quick"])
     tiny.update(sentences=80, fr_sentences=120, fr_holdout=10, fr_test=40, steps=4, eval_every=2, hidden=16)
     monkeypatch.setitem(profiles.PROFILES["02_toy_languages"], "quick", tiny)
+
+
+@pytest.fixture
+def tiny_toy(monkeypatch: pytest.MonkeyPatch) -> None:
+    shrink_toy_quick(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished ``xlmeta train --task toy --method fomaml`` run (shrunk quick profile, seed 0); read only."""
+    run = tmp_path_factory.mktemp("toy-run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        shrink_toy_quick(monkeypatch)
+        assert train_toy(run) == 0
+    return run
 
 
 def train_toy(out: Path, *options: str, method: str = "fomaml") -> int:
@@ -316,3 +331,43 @@ def test_a_chosen_budget_that_diverges_on_the_draws_names_the_condition_and_budg
         "error: fomaml, K=2: fine-tuning for 2 steps at lr=1e+30 ended with a non-finite loss on the support set "
         "in 2 of 2 draw(s), so it has no score"
     ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "--resume", "--seed", "1"],
+            "the checkpoint in {run} was trained with seed 0, this run asks for seed 1; resume with the same "
+            "--seed, or train into another --out",
+        ),
+        (
+            ["train", "--resume", "--profile", "full"],
+            "was trained with profile quick, this run asks for profile full; resume with the same --profile",
+        ),
+        (
+            ["train", "--resume", "--method", "maml", "--seed", "2"],
+            "was trained with method fomaml and seed 0, this run asks for method maml and seed 2; resume with "
+            "the same --method and --seed",
+        ),
+        (
+            ["evaluate", "--seed", "1"],
+            "the checkpoint in {run} was trained with seed 0, this run asks for seed 1; pass the same --seed",
+        ),
+        (
+            ["evaluate", "--task", "ud-pos"],
+            "was trained with task toy, this run asks for task ud-pos; pass the same --task",
+        ),
+    ],
+)
+def test_a_checkpoint_asked_for_with_other_settings_says_which_in_the_users_words(
+    argv: list[str], message: str, toy_run: Path, tiny_toy: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command, *options = argv
+    where = ["--out", str(toy_run)] if command == "train" else ["--init", str(toy_run)]
+    defaults = {"--task": "toy", "--method": "fomaml" if command == "train" else None}
+    given = [a for flag, value in defaults.items() if value and flag not in options for a in (flag, value)]
+    assert main([command, *given, *where, *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message.format(run=toy_run) in err
+    assert "n_words" not in err and err.count("\n") == 1

@@ -150,7 +150,8 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     try:
         with run_lock(args.out):
-            result = train(setup.training, config, args.out, resume=args.resume, device=device)
+            origin = {"task": args.task, "profile": args.profile}
+            result = train(setup.training, config, args.out, resume=args.resume, device=device, origin=origin)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -164,7 +165,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """The few-shot protocol on French for one checkpoint, next to an untrained tagger (scratch)."""
-    from xlmeta_lab.experiments.checkpoints import load_checkpoint
+    from xlmeta_lab.experiments.checkpoints import (
+        CheckpointMismatch,
+        asked_otherwise,
+        load_checkpoint,
+        user_settings,
+    )
     from xlmeta_lab.experiments.conditions import train_conditions
     from xlmeta_lab.experiments.protocol import (
         Condition,
@@ -177,6 +183,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
     checkpoint = load_checkpoint(args.init)
+    saved = user_settings(checkpoint.train_config, checkpoint.origin)
+    folder = args.init if args.init.is_dir() else args.init.parent
+    told, flags = asked_otherwise(
+        folder, saved, {"task": args.task, "profile": args.profile, "seed": args.seed}
+    )
+    if told:  # before the data is read: the same data split and vocabulary need the same settings
+        raise CheckpointMismatch(f"{told}; pass the same {flags}")
     setup = _setup(args.task, args.profile, args.seed, args.data_dir, checkpoint.train_config.encoder)
     scratch = train_conditions(setup.training, checkpoint.train_config, [], [checkpoint.train_config.seed])
     if scratch.backbone != checkpoint.backbone:
