@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from treebanks import write_conllu
 
 from xlmeta_lab.data import sources
 from xlmeta_lab.teaching.notebook import ENV_OUTPUT
@@ -41,3 +42,23 @@ def notebook_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("notebook-outputs")
     os.environ[ENV_OUTPUT] = str(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A toy checkpoint trained for 4 steps, and made-up French as CoNLL-U files: what ``xlmeta fewshot``
+    reads, in seconds. Trained once per session; tests write only new files beside it."""
+    from xlmeta_lab.data.toy import make_toy_languages
+    from xlmeta_lab.experiments.config import TrainConfig
+    from xlmeta_lab.experiments.training import train
+
+    folder = tmp_path_factory.mktemp("tiny")
+    languages = make_toy_languages({"en": 60, "es": 60, "fr": 50}, seed=0)
+    config = TrainConfig(method="fomaml", steps=4, eval_every=2, checkpoint_every=2, hidden=16, max_len=20)
+    train({"en": languages["en"], "es": languages["es"]}, config, folder / "init", progress=False)
+    return {
+        "init": folder / "init",
+        "support": write_conllu(folder / "support.conllu", languages["fr"][:30]),
+        "test": write_conllu(folder / "test.conllu", languages["fr"][30:]),
+        "folder": folder,
+    }

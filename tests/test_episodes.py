@@ -12,6 +12,7 @@ from xlmeta_lab.data.roles import (
     french_fewshot_splits,
     meta_training_treebanks,
     parallel_pud,
+    shared_sentences,
     sib200_french_splits,
     sib200_labels,
     sib200_meta_training,
@@ -19,7 +20,14 @@ from xlmeta_lab.data.roles import (
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import TAG_TO_ID, encode_sentences
+from xlmeta_lab.episodes.encoders import (
+    MAX_SENTENCE_WORDS,
+    TAG_TO_ID,
+    WordCharEncoder,
+    encode_sentences,
+    split_long_sentences,
+    unknown_char_share,
+)
 from xlmeta_lab.episodes.samplers import ClassificationEpisodeSampler, TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, padding_mask
 from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab
@@ -117,6 +125,51 @@ def test_encode_sentences_for_evaluation(toy: dict[str, list[Sentence]], vocab: 
     assert padding_mask(y).sum() == sum(len(s) for s in sentences)  # nothing truncated
     _, y_cut = encode_sentences(sentences, vocab, max_len=5)
     assert y_cut.shape == (20, 5)
+
+
+def test_a_sentence_over_the_limit_is_refused_or_cut_into_parts(
+    toy: dict[str, list[Sentence]], vocab: Vocab
+) -> None:
+    words = 100 * MAX_SENTENCE_WORDS + 7
+    run_on = Sentence(("chat",) * words, ("DET",) * words, "fr-long", "fr", "long.conllu")
+    with pytest.raises(ValueError, match=f"sentence 'fr-long' of long.conllu has {words} words, more than"):
+        encode_sentences([toy["fr"][0], run_on], vocab)  # refused before any tensor is built
+    _, y = encode_sentences([run_on], vocab, max_len=5)  # a max_len that cuts it is the caller's choice
+    assert y.shape == (1, 5)
+    with pytest.warns(UserWarning, match=f"1 sentence\\(s\\) longer than {MAX_SENTENCE_WORDS} words"):
+        parts = split_long_sentences([toy["fr"][0], run_on])
+    assert parts[0] == toy["fr"][0] and len(parts) == 1 + 101
+    assert [len(p) for p in parts[1:]] == [MAX_SENTENCE_WORDS] * 100 + [7]
+    assert parts[1].sent_id == "fr-long#part1" and parts[-1].sent_id == "fr-long#part101"
+    assert sum((p.tags for p in parts[1:]), ()) == run_on.tags  # every word keeps its tag
+    _, y = encode_sentences(parts, vocab)
+    assert y.shape == (102, MAX_SENTENCE_WORDS)
+
+
+def test_shared_sentences_are_the_same_words_or_the_same_own_id() -> None:
+    def sentence(words: str, sent_id: str, source: str = "a.conllu") -> Sentence:
+        return Sentence(tuple(words.split()), ("X",) * len(words.split()), sent_id, "fr", source)
+
+    support = [
+        sentence("le chat dort", "s1"),
+        sentence("the cat sleeps", "pud-7"),
+        sentence("oui", "a.conllu:3"),
+    ]
+    test = [
+        sentence("le chat dort", "t1", "b.conllu"),  # the same words
+        sentence("el gato duerme", "pud-7", "b.conllu"),  # a translation: PUD gives it the same id
+        sentence("non", "a.conllu:3"),  # a numbered id of another file called a.conllu: not the same
+        sentence("le chien dort", "t4", "b.conllu"),
+    ]
+    assert [s.sent_id for s in shared_sentences(support, test)] == ["t1", "pud-7"]
+
+
+def test_unknown_character_share_counts_every_occurrence(vocab: Vocab) -> None:
+    known = next(c for c in vocab.chars[2:] if len(c) == 1)
+    encoder = WordCharEncoder(vocab)
+    greek = Sentence((known * 3, "ζζ"), ("X", "X"), "g", "el", "g")
+    assert unknown_char_share([greek], encoder) == pytest.approx(2 / 5)
+    assert unknown_char_share([], encoder) == 0.0
 
 
 def sib_examples() -> list[Example]:

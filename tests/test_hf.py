@@ -31,7 +31,7 @@ from transformers import (
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
 from xlmeta_lab.episodes.encoders import TAG_TO_ID
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
-from xlmeta_lab.episodes.subwords import EncoderEpisodeSampler, encode_for_encoder
+from xlmeta_lab.episodes.subwords import EncoderEpisodeSampler, SubwordEncoder, encode_for_encoder
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.meta import meta_gradient, meta_gradient_and_loss
@@ -188,6 +188,11 @@ def test_words_past_either_budget_are_ignored_not_mislabelled(saved: SimpleNames
     # fewer word slots than words: the rest have no slot
     _, tags = encode_for_encoder([sentence], saved.tokenizer, MAX_SUBTOKENS, max_words=3)
     assert tags[0].tolist() == [TAG_TO_ID[t] for t in sentence.tags[:3]]
+
+
+def test_unknown_characters_are_those_the_tokenizer_reads_as_its_unknown_piece() -> None:
+    encoder = SubwordEncoder(wordpiece_tokenizer(["le", "chat", "l", "e", "c", "h", "a", "t"]), "tiny")
+    assert encoder.unknown_chars(["l", "E", "é", "ж", "中"]) == {"ж", "中"}  # lower-cased, accents stripped
 
 
 def test_sampler_is_seeded_disjoint_and_paired_with_the_word_sampler(saved: SimpleNamespace) -> None:

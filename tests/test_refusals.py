@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from treebanks import fewshot_argv, write_conllu
 
 from xlmeta_lab.cli import main
 from xlmeta_lab.experiments.checkpoints import save_checkpoint
@@ -18,13 +19,28 @@ from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
 from xlmeta_lab.experiments.run_folder import LOCK_NAME, RunFolderError, check_run_folder, run_lock
 
 
-@pytest.fixture
-def tiny_toy(monkeypatch: pytest.MonkeyPatch) -> None:
+def shrink_toy_quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The toy task's quick profile cut to seconds (4 steps on 80 sentences per language)."""
     from xlmeta_lab.teaching import profiles
 
     tiny = dict(profiles.PROFILES["02_toy_languages"]["quick"])
     tiny.update(sentences=80, fr_sentences=120, fr_holdout=10, fr_test=40, steps=4, eval_every=2, hidden=16)
     monkeypatch.setitem(profiles.PROFILES["02_toy_languages"], "quick", tiny)
+
+
+@pytest.fixture
+def tiny_toy(monkeypatch: pytest.MonkeyPatch) -> None:
+    shrink_toy_quick(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished ``xlmeta train --task toy --method fomaml`` run (shrunk quick profile, seed 0); read only."""
+    run = tmp_path_factory.mktemp("toy-run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        shrink_toy_quick(monkeypatch)
+        assert train_toy(run) == 0
+    return run
 
 
 def train_toy(out: Path, *options: str, method: str = "fomaml") -> int:
@@ -162,8 +178,6 @@ def test_an_init_that_is_not_a_checkpoint_is_one_line_and_never_suggests_unsafe_
 def test_fewshot_refuses_an_interval_when_every_draw_is_the_whole_pool(
     tmp_path: Path, tiny_toy: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from treebanks import write_conllu
-
     from xlmeta_lab.data.toy import make_toy_languages
 
     assert train_toy(tmp_path / "run") == 0
@@ -204,3 +218,169 @@ def test_auto_profile_is_quick_on_a_cpu_and_full_on_a_gpu(capsys: pytest.Capture
     profile, settings, _ = start_notebook("01_maml_derivation", "auto", 0, "cpu")
     assert profile == "quick" and settings["n_seeds"] == 3
     assert 'profile=quick (PROFILE="auto" on CPU)' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("role", "content", "message"),
+    [
+        ("support", "Le chat mang\xe9 .".encode("latin-1"), "support.conllu:1: not UTF-8 text (byte 0xe9"),
+        ("test", b"\x1f\x8b\x08\x00\x00binary", "test.conllu:1: not UTF-8 text (byte 0x8b"),
+    ],
+)
+def test_fewshot_names_the_file_that_is_not_utf8(
+    role: str,
+    content: bytes,
+    message: str,
+    tiny: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = tmp_path / f"{role}.conllu"
+    bad.write_bytes(content)
+    assert main([*fewshot_argv(tiny, **{role: bad}), "--shots", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and str(bad) in err
+    assert err.count("\n") == 1 and "codec" not in err
+
+
+def test_fewshot_cuts_a_run_on_sentence_into_parts_instead_of_padding_to_it(
+    tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xlmeta_lab.data.ud import Sentence, read_conllu
+    from xlmeta_lab.episodes.encoders import MAX_SENTENCE_WORDS
+
+    words = 100 * MAX_SENTENCE_WORDS  # a file without sentence breaks
+    run_on = Sentence(("chat",) * words, ("NOUN",) * words, "", "target", "")
+    support = write_conllu(tmp_path / "support.conllu", [*read_conllu(tiny["support"], "target"), run_on])
+    argv = [*fewshot_argv(tiny, support=support), "--shots", "2", "--draws", "2", "--steps", "2"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"warning: support.conllu: 1 sentence(s) longer than {MAX_SENTENCE_WORDS} words (the longest, 'support-30', "
+        f"has {words}) cut into parts of at most {MAX_SENTENCE_WORDS}"
+    ) in err
+
+
+def _test_file(case: str, tiny: dict[str, Path], folder: Path) -> Path:
+    """The --test file of a case of the table below, built from the ``tiny`` fixture's support and test."""
+    from dataclasses import replace
+
+    from xlmeta_lab.data.ud import read_conllu
+
+    support, test = (read_conllu(tiny[role], "target") for role in ("support", "test"))
+    if case == "the support file":
+        return tiny["support"]
+    if case == "3 support sentences added":
+        return write_conllu(folder / "test.conllu", [*test, *support[:3]])
+    assert case == "another script"
+    greek = [replace(s, forms=tuple("ζ" * len(form) for form in s.forms)) for s in test]
+    return write_conllu(folder / "test.conllu", greek)
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "message"),
+    [
+        ("the support file", 2, "error: all 30 sentences of {support} are also in {support} (the same words"),
+        (
+            "3 support sentences added",
+            0,
+            "warning: 3 of 23 sentences of {test} are also in {support} (the same",
+        ),
+        (
+            "another script",
+            0,
+            "warning: 100.0% of the characters of {test} are unknown to the model (over 20%)",
+        ),
+    ],
+)
+def test_fewshot_says_when_test_and_support_share_sentences_or_the_model_cannot_spell_them(
+    case: str,
+    status: int,
+    message: str,
+    tiny: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    test = _test_file(case, tiny, tmp_path)
+    assert main([*fewshot_argv(tiny, test=test), "--shots", "2", "--draws", "2", "--steps", "2"]) == status
+    err = capsys.readouterr().err
+    assert message.format(support=tiny["support"], test=test) in err
+
+
+@pytest.mark.parametrize(
+    ("lrs", "status", "message"),
+    [
+        (
+            ["1e30"],
+            2,
+            "error: fomaml: fine-tuning ended with a non-finite loss on the support set at every budget of the "
+            "grid (lrs 1e+30; steps 2), so no budget can be chosen and nothing scored",
+        ),
+        (
+            ["0.1", "1e30"],
+            0,
+            "warning: fomaml: fine-tuning ended with a non-finite loss on the support set at lr=1e+30 steps=2; "
+            "left out of the budget choice",
+        ),
+    ],
+)
+def test_a_fine_tuning_that_diverges_is_never_a_score(
+    lrs: list[str], status: int, message: str, tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [*fewshot_argv(tiny), "--shots", "2", "--draws", "2", "--steps", "2", "--lrs", *lrs]
+    assert main(argv) == status
+    assert message in capsys.readouterr().err
+
+
+def test_a_chosen_budget_that_diverges_on_the_draws_names_the_condition_and_budget(
+    tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xlmeta_lab.experiments import protocol
+
+    # As if the holdout had chosen a budget that then diverges on the scored draws.
+    monkeypatch.setattr(protocol, "choose_budget", lambda *args: protocol.Budget(1e30, 2, 0.5))
+    assert main([*fewshot_argv(tiny), "--shots", "2", "--draws", "2", "--steps", "2"]) == 2
+    assert (
+        "error: fomaml, K=2: fine-tuning for 2 steps at lr=1e+30 ended with a non-finite loss on the support set "
+        "in 2 of 2 draw(s), so it has no score"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "--resume", "--seed", "1"],
+            "the checkpoint in {run} was trained with seed 0, this run asks for seed 1; resume with the same "
+            "--seed, or train into another --out",
+        ),
+        (
+            ["train", "--resume", "--profile", "full"],
+            "was trained with profile quick, this run asks for profile full; resume with the same --profile",
+        ),
+        (
+            ["train", "--resume", "--method", "maml", "--seed", "2"],
+            "was trained with method fomaml and seed 0, this run asks for method maml and seed 2; resume with "
+            "the same --method and --seed",
+        ),
+        (
+            ["evaluate", "--seed", "1"],
+            "the checkpoint in {run} was trained with seed 0, this run asks for seed 1; pass the same --seed",
+        ),
+        (
+            ["evaluate", "--task", "ud-pos"],
+            "was trained with task toy, this run asks for task ud-pos; pass the same --task",
+        ),
+    ],
+)
+def test_a_checkpoint_asked_for_with_other_settings_says_which_in_the_users_words(
+    argv: list[str], message: str, toy_run: Path, tiny_toy: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command, *options = argv
+    where = ["--out", str(toy_run)] if command == "train" else ["--init", str(toy_run)]
+    defaults = {"--task": "toy", "--method": "fomaml" if command == "train" else None}
+    given = [a for flag, value in defaults.items() if value and flag not in options for a in (flag, value)]
+    assert main([command, *given, *where, *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message.format(run=toy_run) in err
+    assert "n_words" not in err and err.count("\n") == 1

@@ -86,6 +86,9 @@ def test_checkpoint_from_another_config_is_refused(languages: dict, tmp_path: Pa
     bigger = replace(tagger_config(SMALL, result.vocab), hidden=32)
     with pytest.raises(CheckpointMismatch, match="hidden: checkpoint 24 vs asked 32"):
         load_checkpoint(tmp_path, model_config=bigger)
+    other_data = replace(tagger_config(SMALL, result.vocab), n_words=result.vocab.n_words + 1)
+    with pytest.raises(CheckpointMismatch, match="its vocabulary was built from other training data"):
+        load_checkpoint(tmp_path, model_config=other_data)
     with pytest.raises(CheckpointMismatch, match="inner_lr"):
         train(languages, replace(SMALL, steps=2, inner_lr=0.5), tmp_path, resume=True, progress=False)
 

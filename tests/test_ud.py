@@ -95,6 +95,35 @@ def test_malformed_files_raise_with_line_numbers(name: str, line: int, reason: s
     assert str(err.value).startswith(f"{FIXTURES / name}:{line}: ")
 
 
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    marked = tmp_path / "bom.conllu"
+    marked.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "good.conllu").read_bytes())
+    assert read_conllu(marked, lang="fr") == read_conllu(
+        FIXTURES / "good.conllu", lang="fr", source="bom.conllu"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        ("latin-1", 5, "not UTF-8 text (byte 0xe9 at column 7)"),
+        (b"\x1f\x8b\x08\x00binary", 1, "not UTF-8 text (byte 0x8b at column 2)"),
+    ],
+)
+def test_a_file_that_is_not_utf8_names_its_line(
+    content: str | bytes, line: int, reason: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "other.conllu"
+    good = (FIXTURES / "good.conllu").read_text(encoding="utf-8")
+    path.write_bytes(
+        good.replace("\tparle\t", "\tparlé\t", 1).encode("latin-1") if content == "latin-1" else content
+    )
+    with pytest.raises(ConlluFormatError) as err:
+        read_conllu(path, lang="fr")
+    assert (err.value.line, err.value.path) == (line, str(path))
+    assert reason in err.value.reason and "iconv" in err.value.reason
+
+
 def test_load_treebank_rejects_non_ud_keys() -> None:
     with pytest.raises(ValueError, match="not a UD treebank"):
         load_treebank("sib200-fra_Latn-test")

@@ -6,20 +6,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from treebanks import ud_train_argv, write_conllu
+from treebanks import fewshot_argv, ud_train_argv
 
 from xlmeta_lab.cli import main
 from xlmeta_lab.data.roles import assert_no_test_leakage, training_tasks
-from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments import udpos
 from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
-from xlmeta_lab.experiments.config import TrainConfig
 from xlmeta_lab.experiments.results import read_results
 from xlmeta_lab.experiments.scoring import counts_over, per_tag_accuracy
-from xlmeta_lab.experiments.training import train
 from xlmeta_lab.models.backbones import new_tagger, tagger_config
 from xlmeta_lab.teaching.profiles import profile_settings
 
@@ -98,33 +95,7 @@ def test_episodes_come_from_one_task_pool(setup: udpos.UDSetup) -> None:
     assert len(seen) > 5
 
 
-# --- xlmeta fewshot on a tiny treebank --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("tiny")
-    languages = make_toy_languages({"en": 60, "es": 60, "fr": 50}, seed=0)
-    config = TrainConfig(method="fomaml", steps=4, eval_every=2, checkpoint_every=2, hidden=16, max_len=20)
-    train({"en": languages["en"], "es": languages["es"]}, config, folder / "init", progress=False)
-    return {
-        "init": folder / "init",
-        "support": write_conllu(folder / "support.conllu", languages["fr"][:30]),
-        "test": write_conllu(folder / "test.conllu", languages["fr"][30:]),
-        "folder": folder,
-    }
-
-
-def fewshot_argv(tiny: dict[str, Path]) -> list[str]:
-    return [
-        "fewshot",
-        "--init",
-        str(tiny["init"]),
-        "--support",
-        str(tiny["support"]),
-        "--test",
-        str(tiny["test"]),
-    ]
+# --- xlmeta fewshot on a tiny treebank (the `tiny` fixture is in conftest.py) -----------------------------
 
 
 def test_fewshot_command_reports_accuracy_with_an_interval(

@@ -1,5 +1,5 @@
-"""Command-line test helpers: tiny CoNLL-U files (``xlmeta fewshot`` reads treebanks from disk) and the
-``xlmeta train`` command line for the UD task."""
+"""Command-line test helpers: tiny CoNLL-U files (``xlmeta fewshot`` reads treebanks from disk), the
+``xlmeta fewshot`` command line for the ``tiny`` fixture, and the ``xlmeta train`` command line for the UD task."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from xlmeta_lab.data.ud import Sentence
 
 
 def write_conllu(path: Path, sentences: list[Sentence]) -> Path:
-    """``sentences`` as a minimal valid CoNLL-U file (ids ``tiny-0``, ``tiny-1``, ...; flat trees)."""
+    """``sentences`` as a minimal valid CoNLL-U file (flat trees) under their own ids; one without an id gets
+    ``<file stem>-<n>``, so two files never share an id by accident."""
     lines = []
     for n, sentence in enumerate(sentences):
-        lines += [f"# sent_id = tiny-{n}"]
+        lines += [f"# sent_id = {sentence.sent_id or f'{path.stem}-{n}'}"]
         lines += [
             f"{i}\t{f}\t{f}\t{t}\t_\t_\t0\tdep\t_\t_"
             for i, (f, t) in enumerate(zip(sentence.forms, sentence.tags), 1)
@@ -35,4 +36,17 @@ def ud_train_argv(data_dir: Path, out: Path, *options: str, method: str = "fomam
         str(data_dir),
         "--out",
         str(out),
+    ]
+
+
+def fewshot_argv(tiny: dict[str, Path], support: Path | None = None, test: Path | None = None) -> list[str]:
+    """``xlmeta fewshot`` for the ``tiny`` fixture's checkpoint, on its files unless others are given."""
+    return [
+        "fewshot",
+        "--init",
+        str(tiny["init"]),
+        "--support",
+        str(support or tiny["support"]),
+        "--test",
+        str(test or tiny["test"]),
     ]

@@ -150,7 +150,8 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     try:
         with run_lock(args.out):
-            result = train(setup.training, config, args.out, resume=args.resume, device=device)
+            origin = {"task": args.task, "profile": args.profile}
+            result = train(setup.training, config, args.out, resume=args.resume, device=device, origin=origin)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -164,14 +165,31 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """The few-shot protocol on French for one checkpoint, next to an untrained tagger (scratch)."""
-    from xlmeta_lab.experiments.checkpoints import load_checkpoint
+    from xlmeta_lab.experiments.checkpoints import (
+        CheckpointMismatch,
+        asked_otherwise,
+        load_checkpoint,
+        user_settings,
+    )
     from xlmeta_lab.experiments.conditions import train_conditions
-    from xlmeta_lab.experiments.protocol import Condition, run_protocol, write_protocol_results
+    from xlmeta_lab.experiments.protocol import (
+        Condition,
+        check_support_and_tests,
+        run_protocol,
+        write_protocol_results,
+    )
     from xlmeta_lab.teaching.report import describe_difference
 
     if args.task in _NOT_WIRED:
         return _not_wired(args.task)
     checkpoint = load_checkpoint(args.init)
+    saved = user_settings(checkpoint.train_config, checkpoint.origin)
+    folder = args.init if args.init.is_dir() else args.init.parent
+    told, flags = asked_otherwise(
+        folder, saved, {"task": args.task, "profile": args.profile, "seed": args.seed}
+    )
+    if told:  # before the data is read: the same data split and vocabulary need the same settings
+        raise CheckpointMismatch(f"{told}; pass the same {flags}")
     setup = _setup(args.task, args.profile, args.seed, args.data_dir, checkpoint.train_config.encoder)
     scratch = train_conditions(setup.training, checkpoint.train_config, [], [checkpoint.train_config.seed])
     if scratch.backbone != checkpoint.backbone:
@@ -185,8 +203,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     trained = Condition(
         method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
     )
+    splits, encoder = setup.splits, checkpoint.backbone.encoder
+    check_support_and_tests([*splits.support_pool, *splits.holdout], splits.tests, encoder)
     protocol = replace(setup.protocol, baseline="scratch")
-    result = run_protocol([*scratch.conditions, trained], setup.splits, checkpoint.backbone.encoder, protocol)
+    result = run_protocol([*scratch.conditions, trained], splits, encoder, protocol)
     print(result.table())
     for k in (k for k in protocol.ks if k > 0):
         print(describe_difference(result.get(method, k)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from xlmeta_lab import __version__
@@ -147,15 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message: Warning | str, *_: object, **__: object) -> None:
+    """A warning as one ``warning:`` line, like an error's: the file and line of the code that raised it mean
+    nothing to someone at a shell (``--debug`` keeps them)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command. An expected failure (bad input, missing data or model, a checkpoint that does not fit)
     ends with one ``error:`` message and exit status 2; ``--debug`` shows its traceback instead. Anything else
-    is a bug and keeps its traceback."""
+    is a bug and keeps its traceback. Warnings are one ``warning:`` line each."""
     from xlmeta_lab.data.sources import DataError
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            if not args.debug:
+                warnings.showwarning = _warning_line
+            return args.func(args)
     except (ValueError, OSError, DataError) as error:
         if args.debug:
             raise

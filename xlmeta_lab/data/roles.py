@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from xlmeta_lab.data.sib200 import Example, load_labels, load_sib200
 from xlmeta_lab.data.splits import seeded_split
-from xlmeta_lab.data.ud import Sentence, load_treebank
+from xlmeta_lab.data.ud import Sentence, has_own_id, load_treebank
 
 Item = TypeVar("Item", Sentence, Example)
 
@@ -151,6 +151,15 @@ def _blocks(sentences: Sequence[Sentence], n_groups: int) -> dict[str, list[Sent
     n = min(n_groups, len(sentences))
     bounds = [round(i * len(sentences) / n) for i in range(n + 1)]
     return {f"part{g + 1}": list(sentences[bounds[g] : bounds[g + 1]]) for g in range(n)}
+
+
+def shared_sentences(support: Sequence[Sentence], test: Sequence[Sentence]) -> list[Sentence]:
+    """The sentences of ``test`` that ``support`` holds too: the same words, or the same ``sent_id`` given by
+    their files (a PUD translation shares its id, not its words). Ids made up for files without ``# sent_id``
+    are not compared: they repeat across files by position alone."""
+    words = {s.forms for s in support}
+    ids = {s.sent_id for s in support if has_own_id(s)}
+    return [s for s in test if s.forms in words or (has_own_id(s) and s.sent_id in ids)]
 
 
 def assert_no_test_leakage(

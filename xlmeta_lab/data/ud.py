@@ -125,6 +125,39 @@ def _validate(lines: list[str], path: str) -> None:
         raise ConlluFormatError(path, max(len(lines), 1), "empty file: no sentences found")
 
 
+def numbered_id(source: str, number: int) -> str:
+    """The id :func:`read_conllu` gives the ``number``-th sentence (1-based) of a file without ``# sent_id``:
+    unique within that file only, so two files with the same name can share it by chance."""
+    return f"{source}:{number}"
+
+
+def has_own_id(sentence: Sentence) -> bool:
+    """Whether ``sentence.sent_id`` is its file's own (``# sent_id``), not a :func:`numbered_id`: only those
+    say that two sentences of different files are the same sentence, or translations of it (PUD)."""
+    prefix, _, number = sentence.sent_id.rpartition(":")
+    return not (prefix == sentence.source and number.isdigit())
+
+
+def _read_text(path: Path) -> str:
+    """The file as text. CoNLL-U is UTF-8; a byte-order mark, which some Windows editors write, is dropped
+    (it would otherwise glue itself to the first line's first column). Bytes that are not UTF-8 (a Latin-1
+    export, a compressed or binary file) are reported with the file and line, not as a codec error."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
+        raise ConlluFormatError(
+            path,
+            line,
+            f"not UTF-8 text (byte 0x{byte:02x} at column {error.start - line_start + 1}); CoNLL-U files are "
+            "UTF-8: convert one in another encoding (e.g. iconv -f latin1 -t utf-8), or check that this is "
+            "the treebank and not a compressed or binary file",
+        ) from None
+
+
 def read_conllu(path: str | os.PathLike, lang: str, source: str | None = None) -> list[Sentence]:
     """Read a CoNLL-U file into sentences of syntactic words with their UPOS tags.
 
@@ -132,11 +165,11 @@ def read_conllu(path: str | os.PathLike, lang: str, source: str | None = None) -
     ``"<source>:<n>"`` (1-based) so ids stay unique.
 
     Raises:
-        ConlluFormatError: wrong column count, bad ID, unknown UPOS, empty FORM, or no sentences.
+        ConlluFormatError: not UTF-8, wrong column count, bad ID, unknown UPOS, empty FORM, or no sentences.
     """
     path = Path(path)
     source = source or path.name
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     _validate(text.splitlines(), str(path))
     try:
         token_lists = conllu.parse(text, field_parsers=_RAW_FIELDS)
@@ -149,7 +182,7 @@ def read_conllu(path: str | os.PathLike, lang: str, source: str | None = None) -
             Sentence(
                 forms=tuple(tok["form"] for tok in words),
                 tags=tuple(tok["upos"] for tok in words),
-                sent_id=tokens.metadata.get("sent_id") or f"{source}:{number}",
+                sent_id=tokens.metadata.get("sent_id") or numbered_id(source, number),
                 lang=lang,
                 source=source,
             )

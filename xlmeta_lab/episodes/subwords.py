@@ -15,7 +15,7 @@ Reference:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import TAG_TO_ID
+from xlmeta_lab.episodes.encoders import TAG_TO_ID, padded_length
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled
 from xlmeta_lab.meta import Task
@@ -127,9 +127,17 @@ class SubwordEncoder:
         if max_len is not None:
             x, y = encode_for_encoder(sentences, self.tokenizer, self.max_subtokens, max_len)
             return Labeled(x, y)
-        longest = max((len(s) for s in sentences), default=1)
+        longest = padded_length(sentences)
         x, y = encode_for_encoder(sentences, self.tokenizer, self.limit, longest, pad_to_longest=True)
         return Labeled(x, y)
+
+    def unknown_chars(self, chars: Iterable[str]) -> set[str]:
+        """Characters the tokenizer turns into its unknown piece (none for a byte-level one, which has none)."""
+        unk, chars = self.tokenizer.unk_token_id, list(chars)
+        if unk is None or not chars:
+            return set()
+        pieces = self.tokenizer(chars, add_special_tokens=False)["input_ids"]
+        return {c for c, ids in zip(chars, pieces) if unk in ids}
 
 
 class EncoderEpisodeSampler(TaggingEpisodeSampler):

@@ -7,15 +7,22 @@ neither reaches into the other.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
+import torch
 from torch import nn
 
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets, take_sentences
-from xlmeta_lab.meta import adapt_trajectory
+from xlmeta_lab.meta import adapt_trajectory, call_model
 from xlmeta_lab.meta.params import AdaptSpec, Params, tree_to
 from xlmeta_lab.models.tagger import tagging_loss
+
+
+class FineTuningDiverged(ValueError):
+    """Fine-tuning ended with a NaN or infinite loss: the weights still tag every word, but what they score is
+    no result. The message names what was fine-tuned and the budget (steps, lr)."""
 
 
 def finetune(model: nn.Module, support: Labeled, *, lr: float, steps: int, adapt: AdaptSpec = None) -> Params:
@@ -53,3 +60,32 @@ def finetune_batch(
     return adapt_trajectory(
         model, tagging_loss, draws, inner_lr=lr, record=record, adapt=adapt, batched=batched
     )
+
+
+@torch.no_grad()
+def diverged_draws(model: nn.Module, weights: Params, supports: Labeled) -> list[int]:
+    """The draws (positions on the leading axis of ``weights`` and ``supports``) whose loss on their own support
+    set is NaN or infinite after fine-tuning: the way to tell a diverged fine-tuning from a poor one, since both
+    give an accuracy."""
+    device = next(iter(weights.values())).device
+    bad = []
+    for d in range(supports.y.shape[0]):
+        support = tree_to(take_sentences(supports, d), device)
+        loss = tagging_loss(call_model(model, {n: t[d] for n, t in weights.items()}, support.x), support.y)
+        if not math.isfinite(loss.item()):
+            bad.append(d)
+    return bad
+
+
+def require_finite(
+    model: nn.Module, weights: Params, supports: Labeled, *, lr: float, steps: int, what: str
+) -> None:
+    """Raise :class:`FineTuningDiverged`, naming ``what`` (e.g. the condition and K) and the budget, when any
+    draw's fine-tuning ended with a non-finite loss (see :func:`diverged_draws`)."""
+    bad = diverged_draws(model, weights, supports)
+    if bad:
+        raise FineTuningDiverged(
+            f"{what}: fine-tuning for {steps} steps at lr={lr} ended with a non-finite loss on the support set "
+            f"in {len(bad)} of {supports.y.shape[0]} draw(s), so it has no score; fine-tune with a smaller "
+            "learning rate or fewer steps (fewshot: --lrs, --steps; evaluate: the profile's finetune_lrs)"
+        )

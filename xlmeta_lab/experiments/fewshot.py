@@ -4,6 +4,11 @@
 pool (support sets are drawn from it) and a holdout (the fine-tuning step size and number of steps are
 chosen on it); the test file is only scored. The result is token accuracy over real words, with a 95%
 interval over the draws, next to the initialisation without any fine-tuning (K = 0).
+
+Files are checked before the model runs: a test file whose every sentence is in the support file is refused,
+shared sentences and characters the model cannot read are warned about
+(:func:`~xlmeta_lab.experiments.protocol.check_support_and_tests`), and a sentence longer than
+:data:`~xlmeta_lab.episodes.encoders.MAX_SENTENCE_WORDS` is cut into parts.
 """
 
 from __future__ import annotations
@@ -15,10 +20,17 @@ from pathlib import Path
 from xlmeta_lab.data.roles import FewShotSplits
 from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.data.ud import read_conllu
+from xlmeta_lab.episodes.encoders import split_long_sentences
 from xlmeta_lab.experiments.checkpoints import Checkpoint, load_checkpoint
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.methods import METHODS
-from xlmeta_lab.experiments.protocol import Condition, ProtocolResult, run_protocol, write_protocol_results
+from xlmeta_lab.experiments.protocol import (
+    Condition,
+    ProtocolResult,
+    check_support_and_tests,
+    run_protocol,
+    write_protocol_results,
+)
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 
 
@@ -84,6 +96,12 @@ def fewshot_from_files(
     checkpoint = load_checkpoint(init)
     support_sentences = read_conllu(support, lang="target")
     test_sentences = read_conllu(test, lang="target")
+    test_name = Path(test).name.removesuffix(".conllu")
+    check_support_and_tests(
+        support_sentences, {str(test): test_sentences}, checkpoint.backbone.encoder, str(support)
+    )
+    support_sentences = split_long_sentences(support_sentences)
+    test_sentences = split_long_sentences(test_sentences)
     n_holdout = max(1, round(holdout_fraction * len(support_sentences)))
     holdout, pool = seeded_split(support_sentences, [n_holdout], f"{seed}:fewshot-holdout", keep_order=False)
     if shots > len(pool):
@@ -96,7 +114,6 @@ def fewshot_from_files(
             f"K={shots} is the whole support pool ({len(pool)} sentences), so all {draws} draws would be the same "
             "set and an interval over them would be meaningless; use --draws 1, a smaller K, or a larger file"
         )
-    test_name = Path(test).name.removesuffix(".conllu")
     splits = FewShotSplits(pool, holdout, {test_name: test_sentences})
     method = checkpoint.method
     condition = Condition(

@@ -6,7 +6,10 @@ For every condition (scratch, joint, MAML, ...), every training seed and every K
    condition (a paired design), nested across K (:func:`xlmeta_lab.episodes.samplers.support_draws`);
 2. fine-tune on each draw with plain SGD for a fixed budget (``lr``, ``steps``). The budget is chosen per
    condition from a small grid by accuracy on the French *holdout* (a part of the support split set aside
-   for this), never on a test set: :func:`choose_budget` is not even given the tests;
+   for this), never on a test set: :func:`choose_budget` is not even given the tests. A budget whose
+   fine-tuning ends with a NaN or infinite loss is left out of the choice (with a warning), and one that does
+   so on the scored draws is an error (:class:`~xlmeta_lab.experiments.adapt.FineTuningDiverged`): the
+   weights would still tag, but their accuracy is no result;
 3. score token accuracy on each test set, counting real words only (targets != -100).
 
 Each (seed, draw) pair is one unit. We report the mean over units with a 95% confidence interval from the
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,13 +36,20 @@ from typing import Any
 
 from torch import nn
 
-from xlmeta_lab.data.roles import FewShotSplits
+from xlmeta_lab.data.roles import FewShotSplits, shared_sentences
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder, encode_buckets
+from xlmeta_lab.episodes.encoders import (
+    UNKNOWN_CHARS_WARNING,
+    SentenceEncoder,
+    as_encoder,
+    encode_buckets,
+    padded_length,
+    unknown_char_share,
+)
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments.adapt import finetune_batch
+from xlmeta_lab.experiments.adapt import FineTuningDiverged, diverged_draws, finetune_batch, require_finite
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
 from xlmeta_lab.experiments.scoring import accuracy_per_draw, counts_over
@@ -74,8 +85,47 @@ class Budget:
 def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
     """Draws of equal K encoded to one shape (the longest sentence among them) and stacked on a leading
     draw axis, ready for vmap."""
-    max_len = max(len(s) for d in draws for s in d)
+    max_len = padded_length([s for d in draws for s in d])
     return stack_sets([encoder.encode(list(d), max_len) for d in draws])
+
+
+def check_support_and_tests(
+    support: Sequence[Sentence],
+    tests: Mapping[str, Sequence[Sentence]],
+    encoder: SentenceEncoder,
+    support_name: str = "the support sentences",
+) -> None:
+    """Refuse a test set that is all support sentences; warn when some are shared, or when a set's characters
+    are mostly unknown to the model (over :data:`~xlmeta_lab.episodes.encoders.UNKNOWN_CHARS_WARNING`).
+
+    ``support`` is everything the protocol may fine-tune or choose on (pool and holdout). A shared sentence can
+    be drawn into a support set and then scored: the score flatters the model, silently. A set the model cannot
+    spell gives a score that says little about adaptation. Neither needs the model to run, so they come first.
+    """
+    for test_name, test in tests.items():
+        shared = shared_sentences(support, test)
+        if test and len(shared) == len(test):
+            raise ValueError(
+                f"all {len(test)} sentences of {test_name} are also in {support_name} (the same words or "
+                "sent_id): its score would measure what the model was shown, not how it adapts; score on a "
+                "file apart from the support file"
+            )
+        if shared:
+            warnings.warn(
+                f"{len(shared)} of {len(test)} sentences of {test_name} are also in {support_name} (the same "
+                f"words or sent_id, e.g. {shared[0].sent_id!r}): a support set or the holdout can hold them, "
+                "which flatters the score",
+                stacklevel=2,
+            )
+    for name, sentences in {support_name: support, **tests}.items():
+        share = unknown_char_share(sentences, encoder)
+        if share > UNKNOWN_CHARS_WARNING:
+            warnings.warn(
+                f"{100 * share:.1f}% of the characters of {name} are unknown to the model (over "
+                f"{100 * UNKNOWN_CHARS_WARNING:.0f}%): it reads them all as one symbol, so their spelling cannot "
+                "help it; is this a script the model was trained on?",
+                stacklevel=2,
+            )
 
 
 def choose_budget(
@@ -93,6 +143,7 @@ def choose_budget(
     encoder = as_encoder(encoder, protocol.max_word_len)
     holdout_data = encode_buckets(holdout, encoder)
     scores: dict[tuple[float, int], list[float]] = defaultdict(list)
+    diverged: set[tuple[float, int]] = set()
     ks = protocol.budget_ks or tuple(k for k in protocol.ks if k > 0)
     n_draws = protocol.budget_draws or protocol.n_draws
     models = condition.models[: protocol.budget_models or None]
@@ -105,9 +156,37 @@ def choose_budget(
                     model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
                 )
                 for steps, weights in trajectory.items():
-                    scores[(lr, steps)] += [c / t for c, t in accuracy_per_draw(model, weights, holdout_data)]
-    best = max(scores, key=lambda key: (statistics.fmean(scores[key]), -key[0], -key[1]))
-    return Budget(best[0], best[1], statistics.fmean(scores[best]))
+                    if diverged_draws(model, weights, supports):
+                        diverged.add((lr, steps))
+                    else:
+                        scores[(lr, steps)] += [
+                            c / t for c, t in accuracy_per_draw(model, weights, holdout_data)
+                        ]
+    candidates = {key: values for key, values in scores.items() if key not in diverged}
+    _report_diverged(condition.name, diverged, protocol, chosen_from=bool(candidates))
+    best = max(candidates, key=lambda key: (statistics.fmean(candidates[key]), -key[0], -key[1]))
+    return Budget(best[0], best[1], statistics.fmean(candidates[best]))
+
+
+def _report_diverged(
+    name: str, diverged: set[tuple[float, int]], protocol: ProtocolConfig, *, chosen_from: bool
+) -> None:
+    """A budget whose fine-tuning diverged is no candidate: say which were left out, or refuse when none is left."""
+    if not diverged:
+        return
+    budgets = ", ".join(f"lr={lr} steps={steps}" for lr, steps in sorted(diverged))
+    if not chosen_from:
+        raise FineTuningDiverged(
+            f"{name}: fine-tuning ended with a non-finite loss on the support set at every budget of the grid "
+            f"(lrs {', '.join(map(str, protocol.lrs))}; steps {', '.join(map(str, protocol.steps))}), so no "
+            "budget can be chosen and nothing scored; give smaller learning rates or fewer steps (fewshot: --lrs, "
+            "--steps; evaluate: the profile's finetune_lrs, finetune_steps)"
+        )
+    warnings.warn(
+        f"{name}: fine-tuning ended with a non-finite loss on the support set at {budgets}; left out of the "
+        "budget choice",
+        stacklevel=3,
+    )
 
 
 @dataclass
@@ -206,6 +285,14 @@ def run_protocol(
                     weights = finetune_batch(
                         model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
                     )[budget.steps]
+                    require_finite(
+                        model,
+                        weights,
+                        supports,
+                        lr=budget.lr,
+                        steps=budget.steps,
+                        what=f"{condition.name}, K={k}",
+                    )
                     per_test = {t: accuracy_per_draw(model, weights, data) for t, data in tests.items()}
                     lr, steps = budget.lr, budget.steps
                 for test_set, counts in per_test.items():

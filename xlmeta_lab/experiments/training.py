@@ -204,6 +204,7 @@ def train(
     stop_after: int | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    origin: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Learn an initialisation on ``languages`` (e.g. ``{"en": [...], "es": [...]}``) with ``config.method``.
 
@@ -218,6 +219,8 @@ def train(
             for spreading a long run over sessions.
         progress: show a ``tqdm`` progress bar.
         device: where to train; ``"auto"`` picks a GPU if there is one.
+        origin: what the run was asked for beyond ``config`` (the command line's ``task`` and ``profile``):
+            stored in the checkpoint, so a resume asking for another is refused in those words.
 
     Example:
         >>> from xlmeta_lab.data.toy import make_toy_languages
@@ -248,9 +251,12 @@ def train(
     history: list[dict[str, Any]] = []
     start = 0
     if resume and path is not None and path.exists():
-        saved = load_checkpoint(path, model_config=backbone.describe(), train_config=config)
+        saved = load_checkpoint(path, model_config=backbone.describe(), train_config=config, origin=origin)
         if saved.backbone != backbone:
-            raise CheckpointMismatch(f"{path} was trained with another vocabulary (different training data)")
+            raise CheckpointMismatch(
+                f"the checkpoint in {path.parent} was trained with another vocabulary, built from other training "
+                "data (another --data-dir, or files changed since); resume on the same data, or train into another --out"
+            )
         stepper.load_state_dict(saved.state)
         sampler.rng.setstate(python_rng_state(saved.state["sampler_rng"]))
         torch.set_rng_state(saved.state["torch_rng"])
@@ -261,6 +267,7 @@ def train(
     def payload(step: int) -> dict[str, Any]:
         return {
             "format": CHECKPOINT_FORMAT,
+            "origin": dict(origin or {}),
             "model_config": backbone.describe(),
             "train_config": config.to_dict(),
             "vocab": backbone.vocab_dict(),

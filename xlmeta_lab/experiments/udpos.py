@@ -30,12 +30,11 @@ from xlmeta_lab.experiments.config import (
     protocol_from_settings,
     train_config_from_settings,
 )
+from xlmeta_lab.models.backbones import WORD_TAGGER  # notebook 03's MODEL for it; else a Hugging Face encoder
 
 NOTEBOOK = "03_en_es_to_fr"
 #: Profile settings the UD wiring reads itself (the rest are training and protocol settings).
 UD_KEYS = frozenset({"split_by", "holdout_fraction", "genre_methods", "encoder_settings"})
-#: ``MODEL`` of notebook 03 for the tagger trained from scratch; anything else names a Hugging Face encoder.
-WORD_TAGGER = "char-cnn"
 
 
 def run_name(profile: str, seed: int, model: str = WORD_TAGGER) -> str:

@@ -33,6 +33,8 @@ from xlmeta_lab.models.tagger import Tagger, TaggerConfig
 
 #: ``model_config["kind"]`` of an encoder checkpoint; word-tagger checkpoints hold a plain TaggerConfig.
 ENCODER_KIND = "hf-encoder"
+#: What ``--model`` and notebook 03's ``MODEL`` call the tagger trained from scratch (``TrainConfig.encoder=None``).
+WORD_TAGGER = "char-cnn"
 
 
 class Backbone(Protocol):
