@@ -384,3 +384,36 @@ def test_a_checkpoint_asked_for_with_other_settings_says_which_in_the_users_word
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message.format(run=toy_run) in err
     assert "n_words" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (OSError(28, "No space left on device"), "the disk is full"),
+        (RuntimeError("unexpected pos 281152 vs 281040"), "unexpected pos 281152 vs 281040;"),
+    ],
+)
+def test_a_failed_checkpoint_write_says_why_and_keeps_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, said: str
+) -> None:
+    import errno
+
+    import torch
+
+    from xlmeta_lab.experiments.checkpoints import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "checkpoint.pt", {"step": 1})
+
+    def failing_save(payload: object, target: Path) -> None:
+        Path(target).write_bytes(b"half")
+        raise error
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError, match="could not write the checkpoint") as raised:
+        save_checkpoint(path, {"step": 2})
+    assert said in str(raised.value) and "MB free" in str(raised.value)
+    assert "the previous checkpoint is unchanged and --resume continues from it" in str(raised.value)
+    assert errno.ENOSPC == 28
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"], "no temporary file left"

@@ -14,7 +14,9 @@ the model, method and seed of its config), then the other training settings, the
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +94,10 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
             if path.exists()
             else ("no checkpoint was written yet")
         )
-        raise OSError(f"could not write the checkpoint {path} ({error}); {kept}") from error
+        free_mb = shutil.disk_usage(path.parent).free / 2**20
+        full = isinstance(error, OSError) and error.errno == errno.ENOSPC or free_mb < 64
+        cause = f"the disk is full ({free_mb:.0f} MB free)" if full else f"{error}; {free_mb:.0f} MB free"
+        raise OSError(f"could not write the checkpoint {path}: {cause}; {kept}") from error
     return path
 
 
