@@ -166,7 +166,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """The few-shot protocol on French for one checkpoint, next to an untrained tagger (scratch)."""
     from xlmeta_lab.experiments.checkpoints import load_checkpoint
     from xlmeta_lab.experiments.conditions import train_conditions
-    from xlmeta_lab.experiments.protocol import Condition, run_protocol, write_protocol_results
+    from xlmeta_lab.experiments.fewshot import checkpoint_condition
+    from xlmeta_lab.experiments.protocol import run_protocol, write_protocol_results
     from xlmeta_lab.teaching.report import describe_difference
 
     if args.task in _NOT_WIRED:
@@ -182,9 +183,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
         return 2
     method = checkpoint.method
-    trained = Condition(
-        method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
-    )
+    trained = checkpoint_condition(checkpoint)
     protocol = replace(setup.protocol, baseline="scratch")
     result = run_protocol([*scratch.conditions, trained], setup.splits, checkpoint.backbone.encoder, protocol)
     print(result.table())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from xlmeta_lab.data.roles import FewShotSplits
 from xlmeta_lab.data.splits import seeded_split
-from xlmeta_lab.data.ud import read_conllu
+from xlmeta_lab.data.ud import Sentence, read_conllu
 from xlmeta_lab.experiments.checkpoints import Checkpoint, load_checkpoint
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.methods import METHODS
@@ -77,20 +77,11 @@ def fewshot_from_files(
     seed: int = 0,
 ) -> FewShotReport:
     """Run the few-shot protocol for the checkpoint ``init`` on the treebanks ``support`` and ``test``."""
-    if shots < 1 or draws < 1:
-        raise ValueError(f"--shots and --draws must be >= 1, got shots={shots}, draws={draws}")
-    if not 0 < holdout_fraction < 1:
-        raise ValueError(f"--holdout must be between 0 and 1, got {holdout_fraction}")
+    if draws < 1:
+        raise ValueError(f"--draws must be >= 1, got {draws}")
     checkpoint = load_checkpoint(init)
-    support_sentences = read_conllu(support, lang="target")
+    holdout, pool = split_support_file(support, shots, holdout_fraction, seed)
     test_sentences = read_conllu(test, lang="target")
-    n_holdout = max(1, round(holdout_fraction * len(support_sentences)))
-    holdout, pool = seeded_split(support_sentences, [n_holdout], f"{seed}:fewshot-holdout", keep_order=False)
-    if shots > len(pool):
-        raise ValueError(
-            f"K={shots} is larger than the support pool: {support} has {len(support_sentences)} sentences, "
-            f"{n_holdout} of them held out to choose the fine-tuning budget, leaving {len(pool)}"
-        )
     if shots == len(pool) and draws > 1:
         raise ValueError(
             f"K={shots} is the whole support pool ({len(pool)} sentences), so all {draws} draws would be the same "
@@ -98,11 +89,51 @@ def fewshot_from_files(
         )
     test_name = Path(test).name.removesuffix(".conllu")
     splits = FewShotSplits(pool, holdout, {test_name: test_sentences})
+    protocol = fewshot_protocol(checkpoint, shots, draws=draws, lrs=lrs, steps=steps, seed=seed)
+    result = run_protocol([checkpoint_condition(checkpoint)], splits, checkpoint.backbone.encoder, protocol)
+    return FewShotReport(checkpoint, Path(init), test_name, shots, result)
+
+
+def split_support_file(
+    support: str | os.PathLike, shots: int, holdout_fraction: float, seed: int
+) -> tuple[list[Sentence], list[Sentence]]:
+    """``(holdout, pool)`` of a support treebank: a seeded share set aside to choose the fine-tuning budget, and
+    the pool K-sentence support sets are drawn from. Refuses a K the pool cannot give."""
+    if shots < 1:
+        raise ValueError(f"--shots must be >= 1, got {shots}")
+    if not 0 < holdout_fraction < 1:
+        raise ValueError(f"--holdout must be between 0 and 1, got {holdout_fraction}")
+    sentences = read_conllu(support, lang="target")
+    n_holdout = max(1, round(holdout_fraction * len(sentences)))
+    holdout, pool = seeded_split(sentences, [n_holdout], f"{seed}:fewshot-holdout", keep_order=False)
+    if shots > len(pool):
+        raise ValueError(
+            f"K={shots} is larger than the support pool: {support} has {len(sentences)} sentences, "
+            f"{n_holdout} of them held out to choose the fine-tuning budget, leaving {len(pool)}"
+        )
+    return holdout, pool
+
+
+def checkpoint_condition(checkpoint: Checkpoint) -> Condition:
+    """The checkpoint's tagger as the protocol's one condition, in evaluation mode (no dropout), as the
+    notebooks' trained conditions are, and adapting what its method adapts (ANIL: the head)."""
     method = checkpoint.method
-    condition = Condition(
-        method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
-    )
-    protocol = ProtocolConfig(
+    model = checkpoint.build_model().eval()
+    return Condition(method, [model], [checkpoint.train_config.seed], METHODS[method].adapt)
+
+
+def fewshot_protocol(
+    checkpoint: Checkpoint,
+    shots: int,
+    *,
+    draws: int,
+    lrs: tuple[float, ...],
+    steps: tuple[int, ...],
+    seed: int,
+) -> ProtocolConfig:
+    """The protocol of one file pair: no fine-tuning and K shots, ``draws`` support sets (which also choose the
+    budget), the grid ``lrs`` x ``steps``, no baseline."""
+    return ProtocolConfig(
         ks=(0, shots),
         n_draws=draws,
         lrs=lrs,
@@ -111,5 +142,3 @@ def fewshot_from_files(
         baseline=None,
         max_word_len=checkpoint.train_config.max_word_len,
     )
-    result = run_protocol([condition], splits, checkpoint.backbone.encoder, protocol)
-    return FewShotReport(checkpoint, Path(init), test_name, shots, result)
