@@ -90,6 +90,12 @@ def _differences(saved: Mapping[str, Any], wanted: Mapping[str, Any], ignore: fr
     return "; ".join(diffs)
 
 
+def checkpoint_file(path: str | os.PathLike) -> Path:
+    """The file a checkpoint path names: the path itself, or ``checkpoint.pt`` inside a run folder."""
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
 def load_checkpoint(
     path: str | os.PathLike,
     *,
@@ -100,9 +106,7 @@ def load_checkpoint(
 
     ``model_config`` is a word tagger's :class:`TaggerConfig` or any backbone's ``describe()``.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
+    path = checkpoint_file(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     if path.is_dir():
