@@ -2,7 +2,8 @@
 
 The initialisations are trained here in a few steps on slices of the English and Spanish treebanks (the word
 tagger, and the tiny local BERT of ``tiny_encoder.py`` for the Hugging Face path); the support file is 30 French
-GSD dev sentences. Nothing is downloaded.
+GSD dev sentences. Nothing is downloaded. The README's Deploy examples are run as written, with this checkpoint in
+place of ``runs/ud-fomaml``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -261,3 +263,39 @@ def test_an_encoder_tagger_round_trips_without_its_original_encoder(
     assert load_tagger(tmp_path / "model")(FRENCH) == expected
     status, out, _ = tag(tmp_path / "model", FRENCH[0], monkeypatch, capsys)
     assert status == 0 and [t["upos"] for t in conllu.parse(out)[0]] == expected[0]
+
+
+def readme_deploy_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("## Deploy", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_deploy_examples_run_as_written(
+    files: SimpleNamespace,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's commands and Python, run in a folder where ``runs/ud-fomaml`` is this test's checkpoint."""
+    section = readme_deploy_section()
+    shell = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
+    python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(sources.ENV_DATA, str(data_dir))
+    shutil.copytree(files.init, tmp_path / "runs" / "ud-fomaml")
+    commands = [line.split("  #")[0].strip() for line in shell.splitlines() if line.strip()]
+    assert [c.split("|")[-1].split()[:2] for c in commands] == [
+        ["xlmeta", "adapt"],
+        ["xlmeta", "tag"],
+        ["xlmeta", "tag"],
+    ]
+    for command in commands:
+        piped, _, command = command.rpartition("|")
+        monkeypatch.setattr("sys.stdin", io.StringIO(shlex.split(piped)[1] + "\n" if piped else ""))
+        assert main(shlex.split(os.path.expandvars(command))[1:]) == 0, command
+    printed = capsys.readouterr().out
+    assert "saved to models/fr-fomaml-k10" in printed and "# text = Le chat dort sur le canapé ." in printed
+    exec(compile(python, "README.md", "exec"), {})  # the README's own example, as written
+    tags = capsys.readouterr().out
+    assert re.fullmatch(r"\[\[('[A-Z]+', ){3}'[A-Z]+'\]\]\n", tags)
