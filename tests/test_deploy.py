@@ -198,6 +198,18 @@ def test_tag_refusals_are_one_error_line(
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+def test_tag_refuses_a_file_that_is_not_utf8(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Le café\n".encode("latin-1"))
+    assert main(["tag", "--model", str(saved), str(latin1)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {latin1} is not UTF-8 text (invalid continuation byte at byte 6)\n"
+    )
+
+
 def test_adapt_refuses_an_out_that_holds_a_tagger_unless_overwrite(
     files: SimpleNamespace, saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

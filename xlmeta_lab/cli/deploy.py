@@ -86,7 +86,10 @@ def _read_input(source: str) -> tuple[str, str]:
     if source == STDIN:
         return sys.stdin.read(), "stdin"
     path = Path(source)
-    return path.read_text(encoding="utf-8"), path.stem
+    try:
+        return path.read_text(encoding="utf-8"), path.stem
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 @contextmanager
