@@ -6,11 +6,11 @@ exactly as ``MODEL="xlm-roberta-base"`` would be; nothing is downloaded.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_encoder import encoder_train_config as config
 from tiny_encoder import save_tiny_encoder
 from treebanks import ud_train_argv, write_conllu
 
@@ -19,7 +19,7 @@ from xlmeta_lab.data.roles import split_target
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
 from xlmeta_lab.experiments.conditions import train_conditions
-from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
+from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol import run_protocol
 from xlmeta_lab.experiments.training import train
 from xlmeta_lab.models.backbones import ENCODER_KIND, EncoderBackbone
@@ -34,24 +34,6 @@ def encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_encoder(
         tmp_path_factory.mktemp("tiny-encoder"), [s for p in LANGUAGES.values() for s in p]
     )
-
-
-def config(encoder: Path, **changes) -> TrainConfig:
-    base = TrainConfig(
-        method="maml",
-        steps=4,
-        meta_batch=2,
-        support_size=3,
-        query_size=4,
-        inner_lr=0.05,
-        outer_lr=1e-3,
-        max_len=20,
-        eval_every=2,
-        checkpoint_every=2,
-        encoder=str(encoder),
-        max_subtokens=48,
-    )
-    return replace(base, **changes)
 
 
 def params(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -117,8 +117,8 @@ def test_readme_examples_parse_and_name_files_that_exist(
     for command in commands:
         argv = shlex.split(os.path.expandvars(command))[1:]
         args = parser.parse_args(argv)  # exits (fails the test) on an unknown option or choice
-        for name in ("support", "test"):
-            if getattr(args, name, None) is not None:
+        for name in ("support", "test", "input"):
+            if getattr(args, name, None) not in (None, "-"):
                 assert Path(getattr(args, name)).is_file(), f"README example names a missing file: {command}"
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
+from xlmeta_lab.experiments.config import TrainConfig
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -71,3 +74,22 @@ def save_tiny_encoder(
     torch.manual_seed(seed)
     BertModel(tiny_bert_config(len(tokenizer), max_positions)).save_pretrained(folder)
     return folder
+
+
+def encoder_train_config(encoder: Path, **changes: Any) -> TrainConfig:
+    """A few meta-steps on the tiny encoder saved in ``encoder``: enough to run the path, too few to learn much."""
+    base = TrainConfig(
+        method="maml",
+        steps=4,
+        meta_batch=2,
+        support_size=3,
+        query_size=4,
+        inner_lr=0.05,
+        outer_lr=1e-3,
+        max_len=20,
+        eval_every=2,
+        checkpoint_every=2,
+        encoder=str(encoder),
+        max_subtokens=48,
+    )
+    return replace(base, **changes)

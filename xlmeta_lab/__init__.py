@@ -6,3 +6,15 @@ The package holds the computation; the notebooks in ``notebooks/`` explain, call
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load_tagger"]
+
+
+def __getattr__(name: str) -> object:
+    """``from xlmeta_lab import load_tagger`` (PEP 562): torch is imported when the tagger is asked for, so the
+    command line starts without it."""
+    if name == "load_tagger":
+        from xlmeta_lab.experiments.deploy import load_tagger
+
+        return load_tagger
+    raise AttributeError(f"module 'xlmeta_lab' has no attribute {name!r}")

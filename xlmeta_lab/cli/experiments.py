@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from xlmeta_lab.experiments.config import FewShotConfig
 from xlmeta_lab.experiments.methods import METHODS
 from xlmeta_lab.teaching.profiles import PROFILE_NAMES, profile_settings
 
@@ -101,30 +102,54 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     fewshot_parser = subparsers.add_parser(
         "fewshot", help="adapt a saved initialisation to any UD treebank from K sentences"
     )
-    fewshot_parser.add_argument("--init", type=Path, required=True, help="checkpoint file or its folder")
-    fewshot_parser.add_argument(
-        "--support", type=Path, required=True, help="CoNLL-U file to draw support sets from"
-    )
+    add_adaptation_options(fewshot_parser)
     fewshot_parser.add_argument("--test", type=Path, required=True, help="CoNLL-U file to score on")
-    fewshot_parser.add_argument("--shots", type=int, required=True, help="K: sentences per support set")
-    fewshot_parser.add_argument("--draws", type=int, default=5, help="support sets drawn")
-    fewshot_parser.add_argument(
-        "--holdout",
-        type=float,
-        default=0.2,
-        help="share of --support set aside to choose lr and steps",
-    )
-    fewshot_parser.add_argument(
-        "--lrs", type=float, nargs="+", default=[0.03, 0.1, 0.3], help="fine-tuning lr grid"
-    )
-    fewshot_parser.add_argument(
-        "--steps", type=int, nargs="+", default=[10, 25, 50], help="fine-tuning steps grid"
-    )
-    fewshot_parser.add_argument("--seed", type=int, default=0, help="seed of the holdout split and the draws")
     fewshot_parser.add_argument(
         "--json", type=Path, default=None, help="write the results here (JSON + CSVs)"
     )
     fewshot_parser.set_defaults(func=run_fewshot)
+
+
+def add_adaptation_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``fewshot`` and ``adapt``: the initialisation, the support file, and the
+    :class:`~xlmeta_lab.experiments.config.FewShotConfig` (K, draws, holdout, grid, seed) with its defaults."""
+    default = {f.name: f.default for f in fields(FewShotConfig)}
+    parser.add_argument("--init", type=Path, required=True, help="checkpoint file or its folder")
+    parser.add_argument("--support", type=Path, required=True, help="CoNLL-U file to draw support sets from")
+    parser.add_argument("--shots", type=int, required=True, help="K: sentences per support set")
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=default["draws"],
+        help="support sets drawn; the fine-tuning budget is chosen over them",
+    )
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=default["holdout_fraction"],
+        help="share of --support set aside to choose lr and steps",
+    )
+    parser.add_argument(
+        "--lrs", type=float, nargs="+", default=list(default["lrs"]), help="fine-tuning lr grid"
+    )
+    parser.add_argument(
+        "--steps", type=int, nargs="+", default=list(default["steps"]), help="fine-tuning steps grid"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=default["seed"], help="seed of the holdout split and the draws"
+    )
+
+
+def fewshot_config(args: argparse.Namespace) -> FewShotConfig:
+    """The :class:`~xlmeta_lab.experiments.config.FewShotConfig` of :func:`add_adaptation_options`' options."""
+    return FewShotConfig(
+        shots=args.shots,
+        draws=args.draws,
+        holdout_fraction=args.holdout,
+        lrs=tuple(args.lrs),
+        steps=tuple(args.steps),
+        seed=args.seed,
+    )
 
 
 def _not_wired(task: str) -> int:
@@ -172,12 +197,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         user_settings,
     )
     from xlmeta_lab.experiments.conditions import train_conditions
-    from xlmeta_lab.experiments.protocol import (
-        Condition,
-        check_support_and_tests,
-        run_protocol,
-        write_protocol_results,
-    )
+    from xlmeta_lab.experiments.fewshot import checkpoint_condition
+    from xlmeta_lab.experiments.protocol import check_support_and_tests, run_protocol, write_protocol_results
     from xlmeta_lab.teaching.report import describe_difference
 
     if args.task in _NOT_WIRED:
@@ -200,9 +221,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
         return 2
     method = checkpoint.method
-    trained = Condition(
-        method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
-    )
+    trained = checkpoint_condition(checkpoint)
     splits, encoder = setup.splits, checkpoint.backbone.encoder
     check_support_and_tests([*splits.support_pool, *splits.holdout], splits.tests, encoder)
     protocol = replace(setup.protocol, baseline="scratch")
@@ -232,17 +251,7 @@ def run_fewshot(args: argparse.Namespace) -> int:
     """Adapt a checkpoint to K sentences of any UD treebank; print token accuracy with its 95% CI."""
     from xlmeta_lab.experiments import fewshot
 
-    report = fewshot.fewshot_from_files(
-        args.init,
-        args.support,
-        args.test,
-        shots=args.shots,
-        draws=args.draws,
-        holdout_fraction=args.holdout,
-        lrs=tuple(args.lrs),
-        steps=tuple(args.steps),
-        seed=args.seed,
-    )
+    report = fewshot.fewshot_from_files(args.init, args.support, args.test, fewshot_config(args))
     print(report.describe())
     if args.json is not None:
         paths = report.write(args.json)

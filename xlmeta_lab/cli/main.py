@@ -1,4 +1,4 @@
-"""xlmeta: run the workbook, benchmark the engine, manage data, train and evaluate.
+"""xlmeta: run the workbook, benchmark the engine, manage data, train, evaluate, and deploy an adapted tagger.
 
 Each subcommand lives beside the code it drives and registers itself here, so this file stays a table
 of contents.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from xlmeta_lab import __version__
 from xlmeta_lab.cli.data import add_data_commands
+from xlmeta_lab.cli.deploy import add_deploy_commands
 from xlmeta_lab.cli.experiments import add_experiment_commands
 from xlmeta_lab.teaching.profiles import PROFILE_NAMES
 
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_commands(sub)
     add_experiment_commands(sub)
+    add_deploy_commands(sub)
     _show_defaults(parser)
     return parser
 

@@ -1,6 +1,6 @@
 """Data for the workbook: pinned sources, UD treebanks, SIB-200, toy languages, sine tasks, and the roles
 data plays (``roles``: what trains, what French support sets come from, what is only scored; ``splits``: the
-one seeded hold-out split).
+one seeded hold-out split), and ``untagged``: text given to a saved tagger (raw lines or CoNLL-U in, CoNLL-U out).
 
 Real and toy tagging data share one type, :class:`Sentence`, so everything downstream
 (:mod:`xlmeta_lab.episodes`, the models, the notebooks) treats them alike.

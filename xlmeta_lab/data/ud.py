@@ -45,12 +45,13 @@ UPOS_TAGS: tuple[str, ...] = (
     "X",
 )
 _UPOS_SET = frozenset(UPOS_TAGS)
-_DEFAULT_COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
+CONLLU_COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
 _WORD_ID = re.compile(r"[1-9][0-9]*\Z")
 _RANGE_ID = re.compile(r"[1-9][0-9]*-[1-9][0-9]*\Z")
 _EMPTY_ID = re.compile(r"(0|[1-9][0-9]*)\.[1-9][0-9]*\Z")
-# conllu parses every column; we only need ID, FORM and UPOS, so keep the rest as raw strings.
-_RAW_FIELDS = {
+# conllu parses every column; we only need ID, FORM and UPOS, so keep the rest as raw strings (which also
+# makes a parsed sentence serialise back to the same text).
+RAW_FIELDS = {
     f: (lambda line, i: line[i]) for f in ("lemma", "xpos", "feats", "head", "deprel", "deps", "misc")
 }
 
@@ -77,9 +78,12 @@ class Sentence:
         return len(self.forms)
 
 
-def _validate(lines: list[str], path: str) -> None:
-    """Check columns, ids and UPOS line by line so errors can name the line."""
-    n_columns, upos_col = len(_DEFAULT_COLUMNS), _DEFAULT_COLUMNS.index("UPOS")
+def check_conllu_lines(lines: list[str], path: str, *, tagged: bool = True) -> None:
+    """Check columns, ids and UPOS line by line so errors can name the line.
+
+    ``tagged=False`` accepts any UPOS (``_`` included): text given to a tagger to fill that column in.
+    """
+    n_columns, upos_col = len(CONLLU_COLUMNS), CONLLU_COLUMNS.index("UPOS")
     expected_word, n_sentences, in_sentence = 1, 0, False
     for number, line in enumerate(lines, start=1):
         if line.startswith("# global.columns ="):
@@ -115,7 +119,7 @@ def _validate(lines: list[str], path: str) -> None:
         expected_word += 1
         if not cols[1]:
             raise ConlluFormatError(path, number, "empty FORM")
-        if cols[upos_col] not in _UPOS_SET:
+        if tagged and cols[upos_col] not in _UPOS_SET:
             raise ConlluFormatError(
                 path, number, f"unknown UPOS {cols[upos_col]!r}; expected one of {' '.join(UPOS_TAGS)}"
             )
@@ -170,10 +174,10 @@ def read_conllu(path: str | os.PathLike, lang: str, source: str | None = None) -
     path = Path(path)
     source = source or path.name
     text = _read_text(path)
-    _validate(text.splitlines(), str(path))
+    check_conllu_lines(text.splitlines(), str(path))
     try:
-        token_lists = conllu.parse(text, field_parsers=_RAW_FIELDS)
-    except conllu.exceptions.ParseException as err:  # pragma: no cover - _validate should catch it first
+        token_lists = conllu.parse(text, field_parsers=RAW_FIELDS)
+    except conllu.exceptions.ParseException as err:  # pragma: no cover - the line checks catch it first
         raise ConlluFormatError(path, 0, f"conllu could not parse the file: {err}") from err
     sentences = []
     for number, tokens in enumerate(token_lists, start=1):

@@ -131,6 +131,12 @@ def _differences(saved: Mapping[str, Any], wanted: Mapping[str, Any], ignore: fr
     return "; ".join(diffs)
 
 
+def checkpoint_file(path: str | os.PathLike) -> Path:
+    """The file a checkpoint path names: the path itself, or ``checkpoint.pt`` inside a run folder."""
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
 def load_checkpoint(
     path: str | os.PathLike,
     *,
@@ -144,9 +150,7 @@ def load_checkpoint(
     the run's ``task`` and ``profile``, compared with the checkpoint's where it recorded them. Differences
     are reported in the user's settings first (see the module doc), as a resume meets them.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
+    path = checkpoint_file(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     if path.is_dir():

@@ -147,6 +147,31 @@ class ProtocolConfig:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class FewShotConfig:
+    """K-shot adaptation from a support file, as ``xlmeta fewshot`` and ``xlmeta adapt`` do it: ``shots`` (K)
+    sentences per support set, ``draws`` support sets (the fine-tuning budget is chosen over them), the share
+    ``holdout_fraction`` of the file set aside to choose the budget from the grid ``lrs`` x ``steps``, and the
+    ``seed`` of the holdout split and the draws. One object for both commands, so the same settings always
+    choose the same budget."""
+
+    shots: int
+    draws: int = 5
+    holdout_fraction: float = 0.2
+    lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
+    steps: tuple[int, ...] = (10, 25, 50)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.shots < 1 or self.draws < 1:
+            raise ValueError(f"--shots and --draws must be >= 1, got shots={self.shots}, draws={self.draws}")
+        if not 0 < self.holdout_fraction < 1:
+            raise ValueError(f"--holdout must be between 0 and 1, got {self.holdout_fraction}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def require_positive_finite(name: str, value: float) -> None:
     """Refuse a learning rate that is not a finite number above zero (nan, inf, 0, negative): it would train
     nothing, or diverge, and still print numbers that look like results."""

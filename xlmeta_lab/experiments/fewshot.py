@@ -19,10 +19,10 @@ from pathlib import Path
 
 from xlmeta_lab.data.roles import FewShotSplits
 from xlmeta_lab.data.splits import seeded_split
-from xlmeta_lab.data.ud import read_conllu
+from xlmeta_lab.data.ud import Sentence, read_conllu
 from xlmeta_lab.episodes.encoders import split_long_sentences
 from xlmeta_lab.experiments.checkpoints import Checkpoint, load_checkpoint
-from xlmeta_lab.experiments.config import ProtocolConfig
+from xlmeta_lab.experiments.config import FewShotConfig, ProtocolConfig
 from xlmeta_lab.experiments.methods import METHODS
 from xlmeta_lab.experiments.protocol import (
     Condition,
@@ -77,56 +77,61 @@ class FewShotReport:
 
 
 def fewshot_from_files(
-    init: str | os.PathLike,
-    support: str | os.PathLike,
-    test: str | os.PathLike,
-    *,
-    shots: int,
-    draws: int = 5,
-    holdout_fraction: float = 0.2,
-    lrs: tuple[float, ...] = (0.03, 0.1, 0.3),
-    steps: tuple[int, ...] = (10, 25, 50),
-    seed: int = 0,
+    init: str | os.PathLike, support: str | os.PathLike, test: str | os.PathLike, config: FewShotConfig
 ) -> FewShotReport:
     """Run the few-shot protocol for the checkpoint ``init`` on the treebanks ``support`` and ``test``."""
-    if shots < 1 or draws < 1:
-        raise ValueError(f"--shots and --draws must be >= 1, got shots={shots}, draws={draws}")
-    if not 0 < holdout_fraction < 1:
-        raise ValueError(f"--holdout must be between 0 and 1, got {holdout_fraction}")
     checkpoint = load_checkpoint(init)
-    support_sentences = read_conllu(support, lang="target")
+    holdout, pool = split_support_file(support, config)
     test_sentences = read_conllu(test, lang="target")
     test_name = Path(test).name.removesuffix(".conllu")
-    check_support_and_tests(
-        support_sentences, {str(test): test_sentences}, checkpoint.backbone.encoder, str(support)
-    )
-    support_sentences = split_long_sentences(support_sentences)
+    check_support_and_tests([*holdout, *pool], {str(test): test_sentences}, checkpoint.backbone.encoder, str(support))
     test_sentences = split_long_sentences(test_sentences)
-    n_holdout = max(1, round(holdout_fraction * len(support_sentences)))
-    holdout, pool = seeded_split(support_sentences, [n_holdout], f"{seed}:fewshot-holdout", keep_order=False)
-    if shots > len(pool):
+    if config.shots == len(pool) and config.draws > 1:
         raise ValueError(
-            f"K={shots} is larger than the support pool: {support} has {len(support_sentences)} sentences, "
-            f"{n_holdout} of them held out to choose the fine-tuning budget, leaving {len(pool)}"
-        )
-    if shots == len(pool) and draws > 1:
-        raise ValueError(
-            f"K={shots} is the whole support pool ({len(pool)} sentences), so all {draws} draws would be the same "
-            "set and an interval over them would be meaningless; use --draws 1, a smaller K, or a larger file"
+            f"K={config.shots} is the whole support pool ({len(pool)} sentences), so all {config.draws} draws would "
+            "be the same set and an interval over them would be meaningless; use --draws 1, a smaller K, or a "
+            "larger file"
         )
     splits = FewShotSplits(pool, holdout, {test_name: test_sentences})
+    protocol = fewshot_protocol(checkpoint, config)
+    result = run_protocol([checkpoint_condition(checkpoint)], splits, checkpoint.backbone.encoder, protocol)
+    return FewShotReport(checkpoint, Path(init), test_name, config.shots, result)
+
+
+def split_support_file(
+    support: str | os.PathLike, config: FewShotConfig
+) -> tuple[list[Sentence], list[Sentence]]:
+    """``(holdout, pool)`` of a support treebank: a seeded share set aside to choose the fine-tuning budget, and
+    the pool K-sentence support sets are drawn from. Sentences over ``MAX_SENTENCE_WORDS`` are cut into parts
+    first, so memory stays bounded. Refuses a K the pool cannot give."""
+    sentences = split_long_sentences(read_conllu(support, lang="target"))
+    n_holdout = max(1, round(config.holdout_fraction * len(sentences)))
+    holdout, pool = seeded_split(sentences, [n_holdout], f"{config.seed}:fewshot-holdout", keep_order=False)
+    if config.shots > len(pool):
+        raise ValueError(
+            f"K={config.shots} is larger than the support pool: {support} has {len(sentences)} sentences, "
+            f"{n_holdout} of them held out to choose the fine-tuning budget, leaving {len(pool)}"
+        )
+    return holdout, pool
+
+
+def checkpoint_condition(checkpoint: Checkpoint) -> Condition:
+    """The checkpoint's tagger as the protocol's one condition, in evaluation mode (no dropout), as the
+    notebooks' trained conditions are, and adapting what its method adapts (ANIL: the head)."""
     method = checkpoint.method
-    condition = Condition(
-        method, [checkpoint.build_model()], [checkpoint.train_config.seed], METHODS[method].adapt
-    )
-    protocol = ProtocolConfig(
-        ks=(0, shots),
-        n_draws=draws,
-        lrs=lrs,
-        steps=steps,
-        draw_seed=seed,
+    model = checkpoint.build_model().eval()
+    return Condition(method, [model], [checkpoint.train_config.seed], METHODS[method].adapt)
+
+
+def fewshot_protocol(checkpoint: Checkpoint, config: FewShotConfig) -> ProtocolConfig:
+    """The protocol of one file pair: no fine-tuning and K shots, ``config.draws`` support sets (which also
+    choose the budget), the grid ``config.lrs`` x ``config.steps``, no baseline."""
+    return ProtocolConfig(
+        ks=(0, config.shots),
+        n_draws=config.draws,
+        lrs=config.lrs,
+        steps=config.steps,
+        draw_seed=config.seed,
         baseline=None,
         max_word_len=checkpoint.train_config.max_word_len,
     )
-    result = run_protocol([condition], splits, checkpoint.backbone.encoder, protocol)
-    return FewShotReport(checkpoint, Path(init), test_name, shots, result)
