@@ -34,9 +34,11 @@
 #
 # **Prerequisites**: notebook 01 (the MAML loop) and notebook 03 (the conditions and the paired protocol).
 #
-# **Run time** (measured, `papermill` on 2 CPU cores): `quick` about 2 minutes. `full` is designed to finish in
-# under 2 hours on 2 CPU cores (estimated from a timed slice of its training and evaluation, not run end to end);
-# on a GPU it is much shorter. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
+# **Run time** (measured with `papermill` on 2 CPU cores, one thread): `quick` about 1.5 minutes. `full` is designed
+# for under 2 hours on 2 CPU cores: a timed slice (20 outer steps of every method on 2 and on 20 languages, and the
+# protocol of one condition) extrapolates to about 1 hour 40 minutes on a busy shared machine, 60% of it the
+# language sweep (section 6), which is why the sweep trains only joint, MAML and FOMAML. `full` has not been run end
+# to end yet. On a GPU it is much shorter. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write, and the cell after each checks your
