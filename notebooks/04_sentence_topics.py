@@ -34,7 +34,7 @@
 #
 # **Prerequisites**: notebook 01 (the MAML loop) and notebook 03 (the conditions and the paired protocol).
 #
-# **Run time** (measured with `papermill` on 2 CPU cores, one thread): `quick` about 1.5 minutes. `full` is designed
+# **Run time** (measured with `papermill` on 2 CPU cores, one thread): `quick` 1.5 to 2 minutes. `full` is designed
 # for under 2 hours on 2 CPU cores: a timed slice (20 outer steps of every method on 2 and on 20 languages, and the
 # protocol of one condition) extrapolates to about 1 hour 40 minutes on a busy shared machine, 60% of it the
 # language sweep (section 6), which is why the sweep trains only joint, MAML and FOMAML. `full` has not been run end

@@ -247,6 +247,10 @@ def test_train_and_evaluate_commands_run_the_sib200_task(
     assert {r["K"] for r in rows} == {0, 1, 4} and {r["condition"] for r in rows} == {"scratch", "fomaml"}
     assert main(sib_argv("evaluate", data_dir, run)) == 2  # trained on three languages, evaluated with two
     assert "--languages it was trained with" in capsys.readouterr().err
+    fewshot = ["fewshot", "--init", str(run), "--support", "s.conllu", "--test", "t.conllu", "--shots", "1"]
+    assert main(fewshot) == 2 and "xlmeta evaluate --task sib200" in capsys.readouterr().err
+    assert main(["evaluate", "--init", str(run), "--task", "ud-pos"]) == 2
+    assert "holds a topic model, not one for --task ud-pos" in capsys.readouterr().err
 
 
 def test_an_unknown_or_french_training_language_is_one_error_line(

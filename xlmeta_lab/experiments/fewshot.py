@@ -82,6 +82,11 @@ def fewshot_from_files(
     if not 0 < holdout_fraction < 1:
         raise ValueError(f"--holdout must be between 0 and 1, got {holdout_fraction}")
     checkpoint = load_checkpoint(init)
+    if checkpoint.train_config.task != "tagging":
+        raise ValueError(
+            f"{init} holds a {checkpoint.train_config.task} classifier; xlmeta fewshot adapts taggers to UD "
+            "treebanks (for SIB-200 use xlmeta evaluate --task sib200)"
+        )
     support_sentences = read_conllu(support, lang="target")
     test_sentences = read_conllu(test, lang="target")
     n_holdout = max(1, round(holdout_fraction * len(support_sentences)))
