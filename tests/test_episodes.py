@@ -17,7 +17,6 @@ from xlmeta_lab.data.roles import (
     sib200_labels,
     sib200_meta_training,
 )
-from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import (
@@ -28,7 +27,7 @@ from xlmeta_lab.episodes.encoders import (
     split_long_sentences,
     unknown_char_share,
 )
-from xlmeta_lab.episodes.samplers import ClassificationEpisodeSampler, TaggingEpisodeSampler, support_draws
+from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, padding_mask
 from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab
 from xlmeta_lab.meta import Task
@@ -172,30 +171,6 @@ def test_unknown_character_share_counts_every_occurrence(vocab: Vocab) -> None:
     assert unknown_char_share([], encoder) == 0.0
 
 
-def sib_examples() -> list[Example]:
-    return [
-        Example(f"{label} text number {i}", label, i * 10 + j, lang)
-        for lang in ("en", "es")
-        for j, label in enumerate(LABELS)
-        for i in range(6)
-    ]
-
-
-def test_classification_episodes() -> None:
-    examples = sib_examples()
-    sampler = ClassificationEpisodeSampler(
-        examples, Vocab.build(examples), LABELS, n_way=3, k_shot=2, query_per_class=3, max_len=6, seed=0
-    )
-    episode = sampler.draw()
-    (x_s, y_s), (x_q, y_q) = episode.task
-    assert x_s.word_ids.shape == (6, 6) and x_q.char_ids.shape == (9, 6, 16) and y_q.shape == (9,)
-    assert len(set(y_s.tolist())) == 3 and set(y_s.tolist()) == set(y_q.tolist())
-    assert [LABELS[i] for i in y_s.tolist()] == [e.label for e in episode.support]  # global label ids
-    assert not {e.index_id for e in episode.support} & {e.index_id for e in episode.query}
-    with pytest.raises(ValueError, match=r"K=4 \+ 3 query"):
-        ClassificationEpisodeSampler(examples, Vocab.build(examples), LABELS, 3, 4, 3)
-
-
 def test_support_draws_are_paired_and_nested(toy: dict[str, list[Sentence]]) -> None:
     small, large = support_draws(toy["fr"], 5, 3, seed=1), support_draws(toy["fr"], 10, 3, seed=1)
     assert all(s == big[:5] for s, big in zip(small, large, strict=True))
@@ -228,7 +203,7 @@ def test_french_tagging_protocol_keeps_tests_out_of_training(data_dir: Path) -> 
 
 
 def test_french_topic_protocol_keeps_translations_of_test_out(data_dir: Path) -> None:
-    training = sib200_meta_training(data_dir)
+    training = sib200_meta_training(data_dir=data_dir)
     french = sib200_french_splits(data_dir)
     assert sib200_labels(data_dir) == LABELS
     train_ids = {e.index_id for pool in training.values() for e in pool}

@@ -119,3 +119,20 @@ def test_notebook_03_runs_with_a_hugging_face_encoder(tmp_path: Path, data_dir: 
     assert (
         "REFERENCE" not in outputs
     )  # the committed reference is the word tagger's: not shown beside this run
+
+
+@pytest.mark.notebook
+def test_notebook_04_runs_with_a_hugging_face_encoder(tmp_path: Path, data_dir: Path) -> None:
+    """``MODEL`` set to a saved encoder folder: notebook 04's path for ``MODEL="xlm-roberta-base"``, offline."""
+    from tiny_encoder import save_tiny_encoder
+
+    from xlmeta_lab.data.roles import sib200_meta_training
+
+    sentences = [e for pool in sib200_meta_training(data_dir=data_dir).values() for e in pool]
+    encoder = save_tiny_encoder(tmp_path / "tiny-encoder", sentences, words=2000)
+    outputs = execute(
+        NOTEBOOKS / "04_sentence_topics.ipynb", tmp_path, {"PROFILE": "quick", "MODEL": str(encoder)}
+    )
+    assert f"EncoderClassifier on {encoder}" in outputs
+    assert "KEY RESULT: K=4/topic fr" in outputs
+    assert "REFERENCE" not in outputs and "No reference results" not in outputs  # the reference is char-cnn's

@@ -101,7 +101,8 @@ def test_cli_train_resume_and_evaluate(tmp_path: Path, monkeypatch: pytest.Monke
     assert {r["condition"] for r in payload["summary"]} == {"scratch", "fomaml"}
     assert (tmp_path / "res" / "toy-fomaml.summary.csv").exists()
     args = parser.parse_args(
-        ["train", "--task", "sib200", "--method", "maml", "--out", str(tmp_path / "sib")]
+        ["train", "--task", "sib200", "--method", "maml", "--out", str(tmp_path / "sib"), "--languages", "fr"]
     )
-    assert args.func(args) == 2
-    assert "not wired yet" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="target language"):  # main() turns it into one error line
+        args.func(args)
+    assert not (tmp_path / "sib").exists()

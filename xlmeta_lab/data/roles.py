@@ -2,10 +2,11 @@
 
 * training: en EWT dev+test and es GSD dev+test (never en/es PUD: they translate the French PUD test);
   SIB-200: *train* of each source language only (rows are translations of each other across languages);
-* French support pool and budget holdout: fr GSD dev (SIB-200: fra dev), split once, disjoint;
+* French support pool and budget holdout: fr GSD dev (SIB-200: fra dev, held out per topic), split once, disjoint;
 * French tests: fr GSD test and fr PUD (SIB-200: fra test), read only to score.
 
-:func:`assert_no_test_leakage` refuses a set-up that breaks these rules, on sentence ids and source files.
+:func:`assert_no_test_leakage` refuses a set-up that breaks these rules, on sentence ids and source files;
+:func:`assert_no_sib200_leakage` does the same for SIB-200, on ``index_id`` (the FLORES sentence a row translates).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from xlmeta_lab.data.sib200 import Example, load_labels, load_sib200
+from xlmeta_lab.data.sib200 import SOURCE_LANGUAGES, TARGET, Example, flores_code, load_labels, load_sib200
 from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.data.ud import Sentence, has_own_id, load_treebank
 
@@ -81,18 +82,80 @@ def parallel_pud(data_dir: str | os.PathLike | None = None) -> dict[str, list[Se
     return {lang: load_treebank(f"{lang}_pud-test", data_dir) for lang in ("en", "es", "fr")}
 
 
-def sib200_meta_training(data_dir: str | os.PathLike | None = None) -> dict[str, list[Example]]:
-    """SIB-200 meta-training: en and es *train* only (rows are translations across languages)."""
-    return {lang: load_sib200(lang, "train", data_dir) for lang in ("en", "es")}
+def sib200_experiment_files(languages: Sequence[str] = SOURCE_LANGUAGES) -> tuple[str, ...]:
+    """Every registered file a SIB-200 run on ``languages`` reads: their train splits and labels, and French
+    dev and test. ``xlmeta workbook`` checks them before it starts."""
+    codes = [flores_code(lang) for lang in languages]
+    return tuple(
+        [f"sib200-{code}-{split}" for code in codes for split in ("train", "labels")]
+        + [f"sib200-{TARGET}-{split}" for split in ("dev", "test", "labels")]
+    )
+
+
+def sib200_meta_training(
+    languages: Sequence[str] = SOURCE_LANGUAGES, data_dir: str | os.PathLike | None = None
+) -> dict[str, list[Example]]:
+    """SIB-200 meta-training pools, one per language (keyed by short code): their *train* split only, because
+    rows are translations across languages and French dev and test must not be seen in any language."""
+    pools = {}
+    for lang in languages:
+        examples = load_sib200(lang, "train", data_dir)
+        pools[examples[0].lang] = examples
+    return pools
+
+
+def _hold_out_per_label(
+    items: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """``(pool, holdout)`` with a seeded ``fraction`` of *each* topic held out, so both keep every topic."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1), got {fraction}")
+    pool: list[Example] = []
+    holdout: list[Example] = []
+    for label in sorted({e.label for e in items}):
+        group = [e for e in items if e.label == label]
+        held, rest = seeded_split(group, [round(fraction * len(group))], f"{seed}:holdout:{label}")
+        holdout += held
+        pool += rest
+    return pool, holdout
 
 
 def sib200_french_splits(
     data_dir: str | os.PathLike | None = None, holdout_fraction: float = 0.2, seed: int = 0
 ) -> FewShotSplits[Example]:
-    """French topic classification: support pool and holdout from fra *dev* (whose translations
-    are not in en/es train), test on fra *test*."""
-    pool, holdout = _hold_out(load_sib200("fr", "dev", data_dir), holdout_fraction, seed)
-    return FewShotSplits(pool, holdout, {"sib200-fra_Latn-test": load_sib200("fr", "test", data_dir)})
+    """French topic classification: support pool and holdout from fra *dev* (``holdout_fraction`` of each
+    topic held out to choose budgets), test on fra *test*. Translations of dev and test rows are in no
+    language's *train* split."""
+    pool, holdout = _hold_out_per_label(load_sib200(TARGET, "dev", data_dir), holdout_fraction, seed)
+    return FewShotSplits(pool, holdout, {f"sib200-{TARGET}-test": load_sib200(TARGET, "test", data_dir)})
+
+
+def assert_no_sib200_leakage(
+    training: Mapping[str, Sequence[Example]], splits: FewShotSplits[Example]
+) -> None:
+    """Refuse a SIB-200 set-up in which a French test sentence, or a translation of one in any language, could
+    be trained on; or the French support pool or holdout could.
+
+    Checks ``index_id`` (the FLORES-200 sentence every language's row translates) and the language of every
+    training example (no French at all).
+    """
+    train_ids = {e.index_id for pool in training.values() for e in pool}
+    test_ids = {e.index_id for examples in splits.tests.values() for e in examples}
+    french_ids = {e.index_id for e in [*splits.support_pool, *splits.holdout]}
+    problems = {
+        "training holds a French test sentence or a translation of one": train_ids & test_ids,
+        "training holds a translation of a French support or holdout sentence": train_ids & french_ids,
+        "the French support pool or holdout meets the test set": french_ids & test_ids,
+        "training holds French sentences": {
+            e.index_id for pool in training.values() for e in pool if e.lang == "fr"
+        },
+    }
+    found = {what: sorted(ids)[:5] for what, ids in problems.items() if ids}
+    if found:
+        raise ValueError(
+            "test data would leak into training: "
+            + "; ".join(f"{k} (index_id e.g. {v})" for k, v in found.items())
+        )
 
 
 def sib200_labels(data_dir: str | os.PathLike | None = None) -> tuple[str, ...]:

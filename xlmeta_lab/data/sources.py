@@ -127,28 +127,35 @@ _UD = {
 }
 
 SIB_COMMIT = "593cea88519930f776c1a4a1980b6a35b39dca57"
-SIB_LANGS = {"eng_Latn": "en", "spa_Latn": "es", "fra_Latn": "fr"}
+#: SIB-200 languages in the mirror: FLORES-200 code -> (short code, sha256 of train, dev, test), from
+#: SIB-200/PROVENANCE.md (all files added in e7a17215 and unchanged at SIB_COMMIT). Every language's
+#: ``labels.txt`` is the same blob.
+_SIB: dict[str, tuple[str, str, str, str]] = {
+    "eng_Latn": ("en", "056c2989673d0724cb27edb0d9ee5c6305b2548c17f9fd8f2092f40c98ac0156", "48fe23ed3c66e6978c6cdeff3f661ab9ea6451001d967e23d94796b009777181", "fd7012f846f5a8caead1e7419023d64a28351893f3d9c7ebcde4c5481ca5d326"),
+    "spa_Latn": ("es", "274f9381c0e6cd8eebbe6dc66e04e8fe81866f565435b92204d212c13a6f5bd5", "53adba2773b99377133cfae38260df5badfbef541e73b674208395c2ae05f834", "971fbbf0ed5e2f4d10953264c9d5ef05d854b654014d3a10b98f50a12443ea41"),
+    "fra_Latn": ("fr", "a958d94907b591b27f9be4d878efa01d597992cd707d761358424d16c7919350", "6a1bf1201dbd9aee5d57a5fe65a5ffa5e733d486e7f0c658c264b764e4bde35f", "6ef23d135ee0bde78d907a908dbb5127ab27ee1189b0c2e3db51f328e0707d05"),
+    "cat_Latn": ("ca", "c052b174d904da720d0a8850f76082d490f1827ed7ccaa72429d8bb866880c29", "fda9356d5ed2bba53d43b35fc5b7db34af38483bf8e4b376b13332dd94634e27", "d0023172ae92340879f4fdb04a2b949654f7646dbeae4184266bf756f01d18b6"),
+    "deu_Latn": ("de", "2c336ae7b65365a2e5c139fdf768c7f229b2faf76678cf0c450d563eecc93a2b", "809f5772264d1504f9ff70458514620eaf04aca0a817e01c181a6ba89b2f6ef6", "c7709a01e81725fd929145787fec51426e3c76be4125b2113b0dfecde9da4b39"),
+    "nld_Latn": ("nl", "841bd376ec24a69f818f8b139a81fe60360279947c25c6c350ddce30a83d7456", "5c60d63708cb4b3aa49e5de90f46e64d5f5d31d25465ebdff0574b9b3c46d0ee", "689bb2357e822ffb465bac1d9d604b8368d1da1afec65b437a01b121900339ca"),
+    "ron_Latn": ("ro", "b7e3eabc5084e9ebb9e22a4239c9eaa83874afa8db41c51c0960c83923106f70", "40c8787bfa7ec86c595e05fecccb8183ea9b2e9c16938ec0af549445cb04b748", "893e729228ef4760176902e3f6df9b71b06bb48ea3bf5c7f0b3cda762dd09da4"),
+    "glg_Latn": ("gl", "a068a5110322f700404948ae0716b655c24dcf7ca80ad8775fc4a78f7456cb1e", "e6d75a7a96200fd02f6dd591ed3bdc6a0ddf06f8c2fc3add74048bf4e7b827ac", "c16d1b8819be9ca3cdfc6636ec6298338e472fe3aa45360642bee87bf6ee8ffa"),
+    "oci_Latn": ("oc", "db92f8e6dfafdff5c9de507433f27b05f8a7e3975f81c9b3e38ec81c2d5bd704", "6199289bda8d906e51e5aa992f1eb5266ff0df314868fa0d53a88fd5995051fe", "7a7bd3c7203c671d1c34718d6c7ff1c9c914b90ee0570b73eac391c9f21715c4"),
+    "rus_Cyrl": ("ru", "2c5d092fcd73df8b9bf62d93d5acb9e41482fd827b99a9b24273861054ec033e", "92a09f8bad4742f6c7b2a314535ce3e0e2f035726d5dcfa09ca645518302dca3", "9e08f02d142687110b580bf75e28ce643289939582190eb986c948f47c35fee7"),
+    "pol_Latn": ("pl", "18d3fb3ba52415c912e18542f7843c45773195f02b632472a36fa0a1d5f038a9", "397536795db97a1803126fd9e5ad4b70aed055097c6626144e7595a9ab9df403", "f7a8837e3af1ee2893131f725594e68694a5e8a47cf49f019f1bf02da873b5f9"),
+    "fin_Latn": ("fi", "b6951dbcb32e245299b0b1892a602f7d3f80709c04856f8db6d237ae7c63598f", "551e29c4b47b945d45cd9728d538d63d5534e82e728dcd7807c9804b500cee33", "8116581d0e24aa6e17ae7b32cc2b0bb5bd802128111a385fd69f7fcb97e7d825"),
+    "hun_Latn": ("hu", "6804ae2de4b536385b9fb98af03676f1b6914603ac4b497982a30f2f37103a07", "6e7dc01d3d0f7299302e64004e935a7b82b641face80e3ddb2ba9118763b4db2", "1b5aca9cd13b39b8bd661d48af021dcc48bbf17bfd395a12269c016995deb83b"),
+    "tur_Latn": ("tr", "a5c8235d89e20d1be01658cf94b3508ab99bbac3ee108c0181f3057659386937", "1aad0dcd4b77f73e038d711069f7b897c31faec4fac2d4f5c03efd4b5abc1c37", "99e45820a77387109f9c6f989be7459881e54a82fcfb743b75b206eb686f0dde"),
+    "ind_Latn": ("id", "c6406d1ade3acce6a8bb6640b111a016c1ed72864adb464c736fdb9e9c84786d", "df0a3b6d63bdeb451c1622593063857aa53e1553797e388b3f63731b9a2eec91", "b74f0ef860af5a0e322cd10099fb2a83abfaaf61c6ca6da5628e396d791d60c5"),
+    "vie_Latn": ("vi", "d0938c13c6d44d3c2161c591704b6bcc3debf988becd7b59f8d6fa77619f727c", "6044ac110e14c5d1ae2d61c6cde25fba3ed578d763f3987618068aa216c2c475", "1de363037ff166e60f18f002555ef247cd2c80cc90fadc87c0c2ccb6612f42cc"),
+    "swh_Latn": ("sw", "80eb1a48a96e895bed890ee2fcdd17ef776dbc330021e601fbf978711b850b01", "b8dfce0f80e7fd5b94a1fdc224fe4bbac6d237061d4a75ec4bb311d8493b3add", "008e4ff2441c46d6fc92714658dedb2c185bafe06cb914e03342734a3a2c8288"),
+    "zho_Hans": ("zh", "76e5b0b6a3e8f8249d0574b8574b00a7cf625f00d0ac681cfe2db43dffcc3000", "6725566efdc427daf2ca9fdb557fc803ce6c8e6fee60d6616ac0d8dd194f84fd", "0c8771f4f51e6097f5cf4086b5532edfdee5f374c58c441574c0925f55e07f47"),
+    "arb_Arab": ("ar", "2daca4520afcc480de58673348cbae3cb180b79eca58e9409a16059f25b12961", "3e41235ba03924643a9ccffe9606d892005df116ed1e669363a82de67041a19c", "6ee8321b157e9c27e8ad38157ba5e88d085f8449d4a469149a6e1dafb2d26384"),
+    "hin_Deva": ("hi", "2cd00a2b1d0f3259a3ed5a7c349f91f8eb73d23e06001b51486b37d684e8fe47", "fb0a429bf9957ac8386f53a987e816fba025d9e496bf590a4d1a40f7df242709", "cf0fa55bb3ed7a146798fa22e6350eae49ae0fb96126e9d84726628b406b55c6"),
+    "jpn_Jpan": ("ja", "26ee8f4522cbc9ebed26e51818df33171646e54160c40c3388ddcf10d2145df6", "ee3e5718a6c241280a9fc9d7e3d4fc604023dcd66790063be8f82db2ce926ace", "ced64e76311d1e0e4f1d970b98f907daed78abe471a792da58301fb489a07962"),
+}  # fmt: skip
+#: FLORES-200 code -> short code (``"fra_Latn"`` -> ``"fr"``), in the order of SIB-200/PROVENANCE.md.
+SIB_LANGS: dict[str, str] = {code: row[0] for code, row in _SIB.items()}
 _SIB_LABELS_SHA = "f52879a3f02d9edea97f85e3839f242ed4853dd6459d57dfaec1501dc37e95f7"
-_SIB = {
-    "eng_Latn": {
-        "train": "056c2989673d0724cb27edb0d9ee5c6305b2548c17f9fd8f2092f40c98ac0156",
-        "dev": "48fe23ed3c66e6978c6cdeff3f661ab9ea6451001d967e23d94796b009777181",
-        "test": "fd7012f846f5a8caead1e7419023d64a28351893f3d9c7ebcde4c5481ca5d326",
-        "labels": _SIB_LABELS_SHA,
-    },
-    "spa_Latn": {
-        "train": "274f9381c0e6cd8eebbe6dc66e04e8fe81866f565435b92204d212c13a6f5bd5",
-        "dev": "53adba2773b99377133cfae38260df5badfbef541e73b674208395c2ae05f834",
-        "test": "971fbbf0ed5e2f4d10953264c9d5ef05d854b654014d3a10b98f50a12443ea41",
-        "labels": _SIB_LABELS_SHA,
-    },
-    "fra_Latn": {
-        "train": "a958d94907b591b27f9be4d878efa01d597992cd707d761358424d16c7919350",
-        "dev": "6a1bf1201dbd9aee5d57a5fe65a5ffa5e733d486e7f0c658c264b764e4bde35f",
-        "test": "6ef23d135ee0bde78d907a908dbb5127ab27ee1189b0c2e3db51f328e0707d05",
-        "labels": _SIB_LABELS_SHA,
-    },
-}
 
 
 def _build_registry() -> dict[str, DataFile]:
@@ -160,8 +167,8 @@ def _build_registry() -> dict[str, DataFile]:
             files.append(
                 DataFile(f"{name}-{split}", folder, filename, url, sha, license_, "ud", name[:2], split)
             )
-    for code, splits in _SIB.items():
-        for split, sha in splits.items():
+    for code, (short, *shas) in _SIB.items():
+        for split, sha in (*zip(("train", "dev", "test"), shas), ("labels", _SIB_LABELS_SHA)):
             filename = f"{code}/{'labels.txt' if split == 'labels' else split + '.tsv'}"
             url = f"https://raw.githubusercontent.com/dadelani/sib-200/{SIB_COMMIT}/data/annotated/{filename}"
             files.append(
@@ -173,7 +180,7 @@ def _build_registry() -> dict[str, DataFile]:
                     sha,
                     SIB_LICENSE,
                     "sib200",
-                    SIB_LANGS[code],
+                    short,
                     split,
                 )
             )

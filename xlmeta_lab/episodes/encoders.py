@@ -21,7 +21,7 @@ import torch
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, TokenInputs
-from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab, tokenize
+from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab
 
 TAG_TO_ID = {tag: i for i, tag in enumerate(UPOS_TAGS)}
 
@@ -182,11 +182,15 @@ def encode_examples(
     max_len: int | None = None,
     max_word_len: int = 16,
 ) -> Labeled:
-    """Classification examples as ``(x, y)``; ``y[i]`` is the *global* label id (index in ``labels``)."""
-    token_lists = [tokenize(e.text) for e in examples]
-    max_len = max_len or max((len(t) for t in token_lists), default=1)
-    y = torch.tensor([list(labels).index(e.label) for e in examples], dtype=torch.long)
-    return Labeled(encode_tokens(token_lists, vocab, max_len, max_word_len), y)
+    """Classification examples as ``(x, y)``; ``y[i]`` is the *global* label id (index in ``labels``).
+
+    ``max_len=None`` pads to the longest example; a number pads or cuts every example to it (a cut
+    sentence keeps its label: the topic of its first ``max_len`` words).
+    """
+    max_len = max_len or max((len(e) for e in examples), default=1)
+    index = {label: i for i, label in enumerate(labels)}
+    y = torch.tensor([index[e.label] for e in examples], dtype=torch.long)
+    return Labeled(encode_tokens([e.forms for e in examples], vocab, max_len, max_word_len), y)
 
 
 def encode_buckets(

@@ -20,7 +20,7 @@ import torch
 
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder, encode_examples
+from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder
 from xlmeta_lab.episodes.tensors import Labeled, stack_tasks, take_sentences
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.meta import Task
@@ -30,12 +30,17 @@ Item = TypeVar("Item", Sentence, Example)
 
 @dataclass(frozen=True)
 class Episode(Generic[Item]):
-    """What a sampler drew, readable (``support``/``query`` items) and as tensors (``task``)."""
+    """What a sampler drew, readable (``support``/``query`` items) and as tensors (``task``).
+
+    ``slots`` (classification only) names the topic each output of the head stands for in this episode:
+    with the labels permuted, ``task``'s label ``j`` means topic ``slots[j]``.
+    """
 
     lang: str
     support: list[Item]
     query: list[Item]
     task: Task
+    slots: tuple[str, ...] = ()
 
 
 def _by_lang(items: Iterable[Item]) -> dict[str, list[Item]]:
@@ -126,71 +131,6 @@ class TaggingEpisodeSampler(_Sampler[Sentence]):
     def _indices(self, lang: str) -> tuple[list[int], list[int]]:
         picked = self.rng.sample(range(len(self.pools[lang])), self.support_size + self.query_size)
         return picked[: self.support_size], picked[self.support_size :]
-
-
-class ClassificationEpisodeSampler(_Sampler[Example]):
-    """N-way K-shot sentence classification episodes (SIB-200), one language per episode.
-
-    ``y`` holds *global* label ids (the index in ``labels``, i.e. labels.txt order), not
-    episode-local 0..N-1: one 7-way head is shared by every episode and by French evaluation,
-    so nothing has to be re-mapped between meta-training and test. Texts longer than
-    ``max_len`` tokens are truncated (the label stays valid). Each chosen class contributes
-    ``k_shot`` support and ``query_per_class`` query examples, disjoint, in shuffled order.
-    """
-
-    def __init__(
-        self,
-        examples: Iterable[Example],
-        vocab: Vocab,
-        labels: Sequence[str],
-        n_way: int,
-        k_shot: int,
-        query_per_class: int,
-        max_len: int = 64,
-        max_word_len: int = 16,
-        seed: int = 0,
-    ) -> None:
-        self.pools = _by_lang(examples)
-        self.labels, self.n_way, self.k_shot, self.query_per_class = (
-            tuple(labels),
-            n_way,
-            k_shot,
-            query_per_class,
-        )
-        if not self.pools:
-            raise ValueError("no examples given")
-        if not 1 <= n_way <= len(self.labels):
-            raise ValueError(f"n_way={n_way} must be between 1 and the {len(self.labels)} labels")
-        self.by_label: dict[str, dict[str, list[int]]] = {}
-        for lang, pool in self.pools.items():
-            groups: dict[str, list[int]] = defaultdict(list)
-            for i, example in enumerate(pool):
-                groups[example.label].append(i)
-            eligible = {label: idx for label, idx in groups.items() if len(idx) >= k_shot + query_per_class}
-            if len(eligible) < n_way:
-                sizes = ", ".join(f"{label} {len(idx)}" for label, idx in sorted(groups.items()))
-                raise ValueError(
-                    f"{n_way}-way with K={k_shot} + {query_per_class} query per class needs {n_way} classes with "
-                    f"at least {k_shot + query_per_class} examples; the {lang!r} pool has {len(eligible)} ({sizes})"
-                )
-            self.by_label[lang] = eligible
-        self.encoded = {
-            lang: encode_examples(pool, vocab, labels, max_len, max_word_len)
-            for lang, pool in self.pools.items()
-        }
-        self.rng = random.Random(seed)
-
-    def _indices(self, lang: str) -> tuple[list[int], list[int]]:
-        groups = self.by_label[lang]
-        support: list[int] = []
-        query: list[int] = []
-        for label in self.rng.sample(sorted(groups), self.n_way):
-            picked = self.rng.sample(groups[label], self.k_shot + self.query_per_class)
-            support += picked[: self.k_shot]
-            query += picked[self.k_shot :]
-        self.rng.shuffle(support)
-        self.rng.shuffle(query)
-        return support, query
 
 
 def support_draws(pool: Sequence[Item], k: int, n_draws: int, seed: int = 0) -> list[list[Item]]:

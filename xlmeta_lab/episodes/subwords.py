@@ -1,4 +1,5 @@
-"""Sub-word encoding for a pretrained Hugging Face encoder: sub-token inputs, one tag per word.
+"""Sub-word encoding for a pretrained Hugging Face encoder: sub-token inputs, one tag per word (or one topic
+per sentence, :class:`SubwordTopicEncoder`).
 
 The encoder reads WordPiece/SentencePiece pieces; UPOS tags belong to words. As is standard for token
 classification (Devlin et al., 2019, section 5.3), each word is represented by its *first* sub-token:
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor
 
+from xlmeta_lab.data.sib200 import SIB_LABELS, Example
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import TAG_TO_ID, padded_length
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
@@ -173,3 +175,38 @@ class EncoderEpisodeSampler(TaggingEpisodeSampler):
     def sample_tasks(self, n: int, lang: str | None = None) -> list[Task]:
         """``n`` tasks of equal shapes: the engine stacks them itself when it can batch them."""
         return [self.sample(lang) for _ in range(n)]
+
+
+class SentencePieces(NamedTuple):
+    """``x`` for an :class:`xlmeta_lab.models.encoder_classifier.EncoderClassifier`: ``[S, T]`` pieces and mask."""
+
+    input_ids: Tensor
+    attention_mask: Tensor
+
+
+@dataclass(frozen=True)
+class SubwordTopicEncoder:
+    """Sentences to a tokenizer's pieces and one topic id each (``labels`` order): the encoder classifier's
+    :class:`xlmeta_lab.episodes.encoders.SentenceEncoder`.
+
+    Episodes (``max_len`` given) get exactly ``max_subtokens`` pieces, so tasks stack; evaluation sets
+    (``max_len=None``) as many as their longest sentence needs, up to ``limit``. A sentence cut short keeps its
+    topic. Two encoders are equal when they name the same tokenizer and budget.
+    """
+
+    tokenizer: PreTrainedTokenizerBase = field(compare=False, repr=False)
+    name_or_path: str
+    max_subtokens: int = 128
+    limit: int = 512
+    labels: tuple[str, ...] = SIB_LABELS
+
+    def encode(self, examples: Sequence[Example], max_len: int | None = None) -> Labeled:
+        batch = self.tokenizer(
+            [e.text for e in examples],
+            truncation=True,
+            max_length=self.max_subtokens if max_len is not None else self.limit,
+            padding="max_length" if max_len is not None else "longest",
+            return_tensors="pt",
+        )
+        y = torch.tensor([self.labels.index(e.label) for e in examples], dtype=torch.long)
+        return Labeled(SentencePieces(batch["input_ids"], batch["attention_mask"]), y)

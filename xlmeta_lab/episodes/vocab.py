@@ -7,26 +7,21 @@ spelling cues across languages.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from xlmeta_lab.data.sib200 import Example
+from xlmeta_lab.data.sib200 import Example, tokenize
 from xlmeta_lab.data.ud import Sentence
 
+__all__ = ["PAD", "UNK", "Vocab", "tokenize", "tokens_of"]
+
 PAD, UNK = 0, 1
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def tokenize(text: str) -> list[str]:
-    """Words and single punctuation marks; enough for SIB-200 sentences in en/es/fr."""
-    return _TOKEN.findall(text)
 
 
 def tokens_of(item: Sentence | Example) -> Sequence[str]:
-    """A UD/toy sentence's forms, or a SIB-200 example's tokenised text."""
-    return item.forms if isinstance(item, Sentence) else tokenize(item.text)
+    """A UD/toy sentence's forms, or a SIB-200 example's words (:func:`xlmeta_lab.data.sib200.tokenize`)."""
+    return item.forms
 
 
 @dataclass(frozen=True)

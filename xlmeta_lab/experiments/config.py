@@ -13,7 +13,9 @@ query: ``meta_batch * inner_steps * (support_size + query_size)``). The joint mo
 per meta-batch of sentences (``meta_batch * (support_size + query_size)``) and as many steps as it needs
 to spend the same number of passes as MAML with the same config; with ``inner_steps=1`` that is exactly
 the same number of steps over exactly as many sentences. Second-order MAML's extra backward through the
-inner step is *not* counted: the budget is data, not FLOPs.
+inner step is *not* counted: the budget is data, not FLOPs. For topic classification (``task="topic"``) an
+episode is ``n_way`` topics of ``support_size`` + ``query_size`` sentences each, so every count above is
+``n_way`` times larger, for every method alike.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ class TrainConfig:
     (see :mod:`xlmeta_lab.models.backbones`). ``seed`` sets the initialisation and the episode
     order; ``data_seed`` the validation split, kept apart so that runs with different seeds share one
     training split and one vocabulary (their conditions differ only in what training did).
+
+    ``task`` is ``"tagging"`` (UD, toy) or ``"topic"`` (SIB-200 sentence classification). For topics an episode is
+    ``n_way``-way: ``support_size`` and ``query_size`` count sentences *per topic* (K-shot), sentences longer than
+    ``max_len`` words are cut (not skipped), and the meta-learners' episodes have their labels permuted unless
+    ``permute_labels`` is False (:mod:`xlmeta_lab.episodes.topics` says why it matters); the joint baseline
+    always sees the fixed labels.
     """
 
     method: MethodName = "maml"
@@ -68,9 +76,14 @@ class TrainConfig:
     context_layers: int = 2
     encoder: str | None = None
     max_subtokens: int = 128
+    task: Literal["tagging", "topic"] = "tagging"
+    n_way: int = 7
+    permute_labels: bool = True
 
     def __post_init__(self) -> None:
         get_method(self.method)  # an unknown method is an error naming the known ones
+        if self.task not in ("tagging", "topic"):
+            raise ValueError(f"task must be 'tagging' or 'topic', got {self.task!r}")
         for name in ("inner_lr", "outer_lr"):
             require_positive_finite(name, getattr(self, name))
         for name in ("steps", "meta_batch", "support_size", "query_size", "inner_steps"):
@@ -96,11 +109,12 @@ RESUMABLE_FIELDS = frozenset({"eval_every", "checkpoint_every"})
 def sentence_passes_per_step(config: TrainConfig) -> int:
     """Sentence forward/backward passes in one training step of ``config.method`` (see module doc)."""
     per_task = config.support_size + config.query_size
+    classes = config.n_way if config.task == "topic" else 1
     if config.method == "joint":
-        return config.meta_batch * per_task
+        return classes * config.meta_batch * per_task
     if config.method == "reptile":
-        return config.meta_batch * config.inner_steps * per_task
-    return config.meta_batch * (config.inner_steps * config.support_size + config.query_size)
+        return classes * config.meta_batch * config.inner_steps * per_task
+    return classes * config.meta_batch * (config.inner_steps * config.support_size + config.query_size)
 
 
 def total_steps(config: TrainConfig) -> int:
@@ -115,6 +129,8 @@ def total_steps(config: TrainConfig) -> int:
 class ProtocolConfig:
     """K values, draws, and the fine-tuning grid the budget is chosen from (on the holdout).
 
+    ``k_per_class``: a support set is K sentences of *each* class (topic classification) rather than K sentences.
+
     Choosing the budget fine-tunes every grid point, so on real data it may use a subset: ``budget_ks``
     (default: every K > 0), ``budget_draws`` draws (default ``n_draws``) and the first ``budget_models``
     seeds' models (default: all). Its draws come from their own seed, apart from the evaluation draws.
@@ -125,6 +141,8 @@ class ProtocolConfig:
     lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
     steps: tuple[int, ...] = (5, 10, 25, 50)
     draw_seed: int = 0
+    #: K counts support sentences per class (N-way K-shot, for classification) instead of sentences in all.
+    k_per_class: bool = False
     baseline: str | None = "joint"
     max_word_len: int = 12
     budget_ks: tuple[int, ...] = ()

@@ -81,6 +81,11 @@ def fewshot_from_files(
 ) -> FewShotReport:
     """Run the few-shot protocol for the checkpoint ``init`` on the treebanks ``support`` and ``test``."""
     checkpoint = load_checkpoint(init)
+    if checkpoint.train_config.task != "tagging":
+        raise ValueError(
+            f"{init} holds a {checkpoint.train_config.task} classifier; xlmeta fewshot adapts taggers to UD "
+            "treebanks (for SIB-200 use xlmeta evaluate --task sib200)"
+        )
     holdout, pool = split_support_file(support, config)
     test_sentences = read_conllu(test, lang="target")
     test_name = Path(test).name.removesuffix(".conllu")

@@ -3,14 +3,15 @@
 For every condition (scratch, joint, MAML, ...), every training seed and every K:
 
 1. draw ``n_draws`` support sets of K sentences from the French *support pool*: the same draws for every
-   condition (a paired design), nested across K (:func:`xlmeta_lab.episodes.samplers.support_draws`);
+   condition (a paired design), nested across K (:func:`xlmeta_lab.episodes.samplers.support_draws`; K
+   sentences of *each* class with ``k_per_class``, :func:`xlmeta_lab.episodes.topics.class_balanced_draws`);
 2. fine-tune on each draw with plain SGD for a fixed budget (``lr``, ``steps``). The budget is chosen per
    condition from a small grid by accuracy on the French *holdout* (a part of the support split set aside
    for this), never on a test set: :func:`choose_budget` is not even given the tests. A budget whose
    fine-tuning ends with a NaN or infinite loss is left out of the choice (with a warning), and one that does
    so on the scored draws is an error (:class:`~xlmeta_lab.experiments.adapt.FineTuningDiverged`): the
    weights would still tag, but their accuracy is no result;
-3. score token accuracy on each test set, counting real words only (targets != -100).
+3. score accuracy on each test set: of real words only (targets != -100) for tagging, of sentences for topics.
 
 Each (seed, draw) pair is one unit. We report the mean over units with a 95% confidence interval from the
 t distribution, and, because the draws are shared, each condition's *paired* difference to a baseline
@@ -48,6 +49,7 @@ from xlmeta_lab.episodes.encoders import (
 )
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets
+from xlmeta_lab.episodes.topics import class_balanced_draws
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adapt import FineTuningDiverged, diverged_draws, finetune_batch, require_finite
 from xlmeta_lab.experiments.config import ProtocolConfig
@@ -80,6 +82,17 @@ class Budget:
     lr: float
     steps: int
     holdout_acc: float
+
+
+def _draws(pool: Sequence[Any], k: int, n_draws: int, seed: int, protocol: ProtocolConfig) -> list[list[Any]]:
+    """The K-shot support sets: K items, or K items of each class when ``protocol.k_per_class``."""
+    draw = class_balanced_draws if protocol.k_per_class else support_draws
+    return draw(pool, k, n_draws, seed)
+
+
+def accuracy_label(protocol: ProtocolConfig) -> str:
+    """What the protocol's accuracy counts, for tables and plots."""
+    return "sentence accuracy" if protocol.k_per_class else "token accuracy"
 
 
 def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
@@ -149,7 +162,7 @@ def choose_budget(
     models = condition.models[: protocol.budget_models or None]
     for model in models:
         for k in ks:
-            draws = support_draws(support_pool, k, n_draws, protocol.draw_seed + 7919)
+            draws = _draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
             supports = _stack_draws(draws, encoder)
             for lr in protocol.lrs:
                 trajectory = finetune_batch(
@@ -229,7 +242,9 @@ class ProtocolResult:
         conditions = list(dict.fromkeys(r["condition"] for r in rows))
         ks = sorted({r["K"] for r in rows})
         width, name_width = 20, max(len(n) for n in ["condition", *conditions]) + 1
-        lines = [f"token accuracy on {test_set}, % (mean ± 95% CI half-width over seeds x draws)"]
+        what = accuracy_label(self.protocol)
+        per = " (K per class)" if self.protocol.k_per_class else ""
+        lines = [f"{what} on {test_set}, % (mean ± 95% CI half-width over seeds x draws){per}"]
         lines.append("condition".ljust(name_width) + "".join(f"K={k}".rjust(width) for k in ks))
         for name in conditions:
             cells = []
@@ -280,7 +295,7 @@ def run_protocol(
                     per_test = {t: [counts_over(model, None, data)] for t, data in tests.items()}
                     lr, steps = 0.0, 0
                 else:
-                    draws = support_draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed)
+                    draws = _draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol)
                     supports = _stack_draws(draws, encoder)
                     weights = finetune_batch(
                         model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt

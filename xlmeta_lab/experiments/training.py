@@ -1,7 +1,8 @@
 """Training: meta-training (MAML, FOMAML, Reptile, ANIL) and the joint multilingual baseline, resumable.
 
 :func:`train` learns an initialisation from a dict ``task pool -> list[Sentence]`` (toy or UD: the same
-code). ``TrainConfig.method`` picks the method (:data:`xlmeta_lab.experiments.methods.METHODS`); ``"joint"``
+code) or ``-> list[Example]`` (SIB-200 topics, ``TrainConfig.task="topic"``; the episodes differ, see
+:mod:`xlmeta_lab.experiments.episodes`, the loop does not). ``TrainConfig.method`` picks the method (:data:`xlmeta_lab.experiments.methods.METHODS`); ``"joint"``
 is ordinary mini-batch training on the same languages, the baseline every meta-learner has to beat, with a
 matched budget (:mod:`xlmeta_lab.experiments.config` says how). ``train(..., resume=True)`` continues from
 the checkpoint and ends with the same parameters, bit for bit on a CPU, as a run that was never interrupted
@@ -24,7 +25,6 @@ from torch import nn
 from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder
-from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.tensors import concat_sets
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adapt import finetune
@@ -38,6 +38,7 @@ from xlmeta_lab.experiments.checkpoints import (
     save_checkpoint,
 )
 from xlmeta_lab.experiments.config import TrainConfig, total_steps
+from xlmeta_lab.experiments.episodes import episode_sampler, validation_tasks
 from xlmeta_lab.experiments.methods import METHODS
 from xlmeta_lab.experiments.progress import progress_bar
 from xlmeta_lab.experiments.scoring import token_accuracy
@@ -170,28 +171,8 @@ class _Validation:
         return row
 
 
-def _validation(
-    val: Mapping[str, list[Sentence]], encoder: SentenceEncoder, config: TrainConfig
-) -> _Validation:
-    tasks = {}
-    for lang, sentences in val.items():
-        size = len([s for s in sentences if len(s) <= config.max_len])
-        query = min(config.query_size * config.val_tasks, size - config.support_size)
-        if query < 1:
-            raise ValueError(
-                f"the {lang!r} validation split has {size} usable sentences, fewer than support_size + 1; "
-                "raise val_fraction or give more sentences"
-            )
-        sampler = TaggingEpisodeSampler(
-            {lang: sentences},
-            encoder,
-            config.support_size,
-            query,
-            config.max_len,
-            config.max_word_len,
-            seed=config.data_seed + 1,
-        )
-        tasks[lang] = sampler.sample(lang)
+def _validation(val: Mapping[str, list[Any]], encoder: SentenceEncoder, config: TrainConfig) -> _Validation:
+    tasks = validation_tasks(val, encoder, config)
     return _Validation(tasks, config.inner_lr, config.inner_steps, METHODS[config.method].adapt)
 
 
@@ -237,15 +218,7 @@ def train(
     stepper: _JointStepper | _MetaStepper = (
         _MetaStepper(model, config) if METHODS[config.method].is_meta else _JointStepper(model, config)
     )
-    sampler = TaggingEpisodeSampler(
-        train_part,
-        backbone.encoder,
-        config.support_size,
-        config.query_size,
-        config.max_len,
-        config.max_word_len,
-        seed=config.seed,
-    )
+    sampler = episode_sampler(train_part, backbone.encoder, config, seed=config.seed)
     validate = _validation(val_part, backbone.encoder, config)
     path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
     history: list[dict[str, Any]] = []

@@ -164,8 +164,9 @@ def require_model_available(name: str, timeout: float = 3.0) -> None:
 
 
 def vocab_of(backbone: Backbone) -> Vocab | None:
-    """The word tagger's vocabulary; ``None`` for a Hugging Face encoder, whose tokenizer is its vocabulary."""
-    return backbone.vocab if isinstance(backbone, WordTaggerBackbone) else None
+    """A from-scratch model's vocabulary (word tagger, sentence classifier); ``None`` for a Hugging Face encoder,
+    whose tokenizer is its vocabulary."""
+    return getattr(backbone, "vocab", None)
 
 
 def new_tagger(model_config: TaggerConfig, seed: int) -> Tagger:
@@ -191,12 +192,17 @@ def tagger_config(config: Any, vocab: Vocab) -> TaggerConfig:
 
 
 def backbone_for(config: Any, train_part: Mapping[str, Sequence[Sentence]]) -> Backbone:
-    """The tagger ``config`` (a TrainConfig) asks for, built from the training part of its data.
+    """The tagger ``config`` (a TrainConfig) asks for, built from the training part of its data; with
+    ``config.task == "topic"`` a topic classifier (:mod:`xlmeta_lab.models.topic_backbones`).
 
     The word tagger's vocabulary is the training sentences' words seen at least ``min_word_freq`` times,
     so the unknown-word embedding is trained on real rare words: a new language's words are mostly
     unknown, and that embedding is what they get.
     """
+    if getattr(config, "task", "tagging") == "topic":
+        from xlmeta_lab.models.topic_backbones import topic_backbone_for  # it builds on this module
+
+        return topic_backbone_for(config, train_part)
     if config.encoder is not None:
         return EncoderBackbone.load(config.encoder, config.max_subtokens)
     vocab = Vocab.build(
@@ -209,6 +215,10 @@ def backbone_from_checkpoint(
     model_config: Mapping[str, Any], vocab: Mapping[str, Any] | None, max_word_len: int
 ) -> Backbone:
     """The backbone a checkpoint was trained with, from its stored ``model_config`` and ``vocab``."""
+    from xlmeta_lab.models.topic_backbones import TOPIC_KINDS, topic_backbone_from_checkpoint
+
+    if model_config.get("kind") in TOPIC_KINDS:
+        return topic_backbone_from_checkpoint(model_config, vocab, max_word_len)
     if model_config.get("kind") == ENCODER_KIND:
         return EncoderBackbone.load(
             model_config["name_or_path"], model_config["max_subtokens"], model_config["dropout"]

@@ -36,8 +36,10 @@ def plot_accuracy_vs_k(
     conditions: Sequence[str] | None = None,
     ax: Axes | None = None,
     title: str | None = None,
+    metric: str = "token accuracy",
+    k_label: str = "K (support sentences of the new language)",
 ) -> Axes:
-    """Mean token accuracy against K, one line per condition, with its 95% CI as a band.
+    """Mean accuracy (``metric``) against K, one line per condition, with its 95% CI as a band.
 
     K is drawn on evenly spaced positions (K = 0, 1, 5, 10, ... are not evenly spaced numbers, but each is
     one setting of the experiment); K = 0 is "no fine-tuning".
@@ -66,8 +68,8 @@ def plot_accuracy_vs_k(
                 lw=0,
             )
     ax.set_xticks(range(len(ks)), [str(k) for k in ks])
-    ax.set_xlabel("K (support sentences of the new language)")
-    ax.set_ylabel("token accuracy on test (%)")
+    ax.set_xlabel(k_label)
+    ax.set_ylabel(f"{metric} on test (%)")
     ax.set_ylim(0, 100)
     n = max((r["n"] for r in rows), default=0)
     ax.set_title(
@@ -176,4 +178,54 @@ def plot_tag_distribution(distributions: Mapping[str, Mapping[str, float]], ax: 
     ax.set_ylabel("% of words")
     ax.set_title("UPOS tag distribution")
     ax.legend()
+    return ax
+
+
+def plot_accuracy_vs_languages(
+    summary: Sequence[Mapping[str, Any]],
+    methods: Sequence[str],
+    sizes: Sequence[int],
+    k: int,
+    *,
+    test_set: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """French accuracy at K against the number of training languages, one line per method (conditions named
+    ``"<method>@<N>"``), each with its 95% CI as a band. The budget held fixed is in the title."""
+    test_set = test_set or summary[0]["test_set"]
+    ax = ax or plt.subplots(figsize=(6.4, 4.2))[1]
+    n_units = 0
+    for i, method in enumerate(methods):
+        rows = [
+            next(
+                r
+                for r in summary
+                if r["condition"] == f"{method}@{n}" and r["K"] == k and r["test_set"] == test_set
+            )
+            for n in sizes
+        ]
+        n_units = max(n_units, *(r["n"] for r in rows))
+        colour = colour_of(method, i)
+        ax.plot(sizes, [100 * r["mean"] for r in rows], "o-", color=colour, label=method, lw=1.8, ms=4)
+        banded = [(n, r) for n, r in zip(sizes, rows) if not math.isnan(r["ci_low"])]
+        if banded:
+            ax.fill_between(
+                [n for n, _ in banded],
+                [max(0.0, 100 * r["ci_low"]) for _, r in banded],
+                [min(100.0, 100 * r["ci_high"]) for _, r in banded],
+                color=colour,
+                alpha=0.15,
+                lw=0,
+            )
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes), [str(n) for n in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training languages (French never among them)")
+    ax.set_ylabel(f"sentence accuracy on French test at K={k} (%)")
+    ax.set_title(
+        f"More languages, same budget (outer steps x meta-batch)\nbands: 95% CI over seeds x draws (n <= {n_units})",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return ax

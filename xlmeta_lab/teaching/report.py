@@ -69,13 +69,13 @@ def difference_headline(result: ProtocolResult, name: str, k: int, test_set: str
     )
 
 
-def zero_shot_sentence(result: ProtocolResult, test_set: str | None = None) -> str:
-    """The joint model with no target sentences against an untrained tagger, and whether that is transfer."""
+def zero_shot_sentence(result: ProtocolResult, test_set: str | None = None, model: str = "tagger") -> str:
+    """The joint model with no target sentences against an untrained ``model``, and whether that is transfer."""
     zero, scratch = result.get("joint", 0, test_set), result.get("scratch", 0, test_set)
     verdict = (
-        "untrained tagger: what was learned on en/es carries over before any French is seen."
+        f"untrained {model}: what was learned on en/es carries over before any French is seen."
         if zero["mean"] - scratch["mean"] > 0.05
-        else "untrained tagger: no clear transfer without French in this run."
+        else f"untrained {model}: no clear transfer without French in this run."
     )
     where = f" on {test_set}," if test_set else ""
     return (
@@ -226,3 +226,90 @@ def reference_report(path: str | Path, test_set: str) -> str:
     reference = ProtocolResult.read(path)
     commit = (reference.provenance.get("git", {}).get("commit") or "?")[:10]
     return f"\nREFERENCE (profile full, committed, git {commit}), not this run:\n" + reference.table(test_set)
+
+
+def _paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_set: str) -> dict[str, Any]:
+    """``name``'s summary row at K with the paired difference to ``baseline`` (same seeds and draws)."""
+    for row in summarise(result.rows, baseline=baseline):
+        if row["condition"] == name and row["K"] == k and row["test_set"] == test_set:
+            return row
+    raise KeyError(f"no result for {name!r} at K={k} on {test_set!r}")
+
+
+def languages_report(
+    result: ProtocolResult, methods: Sequence[str], sizes: Sequence[int], k: int, test_set: str
+) -> str:
+    """What more training languages bought at K, in sentences generated from the paired numbers.
+
+    Conditions are named ``"<method>@<N>"`` (:func:`xlmeta_lab.experiments.sib200.sweep_name`). For each method:
+    its accuracy at each N, and the paired difference between the most and the fewest languages; then, at each
+    N, each meta-learner against joint; then one line that says which way the evidence points (or that it does
+    not point anywhere).
+    """
+    first, last = sizes[0], sizes[-1]
+    lines = [
+        f"French accuracy at K={k} per topic, by number of training languages (same outer steps and meta-batch):"
+    ]
+    for method in methods:
+        cells = ", ".join(
+            f"{n}: {100 * result.get(f'{method}@{n}', k, test_set)['mean']:.1f}%" for n in sizes
+        )
+        lines.append(f"  {method:8s} {cells}")
+    lines.append(f"\n{last} languages against {first}, same method (paired over seeds x draws):")
+    verdicts: dict[str, str] = {}
+    for method in methods:
+        row = _paired_row(result, f"{method}@{last}", f"{method}@{first}", k, test_set)
+        lines.append("  " + describe_difference(row))
+        verdicts[method] = _direction(row)
+    meta = [m for m in methods if m != "joint"]
+    if "joint" in methods and meta:
+        lines.append("\nMeta-learners against joint trained on the same languages:")
+        for n in sizes:
+            lines += [
+                "  " + describe_difference(_paired_row(result, f"{m}@{n}", f"joint@{n}", k, test_set))
+                for m in meta
+            ]
+    helped = [m for m, v in verdicts.items() if v == "up"]
+    hurt = [m for m, v in verdicts.items() if v == "down"]
+    if all(v == "few" for v in verdicts.values()):
+        lines.append(f"\n=> Too few units for an interval: this run cannot say what {last} languages buy.")
+    elif not helped and not hurt:
+        lines.append(
+            f"\n=> Going from {first} to {last} languages changed French accuracy by an amount this run cannot "
+            "tell from zero, for every method."
+        )
+    else:
+        parts = []
+        if helped:
+            parts.append(f"{last} languages helped {', '.join(helped)}")
+        if hurt:
+            parts.append(f"hurt {', '.join(hurt)}")
+        rest = [m for m, v in verdicts.items() if v not in ("up", "down")]
+        if rest:
+            parts.append(f"could not be told apart from {first} for {', '.join(rest)}")
+        lines.append(f"\n=> At the same training budget, {'; '.join(parts)} (paired 95% intervals).")
+    return "\n".join(lines)
+
+
+def _direction(row: Mapping[str, Any]) -> str:
+    if row["n"] < MIN_UNITS_FOR_INTERVAL or math.isnan(row["diff_low"]):
+        return "few"
+    if row["diff_low"] > 0:
+        return "up"
+    if row["diff_high"] < 0:
+        return "down"
+    return "unclear"
+
+
+def chance_sentence(accuracy: float, uniform: float, majority: float, name: str) -> str:
+    """``name``'s accuracy beside the two chance levels a topic classifier must beat."""
+    if accuracy > majority:
+        verdict = "above both chance levels"
+    elif accuracy > uniform:
+        verdict = "above 1/N but not above always answering the most frequent topic"
+    else:
+        verdict = "at or below chance"
+    return (
+        f"{name}: {100 * accuracy:.1f}%, {verdict} (1/N = {100 * uniform:.1f}%, "
+        f"majority topic = {100 * majority:.1f}%)."
+    )

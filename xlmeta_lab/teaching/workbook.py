@@ -22,14 +22,18 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from xlmeta_lab.data.roles import UD_EXPERIMENT_FILES
+from xlmeta_lab.data.roles import UD_EXPERIMENT_FILES, sib200_experiment_files
+from xlmeta_lab.data.sib200 import TRAINING_LANGUAGES
 from xlmeta_lab.data.sources import resolve_all
 from xlmeta_lab.experiments.progress import ENV_PLAIN
 from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 
 DEFAULT_KERNEL = "python3"
 #: The registered data files each notebook reads (notebooks that read none are absent).
-NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {"03_en_es_to_fr": UD_EXPERIMENT_FILES}
+NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {
+    "03_en_es_to_fr": UD_EXPERIMENT_FILES,
+    "04_sentence_topics": sib200_experiment_files(TRAINING_LANGUAGES),  # its sweep reads all 20 languages
+}
 
 
 def _local_kernel_manager() -> type | None:
