@@ -117,6 +117,26 @@ def test_reptile_update_is_theta_minus_adapted_weights() -> None:
         assert max_diff(got, expected) < 1e-12
 
 
+def test_reptile_leaves_a_weight_no_task_moved_exactly_where_it_was() -> None:
+    """Embedding rows of words no task contains must get a Reptile direction of exactly 0, on both paths:
+    Adam turns even a one-ulp direction (the float32 mean of equal weights can be one) into a full step."""
+    torch.manual_seed(0)
+    model = Tagger(
+        TaggerConfig(n_tags=5, n_words=40, n_chars=12, word_dim=8, char_dim=4, char_channels=8, hidden=8)
+    )
+    g = torch.Generator().manual_seed(1)
+
+    def batch():  # words 1..19 only: rows 20..39 are in no task
+        chars = torch.randint(1, 12, (3, 6, 4), generator=g)
+        return (torch.randint(1, 20, (3, 6), generator=g), chars), torch.randint(0, 5, (3, 6), generator=g)
+
+    tasks = [(batch(), batch()) for _ in range(3)]
+    for batched in (False, True):
+        grads = meta_gradient(model, tagging_loss, tasks, method="reptile", inner_lr=0.3, batched=batched)
+        assert torch.count_nonzero(grads["words.weight"][20:]) == 0
+        assert torch.count_nonzero(grads["words.weight"][1:20]) > 0
+
+
 def test_anil_adapts_only_the_head() -> None:
     model, tasks = small_mlp(8), regression_tasks(9)
     grads = meta_gradient(model, mse, tasks, method="maml", inner_lr=0.3, adapt="2")
