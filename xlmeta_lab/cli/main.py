@@ -137,16 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. An expected failure (bad input, missing data or model, a checkpoint that does not fit)
     ends with one ``error:`` message and exit status 2; ``--debug`` shows its traceback instead. Anything else
-    is a bug and keeps its traceback."""
+    is a bug and keeps its traceback. Of several training processes on one machine, only the first prints
+    the message: they all meet the same failure."""
     from xlmeta_lab.data.sources import DataError
 
     args = build_parser().parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)  # what `train --nproc` starts again
     try:
         return args.func(args)
     except (ValueError, OSError, DataError) as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        from xlmeta_lab.experiments.launch import is_local_leader
+
+        if is_local_leader():
+            print(f"error: {error}", file=sys.stderr)
         return 2
 
 
