@@ -86,6 +86,11 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
         "cuda, or CPU processes; started as torchrun --standalone --nproc-per-node would",
     )
     train_parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="training's forward passes (inner and outer) in bfloat16 autocast, for GPUs that have it",
+    )
+    train_parser.add_argument(
         "--data-dir", default=None, help="UD/SIB-200 folder (default: $XLMETA_DATA or cache)"
     )
     train_parser.set_defaults(func=run_train)
@@ -177,7 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
         claimed_run_folder(args.out, resume=args.resume, overwrite=args.overwrite),
     ):
         setup = _setup(args.task, args.profile, args.seed, args.data_dir, args.model)
-        config = replace(setup.train_config, method=args.method)
+        config = replace(setup.train_config, method=args.method, bf16=args.bf16)
         try:
             result = train(setup.training, config, args.out, resume=args.resume, device=device)
         except TrainingDiverged as error:

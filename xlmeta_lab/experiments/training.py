@@ -255,6 +255,8 @@ def train(
     """
 
     device = local_device(resolve_device(device))
+    if config.bf16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"bf16: {torch.cuda.get_device_name(device)} has no bfloat16; train without it")
     rank, world = rank_and_world()
     train_part, val_part = split_validation(languages, config.val_fraction, config.data_seed)
     backbone = backbone_for(config, train_part)
@@ -322,7 +324,8 @@ def train(
     for index in bar:
         step = index + 1
         tasks = [tree_to(sampler.sample(), device) for _ in range(config.meta_batch)]
-        loss = stepper.step(tasks)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            loss = stepper.step(tasks)
         first_loss = history[0]["loss"] if history else loss
         exploded = loss > EXPLOSION_FACTOR * max(first_loss, 0.1)
         if not math.isfinite(loss) or not _finite(model) or exploded:
