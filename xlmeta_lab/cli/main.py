@@ -58,13 +58,19 @@ def _workbook(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from xlmeta_lab.experiments.bench import run_benchmark
+    from xlmeta_lab.meta import resolve_device
 
+    try:
+        memory_device = None if args.no_memory else resolve_device(args.memory_device)
+    except RuntimeError as error:  # e.g. cuda asked for on a machine without a GPU
+        raise ValueError(f"--memory-device {args.memory_device}: {error}") from None
     rows = run_benchmark(
         repeats=args.repeats,
         threads=args.threads,
         out=Path(args.json) if args.json else None,
         only=args.only or (),
         compiled=not args.eager_only,
+        memory_device=memory_device,
     )
     if any(r.max_grad_diff > 1e-5 for r in rows):
         print(
@@ -121,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the torch.compile rows (minutes of compiling when cold)",
     )
+    bench.add_argument(
+        "--memory-device",
+        default="auto",
+        help="where the peak-memory rows run (CUDA memory statistics on a GPU, the resident set on a CPU)",
+    )
+    bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory rows")
     bench.add_argument(
         "--enforce-targets",
         action="store_true",
