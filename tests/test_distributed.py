@@ -16,7 +16,7 @@ from distributed_worker import CONFIG, ENGINE, GRADIENTS, STOP, TRAINED, languag
 
 from xlmeta_lab.cli import main
 from xlmeta_lab.experiments.checkpoints import CHECKPOINT_NAME, load_checkpoint
-from xlmeta_lab.experiments.launch import launch_local
+from xlmeta_lab.experiments.launch import launch_local, local_device
 from xlmeta_lab.experiments.training import train
 from xlmeta_lab.meta import meta_gradient_and_loss
 from xlmeta_lab.models.tagger import tagging_loss
@@ -110,3 +110,16 @@ def test_xlmeta_train_nproc_reports_once_and_refuses_once(
     assert main(argv) == 2
     err = capfd.readouterr().err
     assert err.count("error: ") == 1 and "already holds a checkpoint" in err
+
+
+@pytest.mark.parametrize("local_rank", ["0", "1"])
+def test_more_processes_than_gpus_is_refused_by_every_process(
+    local_rank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only by the process left without a GPU: that one may not be the one that prints."""
+    for name, value in {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "LOCAL_RANK": local_rank}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="2 processes on this machine, but it has 1 GPU"):
+        local_device(torch.device("cuda"))
+    assert local_device(torch.device("cpu")) == torch.device("cpu")

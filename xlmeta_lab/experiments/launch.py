@@ -43,17 +43,19 @@ def is_local_leader() -> bool:
 def local_device(device: torch.device) -> torch.device:
     """This process's own GPU when several processes share a machine (``cuda`` becomes ``cuda:LOCAL_RANK``).
 
-    A device with an index is kept as given; so is every device of a single process.
+    A device with an index is kept as given; so is every device of a single process. Too many processes for
+    the GPUs is refused by every process alike (so the first one of the machine says it, see
+    :func:`is_local_leader`), not only by those left without a GPU.
     """
     if device.type != "cuda" or device.index is not None or not launched():
         return device
-    local_rank, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
-    if local_rank >= count:
+    here, count = int(os.environ.get("LOCAL_WORLD_SIZE", "1")), torch.cuda.device_count()
+    if here > count:
         raise ValueError(
-            f"process {local_rank} of this machine has no GPU of its own: the machine has {count}; start at "
-            "most that many processes per machine (--nproc, or torchrun --nproc-per-node)"
+            f"{here} processes on this machine, but it has {count} GPU(s): start at most one process per GPU "
+            "(--nproc, or torchrun --nproc-per-node)"
         )
-    return torch.device("cuda", local_rank)
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
 @contextmanager
