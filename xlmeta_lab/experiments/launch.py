@@ -74,6 +74,7 @@ def process_group(device: torch.device) -> Iterator[torch.device]:
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield device
+        dist.barrier()  # a finished process leaves only when all have finished: none is torn down mid-talk
     finally:
         dist.destroy_process_group()
 

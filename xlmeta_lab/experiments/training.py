@@ -89,10 +89,9 @@ class _JointStepper:
     def __init__(self, model: nn.Module, config: TrainConfig) -> None:
         self.model = model
         self.world = rank_and_world()[1]
-        # find_unused_parameters: an encoder's pooler gets no gradient, and DDP would wait for it forever.
-        self.forward = (
-            DistributedDataParallel(model, find_unused_parameters=True) if self.world > 1 else model
-        )
+        # static_graph: every step runs the same graph, so DDP learns once which weights get no gradient (an
+        # encoder's pooler), instead of waiting for them forever or searching the graph at every step.
+        self.forward = DistributedDataParallel(model, static_graph=True) if self.world > 1 else model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.outer_lr)
 
     def step(self, tasks: Sequence[Task]) -> float:
