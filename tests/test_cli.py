@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 from compilers import make_torch_compile_fail, needs_cxx
 
 from xlmeta_lab.cli import build_parser, main
-from xlmeta_lab.experiments.bench import cases, run_case, select_cases
+from xlmeta_lab.experiments import bench_memory
+from xlmeta_lab.experiments.bench import cases, run_benchmark, run_case, select_cases
+from xlmeta_lab.experiments.bench_memory import format_memory_table, memory_rows
 from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 from xlmeta_lab.teaching.workbook import NotebookRun, format_summary, key_result_of
 
@@ -79,3 +83,31 @@ def test_bench_says_when_a_compiled_row_ran_eagerly(monkeypatch: pytest.MonkeyPa
     with pytest.warns(UserWarning, match="torch.compile could not run"):
         row = run_case(first_case("sine 1 step", "fomaml", compile=True), repeats=1)
     assert row.path == "vmap+eager(!)" and row.max_grad_diff <= 1e-5
+
+
+def test_bench_memory_rows_say_how_they_were_measured_and_maml_grows_with_inner_steps() -> None:
+    meter, rows = memory_rows(torch.device("cpu"), methods=("maml", "fomaml"), pairs=[(1, 2), (4, 2)])
+    table = format_memory_table(meter, rows, torch.device("cpu"))
+    assert f"measured as: {meter.description}" in table and "4 steps, 2 tasks" in table
+    if meter.peak_bytes is None:
+        pytest.skip(meter.description)
+    assert "resident set" in meter.description  # a Linux CPU: the resident set, not tracemalloc
+    peak = {(r.method, r.inner_steps): r.peak_mib for r in rows}
+    assert all(v > 0 for v in peak.values())
+    assert peak[("maml", 4)] > 1.3 * peak[("maml", 1)]  # second order keeps every inner step's graph
+
+
+def test_bench_prints_and_writes_its_memory_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bench_memory, "grid", lambda: [(1, 2)])  # one small column keeps the test short
+    out = tmp_path / "bench.json"
+    run_benchmark(1, only=["sine 1 step"], compiled=False, out=out, memory_device=torch.device("cpu"))
+    assert "peak memory of one meta-step" in capsys.readouterr().out
+    memory = json.loads(out.read_text())["memory"]
+    assert memory["device"] == "cpu" and memory["measured_as"]
+    assert [(r["method"], r["inner_steps"], r["tasks"]) for r in memory["rows"]] == [
+        ("maml", 1, 2),
+        ("fomaml", 1, 2),
+        ("reptile", 1, 2),
+    ]

@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 import torch
+from autocast import needs_cpu_bf16
 from compilers import make_torch_compile_fail, needs_cxx
 from torch import nn
 from torch.func import functional_call
@@ -115,6 +116,47 @@ def test_reptile_update_is_theta_minus_adapted_weights() -> None:
     for batched in (False, True):
         got = meta_gradient(model, mse, tasks, method="reptile", inner_lr=0.1, inner_steps=2, batched=batched)
         assert max_diff(got, expected) < 1e-12
+
+
+def test_reptile_leaves_a_weight_no_task_moved_exactly_where_it_was() -> None:
+    """Embedding rows of words no task contains must get a Reptile direction of exactly 0, on both paths:
+    Adam turns even a one-ulp direction (the float32 mean of equal weights can be one) into a full step."""
+    torch.manual_seed(0)
+    model = Tagger(
+        TaggerConfig(n_tags=5, n_words=40, n_chars=12, word_dim=8, char_dim=4, char_channels=8, hidden=8)
+    )
+    g = torch.Generator().manual_seed(1)
+
+    def batch():  # words 1..19 only: rows 20..39 are in no task
+        chars = torch.randint(1, 12, (3, 6, 4), generator=g)
+        return (torch.randint(1, 20, (3, 6), generator=g), chars), torch.randint(0, 5, (3, 6), generator=g)
+
+    tasks = [(batch(), batch()) for _ in range(3)]
+    for batched in (False, True):
+        grads = meta_gradient(model, tagging_loss, tasks, method="reptile", inner_lr=0.3, batched=batched)
+        assert torch.count_nonzero(grads["words.weight"][20:]) == 0
+        assert torch.count_nonzero(grads["words.weight"][1:20]) > 0
+
+
+@needs_cpu_bf16
+@pytest.mark.parametrize("method", ALGORITHMS)
+@pytest.mark.parametrize("batched", [False, True])
+def test_bf16_autocast_meta_gradient_stays_close_to_float32(method: str, batched: bool) -> None:
+    """Inner and outer passes under ``torch.autocast`` (what ``TrainConfig.bf16`` does): a different,
+    close meta-gradient, still in float32 like the weights."""
+    from xlmeta_lab.experiments.bench import tagger_tasks
+
+    model, loss_fn, tasks = tagger_tasks("conv")(torch.Generator().manual_seed(0))
+    kwargs = dict(method=method, inner_lr=0.1, inner_steps=2, batched=batched)
+    exact = meta_gradient_and_loss(model, loss_fn, tasks, **kwargs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rough = meta_gradient_and_loss(model, loss_fn, tasks, **kwargs)
+    assert rough.batched == exact.batched == batched
+    assert all(g.dtype == torch.float32 for g in rough.grads.values())
+    error = sum(((rough.grads[n] - exact.grads[n]) ** 2).sum() for n in exact.grads) ** 0.5
+    size = sum((g**2).sum() for g in exact.grads.values()) ** 0.5
+    assert 0 < error / size < 0.03  # bf16 did run (not equal), and stayed close
+    assert abs(rough.query_loss.item() - exact.query_loss.item()) < 0.01
 
 
 def test_anil_adapts_only_the_head() -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 import xlmeta_lab.experiments.protocol as protocol_module
 from xlmeta_lab.data.roles import FewShotSplits, split_target
@@ -165,3 +168,52 @@ def test_a_written_result_reads_back_with_its_missing_intervals_as_nan(tmp_path)
     assert back.budgets == result.budgets and back.protocol == result.protocol
     assert back.table("t") == result.table("t")
     assert back.provenance["config"]["profile"] == "quick"
+
+
+class _PretendGPU:
+    """A device-tracking fake: ``model.to("cuda")`` marks a model as on the pretend GPU and ``model.to(cpu)`` as
+    back home (its weights stay on the CPU, so this runs anywhere); every forward pass records how many models
+    were on the GPU at that moment, and whether the one running was among them."""
+
+    def __init__(self) -> None:
+        self.on_gpu: set[int] = set()
+        self.most_on_gpu = 0
+        self.forwards_off_gpu = 0
+        self.forwards = 0
+
+    def track(self, model: torch.nn.Module) -> None:
+        forward = model.forward
+
+        def to(device, *args, **kwargs):  # type: ignore[no-untyped-def]
+            (self.on_gpu.add if torch.device(device).type == "cuda" else self.on_gpu.discard)(id(model))
+            return model
+
+        def tracked_forward(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.forwards += 1
+            self.forwards_off_gpu += id(model) not in self.on_gpu
+            self.most_on_gpu = max(self.most_on_gpu, len(self.on_gpu))
+            return forward(*args, **kwargs)
+
+        model.to, model.forward = to, tracked_forward
+
+
+def test_the_protocol_holds_one_model_on_the_device_whatever_the_conditions_and_seeds(
+    toy: dict, trained: TrainedConditions
+) -> None:
+    splits = split_target(toy["fr"], holdout=40, test=120, seed=0)
+    protocol = ProtocolConfig(ks=(0, 1), n_draws=2, lrs=(0.1,), steps=(2,), max_word_len=8)
+    gpu = _PretendGPU()
+    conditions = []
+    for (
+        c
+    ) in trained.conditions:  # three conditions, each with two seeds' models: six on the GPU at once before
+        models = [copy.deepcopy(c.models[0]) for _ in range(2)]
+        for model in models:
+            gpu.track(model)
+        conditions.append(replace(c, models=models, seeds=[0, 1], device="cuda"))
+    result = run_protocol(conditions, splits, trained.vocab, protocol)
+    assert gpu.forwards > 0 and gpu.forwards_off_gpu == 0  # every model ran on the device
+    assert gpu.most_on_gpu == 1  # and only one was there at a time
+    assert not gpu.on_gpu  # each went back home
+    reference = run_protocol(trained.conditions, splits, trained.vocab, protocol)  # the models where they are
+    assert [r for r in result.rows if r["seed"] == 0] == reference.rows

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from autocast import needs_cpu_bf16
 
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.episodes.encoders import encode_sentences
@@ -61,6 +62,19 @@ def test_resumed_run_ends_bit_identical_to_uninterrupted(
     assert_same_params(whole.model, resumed.model)
     assert whole.history == resumed.history  # losses and validation rows too
     assert [r["step"] for r in resumed.validation] == [3, 6]
+
+
+@needs_cpu_bf16
+@pytest.mark.parametrize("method", ["maml", "reptile", "joint"])
+def test_bf16_training_stays_close_to_float32(languages: dict, method: str) -> None:
+    config = replace(SMALL, method=method, steps=12, eval_every=12)
+    exact = train(languages, config, progress=False)
+    rough = train(languages, replace(config, bf16=True), progress=False)
+    assert exact.history != rough.history  # autocast did run
+    for a, b in zip(exact.history, rough.history):
+        assert abs(a["loss"] - b["loss"]) < 5e-3
+    assert abs(exact.history[-1]["val_acc_adapted"] - rough.history[-1]["val_acc_adapted"]) < 0.02
+    assert all(p.dtype == torch.float32 for p in rough.model.parameters())
 
 
 def test_divergence_names_the_step_and_keeps_the_last_good_checkpoint(

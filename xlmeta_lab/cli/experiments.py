@@ -10,6 +10,7 @@ Examples::
 
     xlmeta train --task toy --method maml --profile quick --out runs/toy-maml
     xlmeta train --task toy --method maml --profile quick --out runs/toy-maml --resume   # after a kill
+    xlmeta train --task ud-pos --method maml --device cuda --nproc 4 --out runs/ud-maml  # 4 GPUs
     xlmeta evaluate --init runs/toy-maml --task toy --profile quick --json results/toy-maml.json
     xlmeta train --task ud-pos --method fomaml --profile full --out runs/ud-fomaml
     xlmeta train --task ud-pos --method maml --model xlm-roberta-base --profile full --out runs/ud-xlmr-maml
@@ -22,6 +23,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
@@ -113,6 +115,18 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     train_parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     train_parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="processes on this machine, each with its share of every meta-batch: one per GPU with --device "
+        "cuda, or CPU processes; started as torchrun --standalone --nproc-per-node would",
+    )
+    train_parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="training's forward passes (inner and outer) in bfloat16 autocast, for GPUs that have it",
+    )
+    train_parser.add_argument(
         "--data-dir", default=None, help="UD/SIB-200 folder (default: $XLMETA_DATA or cache)"
     )
     train_parser.set_defaults(func=run_train)
@@ -193,27 +207,50 @@ def fewshot_config(args: argparse.Namespace) -> FewShotConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train one initialisation on the task's en + es data with the profile's settings."""
-    from xlmeta_lab.experiments.run_folder import check_run_folder, run_lock
+    """Train one initialisation on the task's en + es data with the profile's settings.
+
+    ``--nproc N`` starts N processes of this same command (:func:`~xlmeta_lab.experiments.launch.launch_local`),
+    which join one process group; under ``torchrun`` the command joins the group torchrun started.
+    """
+    from xlmeta_lab.experiments.launch import is_local_leader, launch_local, launched, process_group
+    from xlmeta_lab.experiments.run_folder import claimed_run_folder
     from xlmeta_lab.experiments.training import TrainingDiverged, train
     from xlmeta_lab.meta import resolve_device
+    from xlmeta_lab.meta.distributed import rank_and_world
 
     languages = _languages(args)
-    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)  # before any time is spent
-    setup = _setup(args.task, args.profile, args.seed, args.data_dir, args.model, languages)
-    config = replace(setup.train_config, method=args.method)
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1 and not launched():
+        return launch_local(
+            args.nproc, "xlmeta_lab.cli", args.command_line, module=True, quiet=not args.debug
+        )
+    here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if args.nproc > 1 and args.nproc != here:
+        raise ValueError(
+            f"--nproc {args.nproc}, but the launcher started {here} process(es) on this machine; "
+            "under torchrun, leave --nproc out"
+        )
     try:
         device = resolve_device(args.device)
     except RuntimeError as error:  # e.g. cuda asked for on a machine without a GPU
-        print(f"error: --device {args.device}: {error}", file=sys.stderr)
-        return 2
-    try:
-        with run_lock(args.out):
-            origin = {"task": args.task, "profile": args.profile}
+        raise ValueError(f"--device {args.device}: {error}") from None
+    # The folder is claimed (checked and locked) before any time is spent on data.
+    with (
+        process_group(device) as device,
+        claimed_run_folder(args.out, resume=args.resume, overwrite=args.overwrite),
+    ):
+        setup = _setup(args.task, args.profile, args.seed, args.data_dir, args.model, languages)
+        config = replace(setup.train_config, method=args.method, bf16=args.bf16)
+        origin = {"task": args.task, "profile": args.profile}
+        try:
             result = train(setup.training, config, args.out, resume=args.resume, device=device, origin=origin)
-    except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        except TrainingDiverged as error:
+            if is_local_leader():
+                print(f"error: {error}", file=sys.stderr)
+            return 1
+        if rank_and_world()[0] > 0:  # rank 0 reports the run
+            return 0
     last = result.validation[-1] if result.validation else {}
     print(
         f"{args.method}: {result.history[-1]['step']} steps, validation accuracy after adaptation "

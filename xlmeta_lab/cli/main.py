@@ -67,13 +67,19 @@ def _workbook(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from xlmeta_lab.experiments.bench import run_benchmark
+    from xlmeta_lab.meta import resolve_device
 
+    try:
+        memory_device = None if args.no_memory else resolve_device(args.memory_device)
+    except RuntimeError as error:  # e.g. cuda asked for on a machine without a GPU
+        raise ValueError(f"--memory-device {args.memory_device}: {error}") from None
     rows = run_benchmark(
         repeats=args.repeats,
         threads=args.threads,
         out=Path(args.json) if args.json else None,
         only=args.only or (),
         compiled=not args.eager_only,
+        memory_device=memory_device,
     )
     if any(r.max_grad_diff > 1e-5 for r in rows):
         print(
@@ -137,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the torch.compile rows (minutes of compiling when cold)",
     )
     bench.add_argument(
+        "--memory-device",
+        default="auto",
+        help="where the peak-memory rows run (CUDA memory statistics on a GPU, the resident set on a CPU)",
+    )
+    bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory rows")
+    bench.add_argument(
         "--enforce-targets",
         action="store_true",
         help="exit 1 when a row is below its speed target (otherwise targets are only reported)",
@@ -159,10 +171,12 @@ def _warning_line(message: Warning | str, *_: object, **__: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. An expected failure (bad input, missing data or model, a checkpoint that does not fit)
     ends with one ``error:`` message and exit status 2; ``--debug`` shows its traceback instead. Anything else
-    is a bug and keeps its traceback. Warnings are one ``warning:`` line each."""
+    is a bug and keeps its traceback. Warnings are one ``warning:`` line each. Of several training processes on
+    one machine, only the first prints the message: they all meet the same failure."""
     from xlmeta_lab.data.sources import DataError
 
     args = build_parser().parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)  # what `train --nproc` starts again
     try:
         with warnings.catch_warnings():
             if not args.debug:
@@ -171,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, DataError) as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        from xlmeta_lab.experiments.launch import is_local_leader
+
+        if is_local_leader():
+            print(f"error: {error}", file=sys.stderr)
         return 2
 
 

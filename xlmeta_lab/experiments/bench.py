@@ -1,4 +1,5 @@
-"""``xlmeta bench``: how much faster is the engine than the loop a learner would write first?
+"""``xlmeta bench``: how much faster is the engine than the loop a learner would write first? (And how much
+memory does a meta-step take: :mod:`xlmeta_lab.experiments.bench_memory`.)
 
 Both sides compute the same meta-gradient in the same process, interleaved, on one thread, so the
 *ratio* is meaningful on a shared 2-core machine where absolute times are not. The baseline is the
@@ -87,8 +88,10 @@ def sine_case(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]
     return model, nn.functional.mse_loss, tasks
 
 
-def tagger_tasks(context: str) -> Callable[[torch.Generator], tuple[nn.Module, LossFn, list[Task]]]:
-    """Word-level taggers: vocabulary 5000, embeddings 64, 4 tasks of 8 + 8 sentences of 20 tokens."""
+def tagger_tasks(
+    context: str, n_tasks: int = 4
+) -> Callable[[torch.Generator], tuple[nn.Module, LossFn, list[Task]]]:
+    """Word-level taggers: vocabulary 5000, embeddings 64, ``n_tasks`` tasks of 8 + 8 sentences of 20 tokens."""
 
     def build(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]]:
         config = TaggerConfig(
@@ -101,7 +104,7 @@ def tagger_tasks(context: str) -> Callable[[torch.Generator], tuple[nn.Module, L
                 0, 17, (8, 20), generator=generator
             )
 
-        return model, tagging_loss, [(sentences(), sentences()) for _ in range(4)]
+        return model, tagging_loss, [(sentences(), sentences()) for _ in range(n_tasks)]
 
     return build
 
@@ -211,16 +214,32 @@ def run_benchmark(
     *,
     only: Sequence[str] = (),
     compiled: bool = True,
+    memory_device: torch.device | None = None,
 ) -> list[Row]:
-    """Run the cases (see :func:`select_cases`), print the table and write it as JSON with its provenance."""
+    """Run the cases (see :func:`select_cases`), print the table and write it as JSON with its provenance.
+
+    With ``memory_device``, the peak memory of MAML, FOMAML and Reptile against inner steps and task-batch
+    size follows (:mod:`xlmeta_lab.experiments.bench_memory`), in the table and in the JSON.
+    """
+    from xlmeta_lab.experiments import bench_memory  # it builds on this module's cases
+
     chosen = select_cases(only, compiled)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         rows = [run_case(case, repeats) for case in chosen]
+        print(format_table(rows, threads, repeats))
+        memory: dict[str, object] = {}
+        if memory_device is not None:
+            meter, memory_rows = bench_memory.memory_rows(memory_device)
+            print("\n" + bench_memory.format_memory_table(meter, memory_rows, memory_device))
+            memory = {
+                "device": str(memory_device),
+                "measured_as": meter.description,
+                "rows": [asdict(r) for r in memory_rows],
+            }
     finally:
         torch.set_num_threads(previous)
-    print(format_table(rows, threads, repeats))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         payload = {
@@ -228,6 +247,7 @@ def run_benchmark(
             "machine": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "rows": [asdict(r) for r in rows],
+            **({"memory": memory} if memory else {}),
         }
         print(f"written: {write_json(out, payload)}")
     return rows

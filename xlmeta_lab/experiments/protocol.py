@@ -22,6 +22,10 @@ seed.
 The draws of one K are independent tasks, so they are fine-tuned together by
 :func:`xlmeta_lab.experiments.adapt.finetune_batch`, i.e. the engine's
 :func:`~xlmeta_lab.meta.adapt_trajectory` (one ``vmap`` call where the model allows it).
+
+Memory: a condition with a ``device`` keeps its models elsewhere (the CPU) and each is moved to the device only
+while it is fine-tuned or scored, then back. With a large encoder, every condition and seed on the GPU at once
+would need conditions x seeds copies of it; this way the GPU holds one, however many are compared.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ import math
 import statistics
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from xlmeta_lab.data.roles import FewShotSplits, shared_sentences
@@ -61,18 +67,37 @@ from xlmeta_lab.meta.params import AdaptSpec
 
 @dataclass
 class Condition:
-    """An initialisation to evaluate: one model per training seed, and what fine-tuning adapts."""
+    """An initialisation to evaluate: one model per training seed, and what fine-tuning adapts.
+
+    ``device``: where the models are fine-tuned and scored, each moved there only while it is used (keep
+    them on the CPU); ``None`` uses each model where it is.
+    """
 
     name: str
     models: Sequence[nn.Module]
     seeds: Sequence[int]
     adapt: AdaptSpec = None
+    device: str | torch.device | None = None
 
     def __post_init__(self) -> None:
         if len(self.models) != len(self.seeds) or not self.models:
             raise ValueError(
                 f"condition {self.name!r}: give one model per seed (got {len(self.models)} and {len(self.seeds)})"
             )
+
+    @contextmanager
+    def model_on_device(self, index: int) -> Iterator[nn.Module]:
+        """Model ``index`` on the condition's device for the block, then back where it was."""
+        model = self.models[index]
+        if self.device is None:
+            yield model
+            return
+        home = next(model.parameters()).device
+        model.to(self.device)
+        try:
+            yield model
+        finally:
+            model.to(home)
 
 
 @dataclass(frozen=True)
@@ -159,22 +184,22 @@ def choose_budget(
     diverged: set[tuple[float, int]] = set()
     ks = protocol.budget_ks or tuple(k for k in protocol.ks if k > 0)
     n_draws = protocol.budget_draws or protocol.n_draws
-    models = condition.models[: protocol.budget_models or None]
-    for model in models:
-        for k in ks:
-            draws = _draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
-            supports = _stack_draws(draws, encoder)
-            for lr in protocol.lrs:
-                trajectory = finetune_batch(
-                    model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
-                )
-                for steps, weights in trajectory.items():
-                    if diverged_draws(model, weights, supports):
-                        diverged.add((lr, steps))
-                    else:
-                        scores[(lr, steps)] += [
-                            c / t for c, t in accuracy_per_draw(model, weights, holdout_data)
-                        ]
+    for index in range(len(condition.models[: protocol.budget_models or None])):
+        with condition.model_on_device(index) as model:
+            for k in ks:
+                draws = _draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
+                supports = _stack_draws(draws, encoder)
+                for lr in protocol.lrs:
+                    trajectory = finetune_batch(
+                        model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
+                    )
+                    for steps, weights in trajectory.items():
+                        if diverged_draws(model, weights, supports):
+                            diverged.add((lr, steps))
+                        else:
+                            scores[(lr, steps)] += [
+                                c / t for c, t in accuracy_per_draw(model, weights, holdout_data)
+                            ]
     candidates = {key: values for key, values in scores.items() if key not in diverged}
     _report_diverged(condition.name, diverged, protocol, chosen_from=bool(candidates))
     best = max(candidates, key=lambda key: (statistics.fmean(candidates[key]), -key[0], -key[1]))
@@ -288,47 +313,60 @@ def run_protocol(
     tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}
     rows: list[dict[str, Any]] = []
     for condition in conditions:
-        budget = budgets[condition.name]
-        for seed, model in zip(condition.seeds, condition.models):
-            for k in protocol.ks:
-                if k == 0:  # no fine-tuning: the initialisation as it is
-                    per_test = {t: [counts_over(model, None, data)] for t, data in tests.items()}
-                    lr, steps = 0.0, 0
-                else:
-                    draws = _draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol)
-                    supports = _stack_draws(draws, encoder)
-                    weights = finetune_batch(
-                        model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
-                    )[budget.steps]
-                    require_finite(
-                        model,
-                        weights,
-                        supports,
-                        lr=budget.lr,
-                        steps=budget.steps,
-                        what=f"{condition.name}, K={k}",
-                    )
-                    per_test = {t: accuracy_per_draw(model, weights, data) for t, data in tests.items()}
-                    lr, steps = budget.lr, budget.steps
-                for test_set, counts in per_test.items():
-                    for draw, (correct, total) in enumerate(counts):
-                        rows.append(
-                            {
-                                "condition": condition.name,
-                                "K": k,
-                                "seed": seed,
-                                "draw": draw,
-                                "test_set": test_set,
-                                "accuracy": correct / total,
-                                "correct": correct,
-                                "total": total,
-                                "lr": lr,
-                                "steps": steps,
-                            }
-                        )
+        for index, seed in enumerate(condition.seeds):
+            with condition.model_on_device(index) as model:
+                rows += _seed_rows(
+                    condition, seed, model, budgets[condition.name], splits, tests, encoder, protocol
+                )
         if progress is not None:
             progress(f"evaluated {condition.name}")
     return ProtocolResult(rows, summarise(rows, protocol.baseline), budgets, protocol)
+
+
+def _seed_rows(
+    condition: Condition,
+    seed: int,
+    model: nn.Module,
+    budget: Budget,
+    splits: FewShotSplits,
+    tests: Mapping[str, Any],
+    encoder: SentenceEncoder,
+    protocol: ProtocolConfig,
+) -> list[dict[str, Any]]:
+    """One row per (K, test set, draw) for the model of one condition and training seed."""
+    rows: list[dict[str, Any]] = []
+    for k in protocol.ks:
+        if k == 0:  # no fine-tuning: the initialisation as it is
+            per_test = {t: [counts_over(model, None, data)] for t, data in tests.items()}
+            lr, steps = 0.0, 0
+        else:
+            draws = _draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol)
+            supports = _stack_draws(draws, encoder)
+            weights = finetune_batch(
+                model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
+            )[budget.steps]
+            require_finite(
+                model, weights, supports, lr=budget.lr, steps=budget.steps, what=f"{condition.name}, K={k}"
+            )
+            per_test = {t: accuracy_per_draw(model, weights, data) for t, data in tests.items()}
+            lr, steps = budget.lr, budget.steps
+        for test_set, counts in per_test.items():
+            for draw, (correct, total) in enumerate(counts):
+                rows.append(
+                    {
+                        "condition": condition.name,
+                        "K": k,
+                        "seed": seed,
+                        "draw": draw,
+                        "test_set": test_set,
+                        "accuracy": correct / total,
+                        "correct": correct,
+                        "total": total,
+                        "lr": lr,
+                        "steps": steps,
+                    }
+                )
+    return rows
 
 
 def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint") -> list[dict[str, Any]]:

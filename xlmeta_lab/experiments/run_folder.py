@@ -5,17 +5,19 @@ writing one folder would each report success while only one survives. So the com
 first: it refuses a folder with a checkpoint unless asked to ``--resume`` it or ``--overwrite`` it, refuses
 ``--resume`` where there is nothing to resume, finds an unusable ``--out`` before any training time is spent,
 and holds a lock file naming its process. A lock left by a process that no longer exists is stale and taken
-over; temporary checkpoint files left by a killed process are removed.
+over; temporary checkpoint files left by a killed process are removed. When several processes train one run
+(:mod:`xlmeta_lab.experiments.launch`), rank 0 alone checks and locks the folder: :func:`claimed_run_folder`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from xlmeta_lab.experiments.checkpoints import CHECKPOINT_NAME, load_checkpoint
+from xlmeta_lab.experiments.launch import on_rank_zero
 
 LOCK_NAME = ".xlmeta-run.lock"
 
@@ -101,3 +103,20 @@ def run_lock(out: Path) -> Iterator[Path]:
         yield lock
     finally:
         lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def claimed_run_folder(out: Path, *, resume: bool, overwrite: bool = False) -> Iterator[None]:
+    """:func:`check_run_folder`, then :func:`run_lock` for the life of the block.
+
+    Under several processes (one run, one folder) rank 0 alone checks and holds the lock, which names its
+    process; a refusal reaches every process, so none of them starts training alone.
+    """
+    with ExitStack() as held:
+
+        def claim() -> None:
+            check_run_folder(out, resume=resume, overwrite=overwrite)
+            held.enter_context(run_lock(out))
+
+        on_rank_zero(claim)
+        yield

@@ -8,6 +8,12 @@ matched budget (:mod:`xlmeta_lab.experiments.config` says how). ``train(..., res
 the checkpoint and ends with the same parameters, bit for bit on a CPU, as a run that was never interrupted
 (tested). A non-finite loss stops training with :class:`TrainingDiverged`, which names the step and leaves
 the last good checkpoint untouched.
+
+Under ``torch.distributed`` (``torchrun``, or ``xlmeta train --nproc``; see :mod:`xlmeta_lab.experiments.launch`)
+every process draws the same meta-batch from an identically seeded sampler and takes its share of the tasks:
+meta-learners all-reduce their meta-gradients (:mod:`xlmeta_lab.meta.distributed`), the joint baseline is
+wrapped in ``DistributedDataParallel``. Every process takes the same outer step, so the weights stay equal, and
+equal to one process's to rounding (tested); rank 0 alone writes checkpoints.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder
-from xlmeta_lab.episodes.tensors import concat_sets
+from xlmeta_lab.episodes.tensors import concat_sets, padding_mask
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adapt import finetune
 from xlmeta_lab.experiments.checkpoints import (
@@ -39,10 +46,12 @@ from xlmeta_lab.experiments.checkpoints import (
 )
 from xlmeta_lab.experiments.config import TrainConfig, total_steps
 from xlmeta_lab.experiments.episodes import episode_sampler, validation_tasks
+from xlmeta_lab.experiments.launch import gathered, local_device
 from xlmeta_lab.experiments.methods import METHODS
 from xlmeta_lab.experiments.progress import progress_bar
 from xlmeta_lab.experiments.scoring import token_accuracy
 from xlmeta_lab.meta import MetaLearner, Task, resolve_device
+from xlmeta_lab.meta.distributed import my_share, rank_and_world, sum_over_processes
 from xlmeta_lab.meta.params import AdaptSpec, tree_to
 from xlmeta_lab.models.backbones import Backbone, backbone_for, vocab_of
 from xlmeta_lab.models.tagger import tagging_loss
@@ -70,19 +79,31 @@ def split_validation(
 
 
 class _JointStepper:
-    """Ordinary multilingual training: one Adam step on all sentences of a meta-batch, no inner loop."""
+    """Ordinary multilingual training: one Adam step on all sentences of a meta-batch, no inner loop.
+
+    Under several processes each takes its share of the meta-batch through ``DistributedDataParallel``, which
+    averages the processes' gradients. One process's loss is a mean over all real words, and shares hold
+    different numbers of words, so each process divides its *summed* loss by the words of all shares and
+    multiplies by the process count (which DDP's average undoes): the one-process gradient, to rounding.
+    """
 
     def __init__(self, model: nn.Module, config: TrainConfig) -> None:
         self.model = model
+        self.world = rank_and_world()[1]
+        # static_graph: every step runs the same graph, so DDP learns once which weights get no gradient (an
+        # encoder's pooler), instead of waiting for them forever or searching the graph at every step.
+        self.forward = DistributedDataParallel(model, static_graph=True) if self.world > 1 else model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.outer_lr)
 
     def step(self, tasks: Sequence[Task]) -> float:
-        batch = concat_sets([s for task in tasks for s in (task.support, task.query)])
-        loss = tagging_loss(self.model(*batch.x), batch.y)
+        batch = concat_sets([s for task in my_share(tasks) for s in (task.support, task.query)])
+        summed = tagging_loss(self.forward(*batch.x), batch.y, reduction="sum")
+        words = padding_mask(batch.y).sum().to(summed.dtype).reshape(1)
+        all_words, all_summed = sum_over_processes([words, summed.detach().reshape(1)])
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (summed / all_words * self.world).backward()
         self.optimizer.step()
-        return loss.item()
+        return (all_summed / all_words).item()
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -105,6 +126,7 @@ class _MetaStepper:
             outer_lr=config.outer_lr,
             adapt=METHODS[config.method].adapt,
             learn_inner_lr=config.learn_inner_lr,
+            distributed=rank_and_world()[1] > 1,
         )
 
     def step(self, tasks: Sequence[Task]) -> float:
@@ -198,10 +220,14 @@ def train(
         resume: continue from ``out_dir/checkpoint.pt`` if there is one (its settings must match).
         stop_after: stop (with a checkpoint) after this many steps in total, as if killed: for tests and
             for spreading a long run over sessions.
-        progress: show a ``tqdm`` progress bar.
-        device: where to train; ``"auto"`` picks a GPU if there is one.
+        progress: show a ``tqdm`` progress bar (rank 0's, under several processes).
+        device: where to train; ``"auto"`` picks a GPU if there is one (under several processes on one
+            machine, ``cuda`` means each process's own GPU).
         origin: what the run was asked for beyond ``config`` (the command line's ``task`` and ``profile``):
             stored in the checkpoint, so a resume asking for another is refused in those words.
+
+    Under ``torch.distributed`` every process calls this with the same arguments (see the module doc); a
+    meta-batch needs at least one task per process.
 
     Example:
         >>> from xlmeta_lab.data.toy import make_toy_languages
@@ -211,7 +237,10 @@ def train(
         [1, 2]
     """
 
-    device = resolve_device(device)
+    device = local_device(resolve_device(device))
+    if config.bf16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"bf16: {torch.cuda.get_device_name(device)} has no bfloat16; train without it")
+    rank, world = rank_and_world()
     train_part, val_part = split_validation(languages, config.val_fraction, config.data_seed)
     backbone = backbone_for(config, train_part)
     model = backbone.new_model(config.seed).to(device)
@@ -232,12 +261,18 @@ def train(
             )
         stepper.load_state_dict(saved.state)
         sampler.rng.setstate(python_rng_state(saved.state["sampler_rng"]))
-        torch.set_rng_state(saved.state["torch_rng"])
+        by_rank = saved.state.get("torch_rng_by_rank", [saved.state["torch_rng"]])
+        if rank < len(by_rank):
+            torch.set_rng_state(by_rank[rank])
+        else:  # a process the interrupted run did not have
+            torch.manual_seed(_dropout_seed(config.seed, rank) + saved.step)
         history, start = saved.history, saved.step
     else:  # dropout draws from the global generator: seed it, and save its state in every checkpoint
-        torch.manual_seed(config.seed)
+        torch.manual_seed(_dropout_seed(config.seed, rank))
 
     def payload(step: int) -> dict[str, Any]:
+        """The checkpoint; every process takes part, because it gathers their random states."""
+        torch_rng = gathered(torch.get_rng_state())
         return {
             "format": CHECKPOINT_FORMAT,
             "origin": dict(origin or {}),
@@ -249,7 +284,8 @@ def train(
             "state": {
                 **stepper.state_dict(),
                 "sampler_rng": python_rng_list(sampler.rng.getstate()),
-                "torch_rng": torch.get_rng_state(),
+                "torch_rng": torch_rng[0],
+                **({"torch_rng_by_rank": torch_rng} if world > 1 else {}),
             },
             "history": history,
         }
@@ -258,12 +294,17 @@ def train(
     end = n_steps if stop_after is None else min(n_steps, stop_after)
     last_saved = start if (path is not None and path.exists()) else None
     bar = progress_bar(
-        range(start, end), desc=f"train {config.method}", disable=not progress, initial=start, total=n_steps
+        range(start, end),
+        desc=f"train {config.method}",
+        disable=not progress or rank > 0,
+        initial=start,
+        total=n_steps,
     )
     for index in bar:
         step = index + 1
         tasks = [tree_to(sampler.sample(), device) for _ in range(config.meta_batch)]
-        loss = stepper.step(tasks)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            loss = stepper.step(tasks)
         first_loss = history[0]["loss"] if history else loss
         exploded = loss > EXPLOSION_FACTOR * max(first_loss, 0.1)
         if not math.isfinite(loss) or not _finite(model) or exploded:
@@ -285,11 +326,18 @@ def train(
             bar.set_postfix(loss=f"{loss:.3f}", val_acc=f"{row['val_acc_adapted']:.3f}")
         history.append(row)
         if path is not None and (step % config.checkpoint_every == 0 or step == end):
-            save_checkpoint(path, payload(step))
+            saved_state = payload(step)
+            if rank == 0:
+                save_checkpoint(path, saved_state)
             last_saved = step
     bar.close()
     model.eval()
     return TrainResult(model, backbone, config, history, path, stopped_early=end < n_steps)
+
+
+def _dropout_seed(seed: int, rank: int) -> int:
+    """Each process's seed for the global generator (dropout): its own stream, and ``seed`` for rank 0."""
+    return seed + 7919 * rank
 
 
 def _finite(model: nn.Module) -> bool:

@@ -2,6 +2,7 @@
 
 Start with :func:`meta_gradient`; :class:`MetaLearner` wraps it with an outer optimiser. A :class:`Task`
 is a support set and a query set; :func:`adapt_params` adapts to a new one at test time.
+:func:`distributed_meta_gradient` shares a meta-batch among the processes of a ``torch.distributed`` group.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from xlmeta_lab.meta.adapt import adapt_params, adapt_trajectory
 from xlmeta_lab.meta.attention import ensure_double_backward_attention
 from xlmeta_lab.meta.batching import vmap_obstacle
 from xlmeta_lab.meta.device import resolve_device
+from xlmeta_lab.meta.distributed import distributed_meta_gradient
 from xlmeta_lab.meta.learner import MetaLearner
 from xlmeta_lab.meta.maml import ALGORITHMS, MetaGradient, meta_gradient, meta_gradient_and_loss
 from xlmeta_lab.meta.params import call_model, select_adapted, trainable_params
@@ -26,6 +28,7 @@ __all__ = [
     "adapt_params",
     "adapt_trajectory",
     "call_model",
+    "distributed_meta_gradient",
     "ensure_double_backward_attention",
     "meta_gradient",
     "meta_gradient_and_loss",

@@ -15,6 +15,7 @@ from torch import nn
 
 from xlmeta_lab.meta.adapt import adapt_params
 from xlmeta_lab.meta.batching import Batched
+from xlmeta_lab.meta.distributed import distributed_meta_gradient
 from xlmeta_lab.meta.maml import Algorithm, MetaGradient, meta_gradient_and_loss
 from xlmeta_lab.meta.params import AdaptSpec, Params, select_adapted, trainable_params
 from xlmeta_lab.meta.rates import LearnedInnerRates
@@ -34,6 +35,9 @@ class MetaLearner(nn.Module):
         adapt: parameters the inner loop updates (``None``: all; ``"head"``: ANIL).
         learn_inner_lr: learn one inner rate per adapted tensor and step (Meta-SGD / MAML++).
         batched, compile: see :func:`xlmeta_lab.meta.meta_gradient`.
+        distributed: every process of a ``torch.distributed`` group passes the same tasks to :meth:`step`,
+            computes the meta-gradient of its share and all-reduces it, so all take the same outer step
+            (:mod:`xlmeta_lab.meta.distributed`).
 
     Example:
         >>> import torch
@@ -56,6 +60,7 @@ class MetaLearner(nn.Module):
         learn_inner_lr: bool = False,
         batched: Batched = "auto",
         compile: bool = False,
+        distributed: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
@@ -65,6 +70,7 @@ class MetaLearner(nn.Module):
         self.adapt_spec = adapt
         self.batched = batched
         self.compile = compile
+        self.distributed = distributed
         adapted = select_adapted(trainable_params(model), adapt)
         self.inner_rates = LearnedInnerRates(adapted, inner_steps, inner_lr) if learn_inner_lr else None
         self.inner_lr = inner_lr
@@ -72,7 +78,8 @@ class MetaLearner(nn.Module):
 
     def step(self, tasks: Sequence[Task]) -> MetaGradient:
         """One meta-update from a batch of tasks; returns the meta-gradient and the mean query loss."""
-        result = meta_gradient_and_loss(
+        engine = distributed_meta_gradient if self.distributed else meta_gradient_and_loss
+        result = engine(
             self.model,
             self.loss_fn,
             tasks,

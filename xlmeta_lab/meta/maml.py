@@ -254,7 +254,9 @@ def _meta_gradient_vmap(
             fast, losses = run_maybe_compiled(
                 _batched_reptile_weights, inner, compile, theta, rates, supports, queries
             )
-        return {n: theta[n] - fast[n].mean(0) for n in inner.adapted}, losses.mean()
+        # the mean of the differences, not theta minus the mean: a weight no task moved gets exactly 0 (the
+        # mean of equal float32 values can be one rounding step off, which Adam would turn into a full step)
+        return {n: (theta[n] - fast[n]).mean(0) for n in inner.adapted}, losses.mean()
 
     # vmap runs the inner loops of all tasks in one call; ordinary autograd then differentiates the
     # mean query loss back to theta (measured faster here than an outer ``torch.func.grad``).

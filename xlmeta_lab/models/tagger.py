@@ -167,9 +167,14 @@ class Tagger(nn.Module):
         return self.head(self.context(hidden))
 
 
-def tagging_loss(logits: Tensor, tags: Tensor) -> Tensor:
-    """Mean cross-entropy over real words; padding carries the target ``-100`` and is ignored."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=-100)
+def tagging_loss(logits: Tensor, tags: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean cross-entropy over real words; padding carries the target ``-100`` and is ignored.
+
+    ``reduction="sum"`` sums instead, for a caller that divides by the words of several processes' batches.
+    """
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=-100, reduction=reduction
+    )
 
 
 def count_parameters(model: nn.Module) -> int:
