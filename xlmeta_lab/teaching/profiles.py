@@ -256,6 +256,20 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             },
         },
     },
+    "06_engine": {
+        "quick": {
+            "speed_pairs": [[5, 1], [25, 1], [100, 1], [25, 2], [25, 5]],
+            "speed_repeats": 5,
+            "memory_pairs": [[1, 2], [1, 4], [1, 8], [2, 4], [4, 4]],
+            "memory_repeats": 1,
+        },
+        "full": {
+            "speed_pairs": [[5, 1], [10, 1], [25, 1], [50, 1], [100, 1], [25, 2], [25, 3], [25, 5]],
+            "speed_repeats": 20,
+            "memory_pairs": [[1, 2], [1, 4], [1, 8], [1, 16], [2, 4], [3, 4], [4, 4]],
+            "memory_repeats": 3,
+        },
+    },
 }
 
 

@@ -75,7 +75,7 @@ def check_per_task_support_grads(answer: Callable[..., dict[str, Tensor]]) -> st
     return f"{result} and every other parameter, against a loop over the {len(tasks)} tasks"
 
 
-# -- exercise 2 ---------------------------------------------------------------------------------------
+# -- exercise 3 (all-reduce) ---------------------------------------------------------------------------------------
 
 
 def all_reduce_mean(
@@ -91,7 +91,7 @@ def all_reduce_mean(
 
 
 @exercise(
-    "06.2",
+    "06.3",
     "the all-reduce of distributed meta-training",
     hint="each rank's gradient is a mean over its own tasks: turn it back into a sum (times its task count), "
     "add the ranks up, divide by the total number of tasks",
@@ -128,7 +128,7 @@ def check_all_reduce_mean(answer: Callable[..., dict[str, Tensor]]) -> str:
     return f"{result}, against the engine on all {len(tasks)} tasks in one process"
 
 
-# -- exercise 3 ---------------------------------------------------------------------------------------
+# -- exercise 2 (compiling) ---------------------------------------------------------------------------------------
 
 
 def break_even_steps(first_call_s: float, eager_step_s: float, compiled_step_s: float) -> int | None:
@@ -138,7 +138,7 @@ def break_even_steps(first_call_s: float, eager_step_s: float, compiled_step_s: 
 
 
 @exercise(
-    "06.3",
+    "06.2",
     "when compiling pays for itself",
     hint="each compiled step saves (eager - compiled) seconds; the first call costs first_call_s; round up; "
     "None when nothing is saved",
