@@ -26,7 +26,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from xlmeta_lab.experiments.adapt import finetune_batch
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
 from xlmeta_lab.experiments.scoring import accuracy_per_draw, counts_over
-from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci, paired_difference
 from xlmeta_lab.meta.params import AdaptSpec
 
 
@@ -64,11 +64,26 @@ class Condition:
 
 @dataclass(frozen=True)
 class Budget:
-    """The fine-tuning budget a condition gets, and the holdout accuracy that chose it."""
+    """The fine-tuning budget a condition gets, and the holdout accuracy that chose it.
+
+    ``grid`` keeps what the choice was made from, ``{(lr, steps): [holdout accuracy per draw]}``, in memory only
+    (it is not written to results files, and a result read back has none).
+    """
 
     lr: float
     steps: int
     holdout_acc: float
+    grid: Mapping[tuple[float, int], Sequence[float]] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a results file keeps: the budget and its holdout accuracy."""
+        return {"lr": self.lr, "steps": self.steps, "holdout_acc": self.holdout_acc}
+
+
+def best_budget(scores: Mapping[tuple[float, int], Sequence[float]]) -> tuple[float, int]:
+    """The ``(lr, steps)`` with the best mean accuracy; ties go to the smaller lr, then to fewer steps (the
+    cheaper budget), so the choice is deterministic whatever order the grid was scored in."""
+    return max(scores, key=lambda key: (statistics.fmean(scores[key]), -key[0], -key[1]))
 
 
 def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
@@ -106,8 +121,10 @@ def choose_budget(
                 )
                 for steps, weights in trajectory.items():
                     scores[(lr, steps)] += [c / t for c, t in accuracy_per_draw(model, weights, holdout_data)]
-    best = max(scores, key=lambda key: (statistics.fmean(scores[key]), -key[0], -key[1]))
-    return Budget(best[0], best[1], statistics.fmean(scores[best]))
+    best = best_budget(scores)
+    return Budget(
+        best[0], best[1], statistics.fmean(scores[best]), {key: tuple(v) for key, v in scores.items()}
+    )
 
 
 @dataclass
@@ -229,6 +246,18 @@ def run_protocol(
     return ProtocolResult(rows, summarise(rows, protocol.baseline), budgets, protocol)
 
 
+def units_of(
+    rows: Sequence[Mapping[str, Any]], condition: str, k: int, test_set: str
+) -> dict[tuple[int, int], float]:
+    """``{(seed, draw): accuracy}`` of one condition at one K on one test set: the units a paired difference
+    pairs."""
+    return {
+        (r["seed"], r["draw"]): r["accuracy"]
+        for r in rows
+        if r["condition"] == condition and r["K"] == k and r["test_set"] == test_set
+    }
+
+
 def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint") -> list[dict[str, Any]]:
     """Mean and 95% CI per (condition, K, test set), with the paired difference to ``baseline``.
 
@@ -251,8 +280,8 @@ def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint")
             "n": ci.n,
         }
         base = groups.get((baseline, k, test_set), {}) if baseline else {}
-        shared = sorted(set(units) & set(base))
-        diff = mean_ci([units[u] - base[u] for u in shared]) if shared and name != baseline else None
+        shared = set(units) & set(base)
+        diff = paired_difference(units, base) if shared and name != baseline else None
         row.update(
             {
                 "baseline": baseline,
@@ -279,7 +308,7 @@ def write_protocol_results(
         name,
         provenance_record=record,
         tables={"summary": result.summary, "rows": result.rows},
-        extra={"budgets": {k: asdict(v) for k, v in result.budgets.items()}},
+        extra={"budgets": {k: v.to_dict() for k, v in result.budgets.items()}},
         out_dir=out_dir,
     )
     return result.paths

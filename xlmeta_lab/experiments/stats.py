@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 #: Fewer units than this get no interval and no verdict: with 2 units the t multiplier is 12.7, so a "95% CI"
@@ -65,3 +65,14 @@ def mean_ci(values: Sequence[float]) -> Interval:
         return Interval(mean, math.nan, math.nan, n)
     half = t_quantile_975(n - 1) * statistics.stdev(values) / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n)
+
+
+def paired_difference(values: Mapping[Hashable, float], baseline: Mapping[Hashable, float]) -> Interval:
+    """Mean of ``values[u] - baseline[u]`` over the units ``u`` both have, with its 95% t-interval.
+
+    A unit is one (seed, draw): both conditions were fine-tuned on the same draw from the same seed, so the
+    per-unit differences cancel what the draw does to both, and their interval is narrower than the two
+    conditions' intervals suggest. Units are paired by key, never by position.
+    """
+    shared = sorted(set(values) & set(baseline))
+    return mean_ci([values[u] - baseline[u] for u in shared])
