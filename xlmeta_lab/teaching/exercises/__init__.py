@@ -8,6 +8,7 @@ The notebooks hold the solutions between ``# BEGIN SOLUTION`` and ``# END SOLUTI
 from xlmeta_lab.teaching.exercises import (
     derivation,  # noqa: F401  (registers notebook 01's exercises)
     toy,  # noqa: F401  (registers notebook 02's exercises)
+    udpos,  # noqa: F401  (registers notebook 03's exercises)
 )
 from xlmeta_lab.teaching.exercises.core import Exercise, ExerciseFailed, check, lookup, registered
 
