@@ -130,3 +130,10 @@ def test_the_reference_is_shown_beside_this_run_with_its_verdicts(
     assert "(n=2)" in maml_k5 and "beats joint" in maml_k5
     assert "This run beside" not in reference_report(paths["json"], "t")
     assert "No reference results" in reference_report(tmp_path / "missing.json", "t")
+
+
+def test_negative_transfer_needs_an_interval_too(quick: ProtocolResult) -> None:
+    from xlmeta_lab.teaching.report import negative_transfer_verdict
+
+    text = negative_transfer_verdict(quick, 5, close="maml", label="en")
+    assert "from 2 unit(s): no interval, no claim about negative transfer" in text

@@ -138,6 +138,11 @@ def budget_lines(result: ProtocolResult, protocol: ProtocolConfig) -> str:
 def negative_transfer_verdict(negative: ProtocolResult, k: int, close: str, label: str = "en") -> str:
     """Whether adding a distant language to the ``close`` one lowered target accuracy at K (paired)."""
     row = negative.get(close, k)
+    if not _has_interval(row):
+        return (
+            f"=> At K={k}, {close.split()[0]} alone is {100 * row['diff']:+.1f} points against {row['baseline']}, "
+            f"from {row['n']} unit(s): no interval, no claim about negative transfer."
+        )
     if row["diff_low"] > 0:
         return f"=> At K={k}, adding {label} to {close.split()[0]} hurt French: negative transfer from the distant language."
     if row["diff"] > 0:
