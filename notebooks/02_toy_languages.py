@@ -50,9 +50,9 @@
 # **Prerequisites**: notebook 01 (the inner step, first-order MAML, Reptile); Python sets and dicts; PyTorch tensors.
 # No data to download: the languages are generated.
 #
-# **Run time** (measured with papermill on this project's shared 2-core CPU): `quick` about 40 seconds (its student
-# copy about the same); `full` not measured (3 seeds, 300 meta-steps per method: expect a few tens of minutes on a
-# CPU). `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
+# **Run time** (measured with papermill on this project's 2 CPU cores, shared with other work): `quick` 25 s, its
+# student copy 28 s (up to 46 s when the cores were busy); `full` not measured. `PROFILE = "auto"` picks `full` on a
+# GPU and `quick` on a CPU.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one checks your
