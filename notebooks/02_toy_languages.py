@@ -17,6 +17,8 @@
 # %% [markdown]
 # # 02 · Toy languages: when does meta-learning help a new language?
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/xlmeta-lab/xlmeta-lab/blob/main/notebooks/02_toy_languages.ipynb)
+#
 # Notebook 01 derived the meta-gradient. Here we put it to work on languages whose relatedness we control.
 # `xlmeta_lab.data.toy` generates a family of synthetic languages that share one grammar (the same part-of-speech
 # tags, the same phrase template) but have their own word forms and word order:
@@ -35,6 +37,28 @@
 # | joint | ordinary training on en + es sentences (the strong, honest baseline) |
 # | zero-shot | the joint model with **no** French fine-tuning: its K = 0 point |
 # | MAML, FOMAML, Reptile, ANIL | meta-trained on en/es episodes (`xlmeta_lab.experiments.training`) |
+#
+# **You will be able to**
+# 1. measure how related two lexicons are, as the share of one language's word forms the other has (exercise 1);
+# 2. draw a meta-learning **episode**, a support set and a disjoint query set from one language, seeded, and refuse
+#    an impossible one (exercise 2);
+# 3. score a tagger on real words only, leaving padding out (exercise 3), and fine-tune an initialisation on K
+#    sentences as the protocol does (exercise 4), reproducing one of the protocol's numbers by hand;
+# 4. read a few-shot comparison as paired differences with 95% intervals, and say when a run is too small for a claim;
+# 5. test for negative transfer from a distant language, and explore relatedness, K and inner steps with a widget.
+#
+# **Prerequisites**: notebook 01 (the inner step, first-order MAML, Reptile); Python sets and dicts; PyTorch tensors.
+# No data to download: the languages are generated.
+#
+# **Run time** (measured with papermill on this project's 2 CPU cores, shared with other work): `quick` 25 s, its
+# student copy 28 s (up to 46 s when the cores were busy); `full` not measured. `PROFILE = "auto"` picks `full` on a
+# GPU and `quick` on a CPU.
+#
+# **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
+# `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one checks your
+# function on small problems of its own and says what is wrong if it is (support and query overlapping, padding
+# counted, a Jaccard index instead of a share, a step uphill). Later cells use your functions. **Predict, then run**
+# prompts ask you to commit to an answer before the next cell shows it.
 #
 # Every number printed below comes from this run; the text around it is generated from the numbers, so when an
 # effect does not show up in your run, the notebook says so. The computation lives in `xlmeta_lab.experiments`
@@ -64,17 +88,24 @@ SEED = 0
 DEVICE = "auto"
 
 # %%
+import random
 import time
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
+import torch
 
-from xlmeta_lab.data.toy import form_overlap
-from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
+from xlmeta_lab.episodes.encoders import encode_buckets
+from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.conditions import train_conditions
 from xlmeta_lab.experiments.protocol import merge_results, run_protocol, write_protocol_results
+from xlmeta_lab.experiments.scoring import predict
+from xlmeta_lab.experiments.stats import units_of
 from xlmeta_lab.experiments.toy import toy_setup
+from xlmeta_lab.meta import call_model
+from xlmeta_lab.models.tagger import tagging_loss
+from xlmeta_lab.teaching.exercises import check
 from xlmeta_lab.teaching.notebook import report_key_result, results_dir, start_notebook
 from xlmeta_lab.teaching.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences
 from xlmeta_lab.teaching.report import (
@@ -82,10 +113,12 @@ from xlmeta_lab.teaching.report import (
     comparisons_at,
     describe_difference,
     difference_headline,
+    head_only_sentence,
     headline,
     negative_transfer_verdict,
     show_tagged,
     small_sample_note,
+    steps_and_advantage,
     zero_shot_sentence,
 )
 
@@ -107,16 +140,51 @@ TRAIN_DEVICE = "cpu"
 for lang in ("en", "es", "fr"):
     print(f"[{lang}]")
     print(show_tagged(setup.languages[lang], 3))
-
-overlap = {src: form_overlap(setup.languages["fr"], setup.languages[src]) for src in ("en", "es")}
-print(
-    f"Share of French word types that also occur in the training data: "
-    f"es {100 * overlap['es']:.0f}%, en {100 * overlap['en']:.0f}% (relatedness={settings['relatedness']})."
-)
 print(
     f"French: {len(setup.splits.support_pool)} sentences to draw support sets from, {len(setup.splits.holdout)} "
     f"held out to choose the fine-tuning budget, {len(setup.splits.tests['fr-test'])} for the test only."
 )
+
+# %% [markdown]
+# ### Exercise 1 · How related are two lexicons?
+#
+# What an embedding trained on Spanish can reuse for French is the French word forms it has already seen. Write
+# `form_overlap(a, b)`: the share of the **word types** (distinct forms) of `a` that also occur in `b`, leaving out
+# punctuation (tag `"PUNCT"`: `.` and `?` are in every language). Each sentence has `.forms` and `.tags`. The check
+# compares with `xlmeta_lab.data.toy.form_overlap` and recognises the usual slips (tokens for types, the union as
+# denominator, punctuation counted).
+
+# %% tags=["exercise"]
+def form_overlap(a, b):
+    """Share of the word types of a (punctuation left out) that also occur in b."""
+    # BEGIN SOLUTION (exercise 02.1)
+    types_a = {form for s in a for form, tag in zip(s.forms, s.tags) if tag != "PUNCT"}
+    types_b = {form for s in b for form, tag in zip(s.forms, s.tags) if tag != "PUNCT"}
+    return len(types_a & types_b) / len(types_a)
+    # END SOLUTION
+
+
+# %%
+form_overlap = check("02.1", form_overlap)
+
+# %% [markdown]
+# **Predict, then run.** This run's French borrows a share `relatedness` of its word forms from Spanish (the settings
+# line above gives it). What share of French word types will you find in the Spanish *training sentences*: about
+# `relatedness`, more, or less? And in the English ones?
+
+# %%
+overlap = {src: form_overlap(setup.languages["fr"], setup.training[src]) for src in ("en", "es")}
+print(
+    f"Share of French word types that also occur in the training sentences: "
+    f"es {100 * overlap['es']:.0f}%, en {100 * overlap['en']:.0f}% (relatedness={settings['relatedness']})."
+)
+
+# %% [markdown]
+# `relatedness` is the share of French *concepts* whose form is borrowed, and two things stand between it and what
+# a Spanish-trained embedding knows: a borrowed form may carry a small spelling change (a different string, so a
+# different word to an embedding, though not to the character CNN), and a borrowed word counts only if it occurs in
+# the Spanish sentences we train on, a sample of Spanish rather than its lexicon. English shares only the few forms
+# that coincide by chance.
 
 # %% [markdown]
 # ## 2 · What the meta-learner sees
@@ -124,23 +192,53 @@ print(
 # One **episode** (task) = one language, a **support** set of `support_size` sentences to adapt on and a disjoint
 # **query** set to score the adapted weights. The outer loop never sees a French sentence; French arrives only at
 # test time, as a support set of K sentences.
+#
+# ### Exercise 2 · An episode sampler
+#
+# Write `sample_episode(sentences, lang, k, query_size, seed)`: from the sentences of language `lang` (each has
+# `.lang`), draw `k` support sentences and `query_size` query sentences, all distinct, so that support and query
+# never share a sentence; the same `seed` must give the same episode (use a generator of your own,
+# `random.Random(seed)`). If `k + query_size` is more than the language has, raise a `ValueError` that says so.
+# The check also tells you whether your draws are exactly the package's `TaggingEpisodeSampler`'s.
+
+# %% tags=["exercise"]
+def sample_episode(sentences, lang, k, query_size, seed):
+    """(support, query): k and query_size distinct sentences of language lang, disjoint, seeded."""
+    # BEGIN SOLUTION (exercise 02.2)
+    pool = [s for s in sentences if s.lang == lang]
+    if k + query_size > len(pool):
+        raise ValueError(
+            f"K={k} support + {query_size} query sentences need {k + query_size} distinct sentences, "
+            f"but the {lang!r} pool has {len(pool)}"
+        )
+    picked = random.Random(seed).sample(range(len(pool)), k + query_size)
+    return [pool[i] for i in picked[:k]], [pool[i] for i in picked[k:]]
+    # END SOLUTION
+
 
 # %%
+sample_episode = check("02.2", sample_episode)
+
+# %%
+training_sentences = [s for part in setup.training.values() for s in part]
+support, query = sample_episode(training_sentences, "es", CONFIG.support_size, CONFIG.query_size, SEED)
+print(f"Your sampler, an 'es' episode: support {len(support)} sentences, query {len(query)}.")
+print("first support sentence:", " ".join(support[0].forms))
 sampler = TaggingEpisodeSampler(
-    [s for part in setup.training.values() for s in part],
-    Vocab.build(s for part in setup.training.values() for s in part),
+    training_sentences,
+    Vocab.build(training_sentences),
     CONFIG.support_size,
     CONFIG.query_size,
     CONFIG.max_len,
     seed=SEED,
 )
-episode = sampler.draw()
+episode = sampler.draw("es")
+same = [s.sent_id for s in episode.support + episode.query] == [s.sent_id for s in support + query]
+print(f"The package's sampler with the same seed draws {'the same' if same else 'other'} sentences.")
 print(
-    f"An episode from {episode.lang!r}: support {len(episode.support)} sentences, query {len(episode.query)}; "
-    f"tensor shapes x={tuple(episode.task.support.x.word_ids.shape)} (sentences, words), "
-    f"chars={tuple(episode.task.support.x.char_ids.shape)}."
+    f"As tensors: x={tuple(episode.task.support.x.word_ids.shape)} (sentences, words), "
+    f"chars={tuple(episode.task.support.x.char_ids.shape)} (sentences, words, characters)."
 )
-print("first support sentence:", " ".join(episode.support[0].forms))
 print(
     f"Each meta-step takes {CONFIG.meta_batch} episodes, adapts with {CONFIG.inner_steps} SGD step(s) of "
     f"inner_lr={CONFIG.inner_lr}, and moves theta_0 with Adam (outer_lr={CONFIG.outer_lr}) for {CONFIG.steps} steps."
@@ -170,8 +268,11 @@ for method, runs in trained.runs.items():
 #
 # The protocol (`xlmeta_lab.experiments.protocol.run_protocol`): for each K, the same `n_draws` support sets for every
 # condition; each condition gets the fine-tuning budget (SGD step size and number of steps) that scores best on the
-# French *holdout* — chosen before any test sentence is read; accuracy counts real words only. Intervals are 95%
+# French *holdout*, chosen before any test sentence is read; accuracy counts real words only. Intervals are 95%
 # t-intervals over seeds × draws.
+#
+# **Predict, then run.** Which initialisation will tag French best after a single sentence (K = 1), and how far
+# behind will scratch be? ANIL adapts only the tag head at test time: will it keep up with MAML as K grows?
 
 # %%
 result = run_protocol(trained.conditions, setup.splits, vocab, PROTOCOL, progress=print)
@@ -190,6 +291,8 @@ k_small = min(k for k in PROTOCOL.ks if k > 0)
 k_mid = 5 if 5 in PROTOCOL.ks else max(PROTOCOL.ks)
 print(zero_shot_sentence(result))
 print(comparisons_at(result, [c.name for c in trained.conditions], sorted({k_small, k_mid})))
+print(head_only_sentence(result, "anil"))
+print(steps_and_advantage(result, "maml", CONFIG.inner_steps, PROTOCOL))
 print(small_sample_note(len(SEEDS), PROTOCOL.n_draws, PROFILE))
 report_key_result(
     f"K={k_mid} French: {headline(result, 'scratch', k_mid)}, {headline(result, 'joint', k_mid)}, "
@@ -198,13 +301,105 @@ report_key_result(
 print(budget_lines(result, PROTOCOL))
 
 # %% [markdown]
-# ## 5 · Negative transfer: does a distant language help or hurt?
+# ANIL adapts only the tag head, at test time as in training; the features underneath (character CNN, word
+# embedding, context convolutions) stay where en + es training left them. French word forms differ from the ones
+# those features were trained on, and a head can only re-weigh the features it is given, so if ANIL falls behind,
+# expect the gap *not* to close as K grows. The sentence above says what this run shows.
+
+# %% [markdown]
+# ## 5 · By hand: scoring and fine-tuning
+#
+# Two pieces of the protocol, written by you and then used to reproduce one of its numbers.
+#
+# ### Exercise 3 · Token accuracy, padding left out
+#
+# Sentences of different lengths are padded to one length; padding positions carry the gold tag `-100`, and the
+# tagger predicts *some* tag there anyway. Write `token_accuracy(predicted, gold)` (tag-id tensors of one shape,
+# 2-D or flat): the share of **real** words tagged correctly, as a float. The check compares with
+# `xlmeta_lab.experiments.scoring.count_correct`.
+
+# %% tags=["exercise"]
+def token_accuracy(predicted, gold):
+    """Share of real words (gold != -100) whose predicted tag is the gold one."""
+    # BEGIN SOLUTION (exercise 02.3)
+    real = gold != -100
+    correct = (predicted == gold) & real
+    return correct.sum().item() / real.sum().item()
+    # END SOLUTION
+
+
+# %%
+token_accuracy = check("02.3", token_accuracy)
+
+# %% [markdown]
+# ### Exercise 4 · Fine-tuning on K sentences
+#
+# At test time each initialisation is adapted with plain SGD on the K support sentences: the inner loop of
+# meta-training, run for the budget the holdout chose. Write `finetune_by_hand(model, support, lr, steps)`: start
+# from a *copy* of the model's weights (`{name: p.detach().clone().requires_grad_(True)}`), and `steps` times take
+# the loss `tagging_loss(call_model(model, params, support.x), support.y)`, its gradient with
+# `torch.autograd.grad`, and a step `p - lr * g`. Return the adapted weights as a dict. The check compares with
+# `xlmeta_lab.experiments.adapt.finetune`, which the protocol uses.
+
+# %% tags=["exercise"]
+def finetune_by_hand(model, support, lr, steps):
+    """steps SGD steps of size lr on the support set's tagging loss, from a copy of the model's weights."""
+    # BEGIN SOLUTION (exercise 02.4)
+    params = {name: p.detach().clone().requires_grad_(True) for name, p in model.named_parameters()}
+    for _ in range(steps):
+        loss = tagging_loss(call_model(model, params, support.x), support.y)
+        grads = torch.autograd.grad(loss, list(params.values()))
+        params = {
+            name: (p - lr * g).detach().requires_grad_(True) for (name, p), g in zip(params.items(), grads)
+        }
+    return {name: p.detach() for name, p in params.items()}
+    # END SOLUTION
+
+
+# %%
+finetune_by_hand = check("02.4", finetune_by_hand)
+
+# %% [markdown]
+# **Predict, then run.** Take the joint model of the first seed, as it is and after fine-tuning on the protocol's
+# first K-sentence draw with the budget the holdout chose for it. How many points will those K French sentences add?
+# And how different would the accuracy look if padding counted as wrong?
+
+# %%
+joint_model = next(c for c in trained.conditions if c.name == "joint").models[0]
+budget = result.budgets["joint"]
+draws = support_draws(setup.splits.support_pool, k_mid, PROTOCOL.n_draws, PROTOCOL.draw_seed)
+longest = max(len(s) for draw in draws for s in draw)  # the protocol pads all draws of one K alike
+adapted = finetune_by_hand(joint_model, trained.encoder.encode(draws[0], longest), budget.lr, budget.steps)
+buckets = encode_buckets(setup.splits.tests["fr-test"], trained.encoder)
+gold = torch.cat([b.y.reshape(-1) for b in buckets])
+as_it_is = torch.cat([predict(joint_model, None, b.x).reshape(-1) for b in buckets])
+after = torch.cat([predict(joint_model, adapted, b.x).reshape(-1) for b in buckets])
+protocol_zero = units_of(result.rows, "joint", 0, "fr-test")[(SEEDS[0], 0)]
+protocol_after = units_of(result.rows, "joint", k_mid, "fr-test")[(SEEDS[0], 0)]
+print(
+    f"joint, as it is: {100 * token_accuracy(as_it_is, gold):.1f}% (the protocol's K=0: {100 * protocol_zero:.1f}%)"
+)
+print(
+    f"joint, after {budget.steps} steps of lr={budget.lr} on draw 0 of K={k_mid}: "
+    f"{100 * token_accuracy(after, gold):.1f}% (the protocol, same seed and draw: {100 * protocol_after:.1f}%)"
+)
+padding = int((gold == -100).sum())
+print(
+    f"{padding} of the {gold.numel()} positions are padding; counted as wrong they would make the adapted accuracy "
+    f"{100 * float((after == gold).double().mean()):.1f}%."
+)
+
+# %% [markdown]
+# ## 6 · Negative transfer: does a distant language help or hurt?
 #
 # Same method (MAML), same steps, three training sets: en only (distant: own lexicon, other word order), es only
 # (close: French borrows its words and shares its order) and both. If adding en to es *lowers* French accuracy, en
 # transferred negatively: its episodes pulled $\theta_0$ towards something French does not need. Each training set
 # has its own vocabulary, so each is evaluated by its own protocol run on the same French draws, and the results
 # are merged for paired comparison with "en+es".
+#
+# **Predict, then run.** Will MAML trained on es alone tag French better or worse than MAML trained on en + es? And
+# en alone?
 
 # %%
 groups = {"en only": ["en"], "es only": ["es"]}
@@ -236,7 +431,7 @@ k = k_mid if k_mid in neg_protocol.ks else neg_protocol.ks[-1]
 print(negative_transfer_verdict(negative, k, close="es only", label="en"))
 
 # %% [markdown]
-# ## 6 · Results file and the explorer
+# ## 7 · Results file and the explorer
 #
 # The protocol's numbers are written with their provenance (config, seeds, versions, git commit) under `results/`.
 
@@ -261,3 +456,22 @@ from xlmeta_lab.teaching.widgets import ToyExplorer
 
 explorer = ToyExplorer(seed=SEED)
 explorer.widget
+
+# %% [markdown]
+# ## What to take away
+#
+# * An **episode** is one language's support set and a *disjoint* query set; holding the query out is what makes
+#   the meta-objective reward adaptation that generalises rather than memorises. Seed it with a generator of its
+#   own, and refuse a K the pool cannot give.
+# * `relatedness` is a property of the generator; what a model can reuse is the overlap between the new language's
+#   word forms and the *training sample* (exercise 1), and the characters of forms that differ a little.
+# * Accuracy counts real words: padding is neither right nor wrong. Fine-tuning at test time is the inner loop run
+#   longer, from a copy of the initialisation, so every condition and draw starts from the same weights.
+# * Compare initialisations on the same support draws, with budgets chosen on a French holdout, through **paired**
+#   differences and their 95% intervals. With one seed and two draws (`quick`) there is no interval and no claim:
+#   the sentences above say which effects this run shows and which it cannot.
+# * Whether meta-learning beats joint training, whether ANIL keeps up, whether a distant language hurts: each is
+#   a measurement, and it can change with relatedness and K. The explorer lets you move both.
+#
+# Next, notebook 03 runs the same protocol on real Universal Dependencies treebanks: English and Spanish train
+# the initialisation, French is adapted from K sentences.

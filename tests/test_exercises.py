@@ -77,6 +77,111 @@ def test_a_typical_mistake_gets_its_own_hint(key: str, answer: object, hint: str
         check(key, answer)  # type: ignore[arg-type]
 
 
+# -- notebook 02 and 03: the slips their checks name ----------------------------------------------------------
+
+
+def _jaccard(a, b):  # type: ignore[no-untyped-def]
+    types_a = {f for s in a for f, t in zip(s.forms, s.tags) if t != "PUNCT"}
+    types_b = {f for s in b for f, t in zip(s.forms, s.tags) if t != "PUNCT"}
+    return len(types_a & types_b) / len(types_a | types_b)
+
+
+def _overlapping_episode(sentences, lang, k, query_size, seed):  # type: ignore[no-untyped-def]
+    import random
+
+    pool = [s for s in sentences if s.lang == lang]
+    rng = random.Random(seed)
+    return rng.sample(pool, k), rng.sample(pool, query_size)
+
+
+def _unchecked_episode(sentences, lang, k, query_size, seed):  # type: ignore[no-untyped-def]
+    import random
+
+    pool = [s for s in sentences if s.lang == lang]
+    picked = random.Random(seed).sample(
+        range(len(pool)), k + query_size
+    )  # Python's own message when too many
+    return [pool[i] for i in picked[:k]], [pool[i] for i in picked[k:]]
+
+
+def _padding_counted(predicted, gold):  # type: ignore[no-untyped-def]
+    return float((predicted == gold).double().mean())
+
+
+def _uphill_finetune(model, support, lr, steps):  # type: ignore[no-untyped-def]
+    from xlmeta_lab.teaching.exercises.toy import plain_sgd
+
+    return plain_sgd(model, support, -lr, steps)
+
+
+def _budget_on_test(scores):  # type: ignore[no-untyped-def]
+    import statistics
+
+    test = scores["fr_gsd-test"]
+    return max(test, key=lambda b: (statistics.fmean(test[b]), -b[0], -b[1]))
+
+
+def _z_interval(accuracy, baseline):  # type: ignore[no-untyped-def]
+    import math
+    import statistics
+
+    diffs = [accuracy[u] - baseline[u] for u in sorted(set(accuracy) & set(baseline))]
+    mean, half = statistics.fmean(diffs), 1.96 * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return mean, mean - half, mean + half
+
+
+def _unpaired_interval(accuracy, baseline):  # type: ignore[no-untyped-def]
+    import math
+    import statistics
+
+    from xlmeta_lab.experiments.stats import t_quantile_975
+
+    units = sorted(set(accuracy) & set(baseline))
+    a, b = [accuracy[u] for u in units], [baseline[u] for u in units]
+    mean = statistics.fmean(a) - statistics.fmean(b)
+    half = t_quantile_975(2 * len(units) - 2) * math.sqrt(
+        (statistics.variance(a) + statistics.variance(b)) / len(units)
+    )
+    return mean, mean - half, mean + half
+
+
+def _by_predicted_tag(predicted, gold, tags):  # type: ignore[no-untyped-def]
+    real = gold != -100
+    return {
+        tags[t]: (int(((predicted == t) & real & (gold == t)).sum()), int(((predicted == t) & real).sum()))
+        for t in predicted[real].unique().tolist()
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "answer", "hint"),
+    [
+        ("02.1", _jaccard, "a Jaccard index"),
+        ("02.2", _overlapping_episode, "support and query share"),
+        ("02.2", _unchecked_episode, "raise your own ValueError"),
+        ("02.3", _padding_counted, "padding is counted as wrong"),
+        ("02.4", _uphill_finetune, "the steps went uphill"),
+        ("03.1", _budget_on_test, "the budget the TEST sets score best"),
+        ("03.2", _z_interval, "z = 1.96"),
+        ("03.2", _unpaired_interval, "treats the two conditions as independent samples"),
+        ("03.3", _by_predicted_tag, "grouped by their PREDICTED tag"),
+    ],
+)
+def test_a_typical_mistake_in_02_or_03_gets_its_own_hint(key: str, answer: object, hint: str) -> None:
+    with pytest.raises(ExerciseFailed, match=re.escape(hint)):
+        check(key, answer)  # type: ignore[arg-type]
+
+
+def test_the_notebook_checks_are_fast() -> None:
+    import time
+
+    for exercise in registered():
+        if exercise.notebook in ("02", "03"):
+            started = time.perf_counter()
+            check(exercise.key, exercise.solution)
+            assert time.perf_counter() - started < 2, f"the check of {exercise.key} takes over 2 s"
+
+
 def test_an_answer_off_by_a_little_is_told_by_how_much() -> None:
     def nearly(theta, task, inner_lr):  # type: ignore[no-untyped-def]
         return solutions.one_step_meta_gradient(theta, task, inner_lr) + 1e-4

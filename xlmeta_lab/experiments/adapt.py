@@ -8,6 +8,7 @@ neither reaches into the other.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets, take_sentences
+from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.meta import adapt_trajectory, call_model
 from xlmeta_lab.meta.params import AdaptSpec, Params, tree_to
 from xlmeta_lab.models.tagger import tagging_loss
@@ -89,3 +91,24 @@ def require_finite(
             f"in {len(bad)} of {supports.y.shape[0]} draw(s), so it has no score; fine-tune with a smaller "
             "learning rate or fewer steps (fewshot: --lrs, --steps; evaluate: the profile's finetune_lrs)"
         )
+
+
+def report_diverged_budgets(
+    name: str, diverged: set[tuple[float, int]], protocol: ProtocolConfig, *, chosen_from: bool
+) -> None:
+    """A budget whose fine-tuning diverged is no candidate: say which were left out, or refuse when none is left."""
+    if not diverged:
+        return
+    budgets = ", ".join(f"lr={lr} steps={steps}" for lr, steps in sorted(diverged))
+    if not chosen_from:
+        raise FineTuningDiverged(
+            f"{name}: fine-tuning ended with a non-finite loss on the support set at every budget of the grid "
+            f"(lrs {', '.join(map(str, protocol.lrs))}; steps {', '.join(map(str, protocol.steps))}), so no "
+            "budget can be chosen and nothing scored; give smaller learning rates or fewer steps (fewshot: --lrs, "
+            "--steps; evaluate: the profile's finetune_lrs, finetune_steps)"
+        )
+    warnings.warn(
+        f"{name}: fine-tuning ended with a non-finite loss on the support set at {budgets}; left out of the "
+        "budget choice",
+        stacklevel=3,
+    )

@@ -36,7 +36,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,16 @@ from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, stack_sets
 from xlmeta_lab.episodes.topics import class_balanced_draws
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments.adapt import FineTuningDiverged, diverged_draws, finetune_batch, require_finite
+from xlmeta_lab.experiments.adapt import (
+    diverged_draws,
+    finetune_batch,
+    report_diverged_budgets,
+    require_finite,
+)
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
 from xlmeta_lab.experiments.scoring import accuracy_per_draw, counts_over
-from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci, paired_difference
 from xlmeta_lab.meta.params import AdaptSpec
 
 
@@ -102,11 +107,26 @@ class Condition:
 
 @dataclass(frozen=True)
 class Budget:
-    """The fine-tuning budget a condition gets, and the holdout accuracy that chose it."""
+    """The fine-tuning budget a condition gets, and the holdout accuracy that chose it.
+
+    ``grid`` keeps what the choice was made from, ``{(lr, steps): [holdout accuracy per draw]}``, in memory only
+    (it is not written to results files, and a result read back has none).
+    """
 
     lr: float
     steps: int
     holdout_acc: float
+    grid: Mapping[tuple[float, int], Sequence[float]] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a results file keeps: the budget and its holdout accuracy."""
+        return {"lr": self.lr, "steps": self.steps, "holdout_acc": self.holdout_acc}
+
+
+def best_budget(scores: Mapping[tuple[float, int], Sequence[float]]) -> tuple[float, int]:
+    """The ``(lr, steps)`` with the best mean accuracy; ties go to the smaller lr, then to fewer steps (the
+    cheaper budget), so the choice is deterministic whatever order the grid was scored in."""
+    return max(scores, key=lambda key: (statistics.fmean(scores[key]), -key[0], -key[1]))
 
 
 def _draws(pool: Sequence[Any], k: int, n_draws: int, seed: int, protocol: ProtocolConfig) -> list[list[Any]]:
@@ -201,29 +221,10 @@ def choose_budget(
                                 c / t for c, t in accuracy_per_draw(model, weights, holdout_data)
                             ]
     candidates = {key: values for key, values in scores.items() if key not in diverged}
-    _report_diverged(condition.name, diverged, protocol, chosen_from=bool(candidates))
-    best = max(candidates, key=lambda key: (statistics.fmean(candidates[key]), -key[0], -key[1]))
-    return Budget(best[0], best[1], statistics.fmean(candidates[best]))
-
-
-def _report_diverged(
-    name: str, diverged: set[tuple[float, int]], protocol: ProtocolConfig, *, chosen_from: bool
-) -> None:
-    """A budget whose fine-tuning diverged is no candidate: say which were left out, or refuse when none is left."""
-    if not diverged:
-        return
-    budgets = ", ".join(f"lr={lr} steps={steps}" for lr, steps in sorted(diverged))
-    if not chosen_from:
-        raise FineTuningDiverged(
-            f"{name}: fine-tuning ended with a non-finite loss on the support set at every budget of the grid "
-            f"(lrs {', '.join(map(str, protocol.lrs))}; steps {', '.join(map(str, protocol.steps))}), so no "
-            "budget can be chosen and nothing scored; give smaller learning rates or fewer steps (fewshot: --lrs, "
-            "--steps; evaluate: the profile's finetune_lrs, finetune_steps)"
-        )
-    warnings.warn(
-        f"{name}: fine-tuning ended with a non-finite loss on the support set at {budgets}; left out of the "
-        "budget choice",
-        stacklevel=3,
+    report_diverged_budgets(condition.name, diverged, protocol, chosen_from=bool(candidates))
+    best = best_budget(candidates)
+    return Budget(
+        best[0], best[1], statistics.fmean(candidates[best]), {key: tuple(v) for key, v in candidates.items()}
     )
 
 
@@ -391,8 +392,8 @@ def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint")
             "n": ci.n,
         }
         base = groups.get((baseline, k, test_set), {}) if baseline else {}
-        shared = sorted(set(units) & set(base))
-        diff = mean_ci([units[u] - base[u] for u in shared]) if shared and name != baseline else None
+        shared = set(units) & set(base)
+        diff = paired_difference(units, base) if shared and name != baseline else None
         row.update(
             {
                 "baseline": baseline,
@@ -419,7 +420,7 @@ def write_protocol_results(
         name,
         provenance_record=record,
         tables={"summary": result.summary, "rows": result.rows},
-        extra={"budgets": {k: asdict(v) for k, v in result.budgets.items()}},
+        extra={"budgets": {k: v.to_dict() for k, v in result.budgets.items()}},
         out_dir=out_dir,
     )
     return result.paths

@@ -42,11 +42,15 @@ def token_accuracy(model: nn.Module, params: Params | None, data: Labeled) -> fl
     return correct / total if total else float("nan")
 
 
+def count_correct(predicted: Tensor, y: Tensor) -> tuple[int, int]:
+    """``(correct, total)`` over the real words of ``y`` (targets != -100): padding is neither right nor wrong."""
+    real = y != IGNORE_INDEX
+    return int((predicted == y)[real].sum()), int(real.sum())
+
+
 def correct_counts(model: nn.Module, params: Params | None, data: Labeled) -> tuple[int, int]:
     """``(correct, total)`` over the real words of ``data``: the numerator and denominator of accuracy."""
-    real = data.y != IGNORE_INDEX
-    predicted = predict(model, params, data.x)
-    return int((predicted == data.y)[real].sum()), int(real.sum())
+    return count_correct(predict(model, params, data.x), data.y)
 
 
 def counts_over(
@@ -80,8 +84,17 @@ def per_tag_accuracy(
     counts: dict[str, list[int]] = {tag: [0, 0] for tag in UPOS_TAGS}
     for bucket in encode_buckets(sentences, encoder, max_word_len):
         predicted = predict(model, dict(params) if params is not None else None, bucket.x)
-        real = bucket.y != IGNORE_INDEX
-        for tag_id, hit in zip(bucket.y[real].tolist(), (predicted == bucket.y)[real].tolist()):
-            counts[UPOS_TAGS[tag_id]][0] += int(hit)
-            counts[UPOS_TAGS[tag_id]][1] += 1
+        for tag, (correct, total) in tag_counts(predicted, bucket.y).items():
+            counts[tag][0] += correct
+            counts[tag][1] += total
     return {tag: (c, t) for tag, (c, t) in counts.items() if t}
+
+
+def tag_counts(predicted: Tensor, y: Tensor, tags: Sequence[str] = UPOS_TAGS) -> dict[str, tuple[int, int]]:
+    """``{tag: (correct, total)}`` with words grouped by their *gold* tag (``tags[y]``), padding left out; only
+    tags that occur. Accuracy per gold tag is recall: how many of the real NOUNs were tagged NOUN."""
+    real = y != IGNORE_INDEX
+    gold, hits = y[real], (predicted == y)[real]
+    totals = torch.bincount(gold, minlength=len(tags))
+    correct = torch.bincount(gold[hits], minlength=len(tags))
+    return {tags[i]: (int(correct[i]), int(totals[i])) for i in range(len(tags)) if totals[i]}

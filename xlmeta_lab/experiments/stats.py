@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: Fewer units than this get no interval and no verdict: with 2 units the t multiplier is 12.7, so a "95% CI"
 #: says nothing, and printing one invites reading noise as a result.
@@ -65,3 +66,26 @@ def mean_ci(values: Sequence[float]) -> Interval:
         return Interval(mean, math.nan, math.nan, n)
     half = t_quantile_975(n - 1) * statistics.stdev(values) / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n)
+
+
+def paired_difference(values: Mapping[Hashable, float], baseline: Mapping[Hashable, float]) -> Interval:
+    """Mean of ``values[u] - baseline[u]`` over the units ``u`` both have, with its 95% t-interval.
+
+    A unit is one (seed, draw): both conditions were fine-tuned on the same draw from the same seed, so the
+    per-unit differences cancel what the draw does to both, and their interval is narrower than the two
+    conditions' intervals suggest. Units are paired by key, never by position.
+    """
+    shared = sorted(set(values) & set(baseline))
+    return mean_ci([values[u] - baseline[u] for u in shared])
+
+
+def units_of(
+    rows: Sequence[Mapping[str, Any]], condition: str, k: int, test_set: str
+) -> dict[tuple[int, int], float]:
+    """``{(seed, draw): accuracy}`` of one condition at one K on one test set: the units a paired difference
+    pairs."""
+    return {
+        (r["seed"], r["draw"]): r["accuracy"]
+        for r in rows
+        if r["condition"] == condition and r["K"] == k and r["test_set"] == test_set
+    }

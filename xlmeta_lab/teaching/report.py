@@ -3,6 +3,9 @@
 Every interpretive sentence in the workbook comes from here, generated from the measured numbers and their
 intervals, so a notebook never states a claim its own run does not back. Each function returns text (lines
 joined by newlines) and prints nothing, so the notebooks decide what to show and tests can read it.
+
+One concept: results into words. The sentences stay in one module so that their thresholds and wording can be
+reviewed together, and so that no notebook grows a claim of its own.
 """
 
 from __future__ import annotations
@@ -135,6 +138,11 @@ def budget_lines(result: ProtocolResult, protocol: ProtocolConfig) -> str:
 def negative_transfer_verdict(negative: ProtocolResult, k: int, close: str, label: str = "en") -> str:
     """Whether adding a distant language to the ``close`` one lowered target accuracy at K (paired)."""
     row = negative.get(close, k)
+    if not _has_interval(row):
+        return (
+            f"=> At K={k}, {close.split()[0]} alone is {100 * row['diff']:+.1f} points against {row['baseline']}, "
+            f"from {row['n']} unit(s): no interval, no claim about negative transfer."
+        )
     if row["diff_low"] > 0:
         return f"=> At K={k}, adding {label} to {close.split()[0]} hurt French: negative transfer from the distant language."
     if row["diff"] > 0:
@@ -175,7 +183,7 @@ def quality_verdicts(
     if verdicts and not all(verdicts.values()):
         lines.append(
             "\nThe target is missed in this run: say so, and look at the paired intervals above rather than at the "
-            "means. With only two training languages, meta-learning has little to generalise over."
+            "means."
         )
     return "\n".join(lines), verdicts
 
@@ -193,19 +201,49 @@ def paired_against(result: ProtocolResult, pairs: Mapping[str, str], ks: Iterabl
     return "\n".join(lines)
 
 
-def before_and_after(result: ProtocolResult, names: Sequence[str], k: int, test_set: str) -> str:
-    """Each initialisation as it is (K=0) and after K sentences, flagging a "switch language" one: poor as it
-    is (10 points under zero-shot joint) yet as good as joint after adaptation."""
+def switch_language(
+    result: ProtocolResult, names: Sequence[str], k: int, test_set: str | None = None
+) -> list[str]:
+    """The initialisations that are poor as they are (10 points under zero-shot joint at K=0) yet as good as
+    joint after K sentences (within 1 point): "switch language" initialisations."""
     zero = result.get("joint", 0, test_set)["mean"]
     joint_after = result.get("joint", k, test_set)["mean"]
+    return [
+        name
+        for name in names
+        if name not in ("scratch", "joint")
+        and result.get(name, 0, test_set)["mean"] < zero - 0.10
+        and result.get(name, k, test_set)["mean"] >= joint_after - 0.01
+    ]
+
+
+def switch_language_verdict(
+    result: ProtocolResult, names: Sequence[str], k: int, test_set: str | None = None
+) -> str:
+    """Whether ``result`` holds a "switch language" initialisation (:func:`switch_language`), in one sentence."""
+    found = switch_language(result, names, k, test_set)
+    if found:
+        return f"Poor as it is yet as good as joint after K={k}, a 'switch language' initialisation: {', '.join(found)}."
+    return (
+        f"No initialisation is both poor as it is (10 points under zero-shot joint) and as good as joint after "
+        f"K={k}: no 'switch language' initialisation here."
+    )
+
+
+def before_and_after(result: ProtocolResult, names: Sequence[str], k: int, test_set: str) -> str:
+    """Each initialisation as it is (K=0) and after K sentences, flagging a "switch language" one: poor as it
+    is (10 points under zero-shot joint) yet as good as joint after adaptation; then the verdict."""
+    switches = switch_language(result, names, k, test_set)
     lines = []
     for name in names:
         before, after = result.get(name, 0, test_set)["mean"], result.get(name, k, test_set)["mean"]
-        switch = name != "scratch" and before < zero - 0.10 and after >= joint_after - 0.01
         note = (
-            "  <- poor as it is, good after adaptation: a 'switch language' initialisation" if switch else ""
+            "  <- poor as it is, good after adaptation: a 'switch language' initialisation"
+            if name in switches
+            else ""
         )
         lines.append(f"{name:12s} K=0 {100 * before:5.1f}%  ->  K={k} {100 * after:5.1f}%{note}")
+    lines.append(switch_language_verdict(result, names, k, test_set))
     return "\n".join(lines)
 
 
@@ -217,15 +255,220 @@ def per_tag_table(before: Mapping[str, tuple[int, int]], after: Mapping[str, tup
     return "\n".join(lines)
 
 
-def reference_report(path: str | Path, test_set: str) -> str:
+def reference_report(
+    path: str | Path,
+    test_set: str,
+    result: ProtocolResult | None = None,
+    conditions: Sequence[str] | None = None,
+) -> str:
     """The committed full run's table on ``test_set``, labelled as the reference and not this run (or a line
-    saying there is none yet)."""
+    saying there is none yet); given this run's ``result``, then each condition at the Ks both runs have: this
+    run's mean beside the reference's mean and the reference's paired difference to its baseline, with the
+    verdict its interval gives."""
     path = Path(path)
     if not path.exists():
         return f"\nNo reference results at {path} yet."
     reference = ProtocolResult.read(path)
     commit = (reference.provenance.get("git", {}).get("commit") or "?")[:10]
-    return f"\nREFERENCE (profile full, committed, git {commit}), not this run:\n" + reference.table(test_set)
+    seeds = reference.provenance.get("seed")
+    seeds = len(seeds) if isinstance(seeds, list) else "?"
+    lines = [
+        f"\nREFERENCE (profile full, committed, git {commit}, {seeds} seeds x {reference.protocol.n_draws} draws), "
+        "not this run:",
+        reference.table(test_set),
+    ]
+    if result is None:
+        return "\n".join(lines)
+    mine = {(r["condition"], r["K"]) for r in result.summary if r["test_set"] == test_set}
+    theirs = {(r["condition"], r["K"]) for r in reference.summary if r["test_set"] == test_set}
+    names = [
+        n for n in dict.fromkeys(r["condition"] for r in reference.summary) if any(n == c for c, _ in mine)
+    ]
+    names = [n for n in names if conditions is None or n in conditions]
+    ks = sorted({k for _, k in mine & theirs})
+    lines.append(
+        f"\nThis run beside the reference on {test_set}, at the K both have (accuracy %; the reference's paired "
+        "difference to its baseline, in points, with its 95% CI):"
+    )
+    lines.append(f"{'condition':12s} {'K':>3s} {'this run':>14s} {'reference':>12s}   reference, paired")
+    for name in names:
+        for k in ks:
+            if (name, k) not in mine & theirs:
+                continue
+            here, there = result.get(name, k, test_set), reference.get(name, k, test_set)
+            half = (
+                f" ± {100 * (there['ci_high'] - there['mean']):.1f}" if _has_interval(there, "ci_low") else ""
+            )
+            this_run = f"{100 * here['mean']:.1f} (n={here['n']})"
+            committed = f"{100 * there['mean']:.1f}{half}"
+            lines.append(f"{name:12s} {k:3d} {this_run:>14s} {committed:>12s}   {verdict_of(there)}")
+    return "\n".join(lines)
+
+
+# -- sentences that interpret a result -------------------------------------------------------------------------
+
+
+def _has_interval(row: Mapping[str, Any], low: str = "diff_low") -> bool:
+    return row["n"] >= MIN_UNITS_FOR_INTERVAL and not math.isnan(row[low])
+
+
+def paired_text(row: Mapping[str, Any]) -> str:
+    """A row's paired difference in points: ``+1.5 [+0.8, +2.3]``, or ``+1.5 (n=2, no interval)``."""
+    if math.isnan(row["diff"]):
+        return "(the baseline)"
+    if not _has_interval(row):
+        return f"{100 * row['diff']:+.1f} (n={row['n']}, no interval)"
+    return f"{100 * row['diff']:+.1f} [{100 * row['diff_low']:+.1f}, {100 * row['diff_high']:+.1f}]"
+
+
+def verdict_of(row: Mapping[str, Any]) -> str:
+    """A row's paired difference to its baseline and what its interval says, in a few words."""
+    if math.isnan(row["diff"]):
+        return "(the baseline)"
+    base = row["baseline"]
+    if not _has_interval(row):
+        return f"{paired_text(row)} vs {base}: no claim"
+    if row["diff_low"] > 0:
+        word = f"beats {base}"
+    elif row["diff_high"] < 0:
+        word = f"worse than {base}"
+    else:
+        word = f"cannot be told from {base}"
+    return f"{paired_text(row)} vs {base}: {word}"
+
+
+def ks_of(result: ProtocolResult) -> list[int]:
+    """The K values a result holds, in order."""
+    return sorted({r["K"] for r in result.summary})
+
+
+def head_only_sentence(result: ProtocolResult, name: str, test_set: str | None = None) -> str:
+    """How an initialisation that adapts only its head (ANIL) fares against the baseline as K grows: behind or
+    not, and whether the gap grows, judged by the paired intervals (no claim without them)."""
+    rows = [result.get(name, k, test_set) for k in ks_of(result)]
+    base = rows[0]["baseline"]
+    text = (
+        f"{name} minus {base}, paired, in points: "
+        + "; ".join(f"K={r['K']} {paired_text(r)}" for r in rows)
+        + "."
+    )
+    if not all(_has_interval(r) for r in rows):
+        return text + " Too few units for intervals: no claim about a gap."
+    behind = [r for r in rows if r["diff_high"] < 0]
+    if not behind:
+        return text + f" {name} is behind {base} at no K (no interval below zero): no deficit in this result."
+    first, last = rows[0], rows[-1]
+    text += f" {name} is behind {base} at K={', '.join(str(r['K']) for r in behind)}"
+    if last["diff_high"] < 0 and last["diff"] < first["diff"] - 0.01:
+        text += (
+            f", and the gap grows with K, from {100 * first['diff']:+.1f} at K={first['K']} to "
+            f"{100 * last['diff']:+.1f} at K={last['K']}: more target sentences do not let it catch up"
+        )
+    elif last["diff_high"] >= 0:
+        text += f", but not at K={last['K']}: the gap closes with more sentences"
+    return text + "."
+
+
+def steps_and_advantage(
+    result: ProtocolResult, name: str, inner_steps: int, protocol: ProtocolConfig, test_set: str | None = None
+) -> str:
+    """Meta-training's inner steps against the fine-tuning steps the holdout chose, and how ``name``'s paired
+    advantage over the baseline changes with K."""
+    chosen = sorted({b.steps for b in result.budgets.values()})
+    at_edge = [n for n, b in result.budgets.items() if b.steps == max(protocol.steps)]
+    lines = [
+        f"Meta-training adapted each episode with {inner_steps} inner step(s); at test time the French holdout chose "
+        f"{' or '.join(map(str, chosen))} fine-tuning steps (grid {', '.join(map(str, protocol.steps))})."
+    ]
+    if at_edge:
+        lines.append(
+            f"{len(at_edge)} of {len(result.budgets)} conditions took the largest step count in the grid: their best "
+            "budget may lie beyond it."
+        )
+    rows = [result.get(name, k, test_set) for k in ks_of(result) if k > 0]
+    base = rows[0]["baseline"]
+    text = (
+        f"{name} minus {base}, paired, in points: "
+        + "; ".join(f"K={r['K']} {paired_text(r)}" for r in rows)
+        + "."
+    )
+    if len(rows) < 2 or not all(_has_interval(r) for r in rows):
+        lines.append(text + " Too few units for intervals: no claim about how the advantage changes with K.")
+        return "\n".join(lines)
+    first, last = rows[0], rows[-1]
+    if last["diff"] < first["diff"]:
+        text += (
+            f" The advantage shrinks from {100 * first['diff']:+.1f} at K={first['K']} to {100 * last['diff']:+.1f} "
+            f"at K={last['K']}"
+            + (", where the interval contains 0." if last["diff_low"] <= 0 <= last["diff_high"] else ".")
+        )
+    else:
+        text += f" The advantage does not shrink between K={first['K']} and K={last['K']}."
+    lines.append(text)
+    return "\n".join(lines)
+
+
+def more_tasks_verdict(result: ProtocolResult, name: str, baseline: str, test_set: str) -> str:
+    """Whether ``name`` (the same method on more, smaller tasks) beat ``baseline`` at any K, paired."""
+    rows = [
+        r
+        for r in summarise(result.rows, baseline=baseline)
+        if r["test_set"] == test_set and r["condition"] == name and r["K"] > 0
+    ]
+    rows.sort(key=lambda r: r["K"])
+    if not rows or not all(_has_interval(r) for r in rows):
+        return f"{name} against {baseline}: too few units for intervals, no claim."
+    better = [r["K"] for r in rows if r["diff_low"] > 0]
+    worse = [r["K"] for r in rows if r["diff_high"] < 0]
+    unclear = [r["K"] for r in rows if r["K"] not in better + worse]
+    parts = [
+        f"{label} at K={', '.join(map(str, ks))}"
+        for label, ks in (("better", better), ("worse", worse), ("cannot be told apart", unclear))
+        if ks
+    ]
+    verdict = (
+        "more tasks helped at some K."
+        if better
+        else "more tasks from the same languages did not help at any K."
+    )
+    return f"{name} against {baseline}: {'; '.join(parts)}: {verdict}"
+
+
+def per_tag_sentences(
+    before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]], k: int, min_words: int = 50
+) -> str:
+    """What a per-tag table (``{tag: (correct, total)}`` before and after adaptation) shows, among tags with at
+    least ``min_words`` words: which transfer best and worst as they are, which gain most from K sentences,
+    which lose, which stay low."""
+    judged = {tag: total for tag, (_, total) in before.items() if total >= min_words}
+    skipped = [f"{tag} ({total})" for tag, (_, total) in before.items() if total < min_words]
+    zero = {tag: 100 * before[tag][0] / total for tag, total in judged.items()}
+    tuned = {tag: 100 * after[tag][0] / total for tag, total in judged.items()}
+    ranked = sorted(zero, key=lambda tag: -zero[tag])
+    gains = sorted(judged, key=lambda tag: zero[tag] - tuned[tag])
+    lines = [
+        f"Among tags with at least {min_words} words: zero-shot best {', '.join(f'{t} {zero[t]:.0f}%' for t in ranked[:3])}; "
+        f"worst {', '.join(f'{t} {zero[t]:.0f}%' for t in ranked[-3:][::-1])}.",
+        f"Largest gains from K={k} sentences: "
+        + ", ".join(f"{t} {tuned[t] - zero[t]:+.0f}" for t in gains[:3] if tuned[t] > zero[t])
+        + " points.",
+    ]
+    losses = [t for t in judged if tuned[t] < zero[t] - 2]
+    if losses:
+        lines.append(
+            f"Lower after K={k} than zero-shot: "
+            + ", ".join(
+                f"{t} {tuned[t] - zero[t]:+.0f}" for t in sorted(losses, key=lambda t: tuned[t] - zero[t])
+            )
+            + " points."
+        )
+    low = [t for t in judged if tuned[t] < 20]
+    if low:
+        lines.append(f"Still under 20% after K={k}: {', '.join(low)}.")
+    if skipped:
+        lines.append(f"Too few words to judge: {', '.join(skipped)}.")
+    return "\n".join(lines)
+
 
 
 def _paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_set: str) -> dict[str, Any]:

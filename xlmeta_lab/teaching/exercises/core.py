@@ -12,14 +12,22 @@ workbook's own solution, so the rest of the notebook still runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["Exercise", "ExerciseFailed", "check", "compare_tensors", "exercise", "registered"]
+__all__ = [
+    "Exercise",
+    "ExerciseFailed",
+    "as_numbers",
+    "check",
+    "compare_tensors",
+    "exercise",
+    "registered",
+]
 
 
 class ExerciseFailed(Exception):
@@ -145,7 +153,7 @@ def compare_tensors(
     if close(got, -expected):
         raise ExerciseFailed(f"{what} has the wrong sign: it is exactly minus the right answer")
     denominator = float(expected.pow(2).sum())
-    if denominator > 0:
+    if denominator > 0 and expected.numel() > 1:  # one number is always some factor times another
         factor = float((got * expected).sum()) / denominator
         if abs(factor - 1) > 1e-3 and close(got, factor * expected):
             raise ExerciseFailed(
@@ -160,3 +168,22 @@ def compare_tensors(
         f"{float(got.reshape(-1)[worst]):.6g}, expected {float(expected.reshape(-1)[worst]):.6g}; relative error "
         f"{relative:.2%}, tolerance rtol={rtol:g})"
     )
+
+
+def as_numbers(got: object, *, what: str, names: Sequence[str]) -> Tensor:
+    """``got`` as a float64 tensor of ``len(names)`` numbers, for :func:`compare_tensors`; raises
+    :class:`ExerciseFailed` saying what was expected when it is not that (a number for one name, a tuple in
+    ``names`` order for several; an object with those attributes, such as an ``Interval``, is accepted too)."""
+    wanted = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+    if len(names) > 1 and all(hasattr(got, name) for name in names):
+        got = tuple(getattr(got, name) for name in names)
+    if isinstance(got, Tensor):
+        got = got.detach().reshape(-1).tolist()
+    if len(names) == 1 and not isinstance(got, (list, tuple)):
+        got = [got]
+    if not isinstance(got, (list, tuple)) or len(got) != len(names):
+        raise ExerciseFailed(f"{what} should be {wanted}; got {_describe(got)}")
+    try:
+        return torch.tensor([float(value) for value in got], dtype=torch.float64)
+    except (TypeError, ValueError):
+        raise ExerciseFailed(f"{what} should be {wanted}, all numbers; got {_describe(got)}") from None

@@ -1,0 +1,139 @@
+"""The sentences notebooks 02 and 03 print are worded by the numbers: a claim only where the interval backs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xlmeta_lab.experiments.config import ProtocolConfig
+from xlmeta_lab.experiments.protocol import Budget, ProtocolResult, summarise, write_protocol_results
+from xlmeta_lab.teaching.report import (
+    before_and_after,
+    head_only_sentence,
+    more_tasks_verdict,
+    per_tag_sentences,
+    reference_report,
+    steps_and_advantage,
+    switch_language,
+    verdict_of,
+)
+
+KS = (0, 1, 5, 20)
+PROTOCOL = ProtocolConfig(ks=KS, n_draws=5, lrs=(0.1,), steps=(25, 50, 100))
+
+#: Mean accuracy per condition and K: anil falls further behind joint as K grows, maml's lead shrinks,
+#: maml-genres trails maml, and "switch" is poor at K=0 yet as good as joint afterwards.
+MEANS = {
+    "scratch": (0.05, 0.40, 0.56, 0.69),
+    "joint": (0.46, 0.53, 0.67, 0.76),
+    "maml": (0.46, 0.56, 0.69, 0.762),
+    "anil": (0.48, 0.535, 0.62, 0.69),
+    "maml-genres": (0.44, 0.55, 0.68, 0.755),
+    "switch": (0.20, 0.52, 0.68, 0.76),
+}
+
+
+def result_with(n_seeds: int, n_draws: int) -> ProtocolResult:
+    rows = []
+    for name, means in MEANS.items():
+        for k, mean in zip(KS, means):
+            for seed in range(n_seeds):
+                for draw in range(1 if k == 0 else n_draws):
+                    wobble = 0.01 * ((seed * 7 + draw * 3) % 5 - 2)  # the same for every condition: paired
+                    noise = 0.001 * ((seed + draw + len(name)) % 3 - 1)
+                    rows.append(
+                        {"condition": name, "K": k, "seed": seed, "draw": draw, "test_set": "t",
+                         "accuracy": mean + wobble + noise}
+                    )  # fmt: skip
+    budgets = {name: Budget(0.1, 100 if name != "anil" else 50, 0.7) for name in MEANS}
+    return ProtocolResult(rows, summarise(rows), budgets, PROTOCOL)
+
+
+@pytest.fixture(scope="module")
+def full() -> ProtocolResult:
+    return result_with(3, 5)
+
+
+@pytest.fixture(scope="module")
+def quick() -> ProtocolResult:
+    return result_with(1, 2)
+
+
+def test_a_head_only_gap_that_grows_is_said_to_grow(full: ProtocolResult, quick: ProtocolResult) -> None:
+    text = head_only_sentence(full, "anil", "t")
+    assert "anil is behind joint at K=5, 20" in text and "the gap grows with K" in text
+    assert "no claim" in head_only_sentence(quick, "anil", "t")
+
+
+def test_an_advantage_that_shrinks_is_said_to_shrink(full: ProtocolResult, quick: ProtocolResult) -> None:
+    text = steps_and_advantage(full, "maml", 1, PROTOCOL, "t")
+    assert "1 inner step(s)" in text and "50 or 100 fine-tuning steps" in text
+    assert "5 of 6 conditions took the largest step count" in text
+    assert "The advantage shrinks from +3.0 at K=1 to +0.2 at K=20" in text
+    assert "no claim about how the advantage changes" in steps_and_advantage(quick, "maml", 1, PROTOCOL, "t")
+
+
+def test_a_switch_language_initialisation_is_named_and_its_absence_said(full: ProtocolResult) -> None:
+    assert switch_language(full, list(MEANS), 5, "t") == ["switch"]
+    text = before_and_after(full, [n for n in MEANS if n != "switch"], 5, "t")
+    assert "no 'switch language' initialisation here" in text and "<-" not in text
+
+
+def test_more_tasks_that_do_not_help_are_said_not_to(full: ProtocolResult, quick: ProtocolResult) -> None:
+    text = more_tasks_verdict(full, "maml-genres", "maml", "t")
+    assert "did not help at any K" in text and "worse at K=" in text
+    assert "no claim" in more_tasks_verdict(quick, "maml-genres", "maml", "t")
+
+
+def test_verdicts_need_an_interval(full: ProtocolResult, quick: ProtocolResult) -> None:
+    assert verdict_of(full.get("maml", 5)).endswith("vs joint: beats joint")
+    assert verdict_of(full.get("anil", 5)).endswith("worse than joint")
+    assert verdict_of(quick.get("maml", 5)).endswith("no claim")
+    assert verdict_of(full.get("joint", 5)) == "(the baseline)"
+
+
+def test_per_tag_sentences_come_from_the_counts() -> None:
+    before = {
+        "NOUN": (80, 100),
+        "PUNCT": (95, 100),
+        "VERB": (10, 100),
+        "ADJ": (0, 60),
+        "PROPN": (40, 80),
+        "X": (0, 9),
+    }
+    after = {
+        "NOUN": (75, 100),
+        "PUNCT": (95, 100),
+        "VERB": (60, 100),
+        "ADJ": (5, 60),
+        "PROPN": (20, 80),
+        "X": (0, 9),
+    }
+    text = per_tag_sentences(before, after, 20)
+    assert "zero-shot best PUNCT 95%, NOUN 80%, PROPN 50%" in text
+    assert "Largest gains from K=20 sentences: VERB +50, ADJ +8 points." in text
+    assert "Lower after K=20 than zero-shot: PROPN -25, NOUN -5 points." in text
+    assert "Still under 20% after K=20: ADJ." in text and "Too few words to judge: X (9)." in text
+
+
+def test_the_reference_is_shown_beside_this_run_with_its_verdicts(
+    full: ProtocolResult, quick: ProtocolResult, tmp_path: Path
+) -> None:
+    paths = write_protocol_results(
+        full, "ref", config={"protocol": PROTOCOL.to_dict()}, seeds=[0, 1, 2], out_dir=tmp_path
+    )
+    text = reference_report(paths["json"], "t", quick)
+    assert "REFERENCE (profile full, committed, git" in text and "3 seeds x 5 draws" in text
+    beside = text.split("This run beside the reference")[1]
+    maml_k5 = next(line for line in beside.splitlines() if line.startswith("maml ") and " 5 " in line)
+    assert "(n=2)" in maml_k5 and "beats joint" in maml_k5
+    assert "This run beside" not in reference_report(paths["json"], "t")
+    assert "No reference results" in reference_report(tmp_path / "missing.json", "t")
+
+
+def test_negative_transfer_needs_an_interval_too(quick: ProtocolResult) -> None:
+    from xlmeta_lab.teaching.report import negative_transfer_verdict
+
+    text = negative_transfer_verdict(quick, 5, close="maml", label="en")
+    assert "from 2 unit(s): no interval, no claim about negative transfer" in text
