@@ -22,14 +22,17 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from xlmeta_lab.data.roles import UD_EXPERIMENT_FILES
+from xlmeta_lab.data.roles import TRANSFER_EXPERIMENT_FILES, UD_EXPERIMENT_FILES
 from xlmeta_lab.data.sources import resolve_all
 from xlmeta_lab.experiments.progress import ENV_PLAIN
 from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 
 DEFAULT_KERNEL = "python3"
 #: The registered data files each notebook reads (notebooks that read none are absent).
-NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {"03_en_es_to_fr": UD_EXPERIMENT_FILES}
+NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {
+    "03_en_es_to_fr": UD_EXPERIMENT_FILES,
+    "05_transfer_analysis": TRANSFER_EXPERIMENT_FILES,
+}
 
 
 def _local_kernel_manager() -> type | None:

@@ -5,7 +5,10 @@ The notebooks hold the solutions between ``# BEGIN SOLUTION`` and ``# END SOLUTI
 :func:`check` reports such a function as *not done yet* instead of stopping the notebook.
 """
 
-from xlmeta_lab.teaching.exercises import derivation  # noqa: F401  (registers notebook 01's exercises)
+from xlmeta_lab.teaching.exercises import (
+    derivation,  # noqa: F401  (registers notebook 01's exercises)
+    transfer,  # noqa: F401  (registers notebook 05's exercises)
+)
 from xlmeta_lab.teaching.exercises.core import Exercise, ExerciseFailed, check, lookup, registered
 
 __all__ = ["Exercise", "ExerciseFailed", "check", "lookup", "registered"]
