@@ -266,10 +266,10 @@ def _by_position(condition, baseline):  # type: ignore[no-untyped-def]
     [
         ("05.1", _overlap_without_marks, "no edge marks"),
         ("05.1", _overlap_jaccard, "Jaccard overlap of the n-gram *sets*"),
-        ("05.2", _cosine_per_tensor, "mean of one cosine per tensor"),
-        ("05.2", _dot, "this is the dot product"),
-        ("05.3", _baseline_minus, "wrong sign"),
-        ("05.3", _by_position, "by position, not by unit"),
+        ("05.3", _cosine_per_tensor, "mean of one cosine per tensor"),
+        ("05.3", _dot, "this is the dot product"),
+        ("05.2", _baseline_minus, "wrong sign"),
+        ("05.2", _by_position, "by position, not by unit"),
     ],
 )
 def test_exercise_slips_get_their_hint(key: str, answer: object, hint: str) -> None:
@@ -324,3 +324,4 @@ def test_savings_lines_report_censored_units_instead_of_a_mean() -> None:
     text = report.savings_lines(savings.summarise_needed(needs), 0.8, "French sentences", [5, 10, 20])
     assert "scratch" in text and "2/3 units reach it; no mean" in text
     assert "joint" in text and "3/3 units reach it" in text and "only this one reaches it" in text
+

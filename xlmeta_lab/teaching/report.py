@@ -259,12 +259,13 @@ def effect_sentence(row: Mapping[str, Any], change: str, unit: str = "points") -
 
 
 def paired_effects(
-    result: ProtocolResult, changes: Mapping[str, tuple[str, str]], ks: Iterable[int], test_set: str
+    result: ProtocolResult, changes: Sequence[tuple[str, str, str]], ks: Iterable[int], test_set: str
 ) -> str:
-    """One :func:`effect_sentence` per K for each ``{change: (condition, baseline)}``."""
+    """One :func:`effect_sentence` per K for each ``(change, condition, baseline)``."""
+    ks = list(ks)
     return "\n".join(
         effect_sentence(_paired(result, name, baseline, k, test_set), change)
-        for change, (name, baseline) in changes.items()
+        for change, name, baseline in changes
         for k in ks
     )
 

@@ -1,5 +1,5 @@
-"""Notebook 05's exercises: character n-gram overlap, the cosine of two gradient dicts, and the paired
-difference of transfer between two initialisations.
+"""Notebook 05's exercises: character n-gram overlap, the paired difference of transfer between two
+initialisations, and the cosine of two gradient dicts.
 
 Each checker runs the learner's function on small cases whose answers are known and on the workbook's own
 functions (:mod:`xlmeta_lab.data.similarity`, :mod:`xlmeta_lab.meta.alignment`), and names the usual slips.
@@ -110,65 +110,6 @@ def check_char_ngram_overlap(answer: Callable[..., float]) -> str:
 
 # -- exercise 2 ---------------------------------------------------------------------------------------
 
-
-def gradient_cosine(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> float:
-    """Cosine between two gradient dicts over the names they share, as if each were one flat vector."""
-    names = sorted(set(a) & set(b))
-    u = torch.cat([a[n].reshape(-1) for n in names]).double()
-    v = torch.cat([b[n].reshape(-1) for n in names]).double()
-    return float(u @ v / (u.norm() * v.norm()))
-
-
-def _gradient_pairs() -> list[tuple[dict[str, Tensor], dict[str, Tensor]]]:
-    generator = torch.Generator().manual_seed(5)
-
-    def grads(scale: float) -> dict[str, Tensor]:
-        return {
-            "weight": scale * torch.randn(3, 4, generator=generator, dtype=torch.float64),
-            "bias": torch.randn(3, generator=generator, dtype=torch.float64),
-        }
-
-    big, small = grads(10.0), grads(0.1)
-    return [
-        (big, small),
-        (grads(1.0), grads(1.0)),
-        ({"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([0.0, 2.0])}),
-    ]
-
-
-@exercise(
-    "05.2",
-    "cosine of two gradient dicts",
-    hint="flatten every tensor of both dicts, in the same order of names, into one vector each; then "
-    "dot(u, v) / (norm(u) * norm(v))",
-    solution=gradient_cosine,
-)
-def check_gradient_cosine(answer: Callable[..., float]) -> str:
-    for a, b in _gradient_pairs():
-        expected = cosine(a, b)
-        got = answer(a, b)
-        if isinstance(got, Tensor):
-            got = float(got)
-        if math.isclose(got, expected, abs_tol=1e-9):
-            continue
-        per_tensor = sum(cosine({n: a[n]}, {n: b[n]}) for n in a) / len(a)
-        dot = float(sum((a[n] * b[n]).sum() for n in a))
-        squared = dot / float(sum(a[n].pow(2).sum() for n in a) * sum(b[n].pow(2).sum() for n in b))
-        slips = {
-            "this is the mean of one cosine per tensor; the cosine of two *directions in parameter space* takes "
-            "all tensors together, as one vector each": per_tensor,
-            "this is the dot product: divide by both vectors' norms": dot,
-            "divided by the squared norms: use norm(u) * norm(v), the square roots": squared,
-        }
-        for hint, value in slips.items():
-            if math.isclose(got, value, rel_tol=1e-9, abs_tol=1e-12):
-                raise ExerciseFailed(f"the cosine is off: {hint}")
-        raise ExerciseFailed(f"the cosine is {got:.6f}, expected {expected:.6f}")
-    return "matches the workbook's cosine on three pairs of gradient dicts (one with tensors of very different size)"
-
-
-# -- exercise 3 ---------------------------------------------------------------------------------------
-
 Unit = tuple[int, int]
 
 
@@ -178,7 +119,7 @@ def paired_differences(condition: Mapping[Unit, float], baseline: Mapping[Unit, 
 
 
 @exercise(
-    "05.3",
+    "05.2",
     "the paired difference of transfer",
     hint="loop over the units (seed, draw) of the condition; for each one the baseline also has, subtract the "
     "baseline's accuracy on that same unit",
@@ -216,3 +157,62 @@ def check_paired_differences(answer: Callable[..., dict]) -> str:
         atol=1e-12,
     )
     return f"{result}, over the {len(keys)} units both conditions have"
+
+
+# -- exercise 3 ---------------------------------------------------------------------------------------
+
+
+def gradient_cosine(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> float:
+    """Cosine between two gradient dicts over the names they share, as if each were one flat vector."""
+    names = sorted(set(a) & set(b))
+    u = torch.cat([a[n].reshape(-1) for n in names]).double()
+    v = torch.cat([b[n].reshape(-1) for n in names]).double()
+    return float(u @ v / (u.norm() * v.norm()))
+
+
+def _gradient_pairs() -> list[tuple[dict[str, Tensor], dict[str, Tensor]]]:
+    generator = torch.Generator().manual_seed(5)
+
+    def grads(scale: float) -> dict[str, Tensor]:
+        return {
+            "weight": scale * torch.randn(3, 4, generator=generator, dtype=torch.float64),
+            "bias": torch.randn(3, generator=generator, dtype=torch.float64),
+        }
+
+    big, small = grads(10.0), grads(0.1)
+    return [
+        (big, small),
+        (grads(1.0), grads(1.0)),
+        ({"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([0.0, 2.0])}),
+    ]
+
+
+@exercise(
+    "05.3",
+    "cosine of two gradient dicts",
+    hint="flatten every tensor of both dicts, in the same order of names, into one vector each; then "
+    "dot(u, v) / (norm(u) * norm(v))",
+    solution=gradient_cosine,
+)
+def check_gradient_cosine(answer: Callable[..., float]) -> str:
+    for a, b in _gradient_pairs():
+        expected = cosine(a, b)
+        got = answer(a, b)
+        if isinstance(got, Tensor):
+            got = float(got)
+        if math.isclose(got, expected, abs_tol=1e-9):
+            continue
+        per_tensor = sum(cosine({n: a[n]}, {n: b[n]}) for n in a) / len(a)
+        dot = float(sum((a[n] * b[n]).sum() for n in a))
+        squared = dot / float(sum(a[n].pow(2).sum() for n in a) * sum(b[n].pow(2).sum() for n in b))
+        slips = {
+            "this is the mean of one cosine per tensor; the cosine of two *directions in parameter space* takes "
+            "all tensors together, as one vector each": per_tensor,
+            "this is the dot product: divide by both vectors' norms": dot,
+            "divided by the squared norms: use norm(u) * norm(v), the square roots": squared,
+        }
+        for hint, value in slips.items():
+            if math.isclose(got, value, rel_tol=1e-9, abs_tol=1e-12):
+                raise ExerciseFailed(f"the cosine is off: {hint}")
+        raise ExerciseFailed(f"the cosine is {got:.6f}, expected {expected:.6f}")
+    return "matches the workbook's cosine on three pairs of gradient dicts (one with tensors of very different size)"
