@@ -325,3 +325,30 @@ def test_savings_lines_report_censored_units_instead_of_a_mean() -> None:
     assert "scratch" in text and "2/3 units reach it; no mean" in text
     assert "joint" in text and "3/3 units reach it" in text and "only this one reaches it" in text
 
+
+# -- notebook 03's profile: a BiLSTM context is one setting away, and the budget grid is not at its edge ----------
+
+
+def test_notebook_03_profile_names_the_context_layer_and_a_budget_grid_past_the_reference_budgets() -> None:
+    from xlmeta_lab.experiments.config import train_config_from_settings
+    from xlmeta_lab.experiments.udpos import UD_KEYS
+    from xlmeta_lab.teaching.profiles import profile_settings
+
+    for profile in ("quick", "full"):
+        settings = profile_settings("03_en_es_to_fr", profile)
+        assert settings["context"] == "conv"
+        lstm = train_config_from_settings({**settings, "context": "lstm"}, 0, experiment_keys=UD_KEYS)
+        assert lstm.context == "lstm"
+    assert max(profile_settings("03_en_es_to_fr", "full")["finetune_steps"]) > 100  # the reference's every budget
+
+
+def test_a_bilstm_tagger_meta_trains_on_the_loop_path() -> None:
+    from xlmeta_lab.data.toy import make_toy_languages
+    from xlmeta_lab.experiments.config import TrainConfig
+    from xlmeta_lab.experiments.training import train
+
+    languages = make_toy_languages(40, languages=("en", "es"), seed=0)
+    for method in ("maml", "joint"):
+        config = TrainConfig(method=method, steps=2, eval_every=2, context="lstm", support_size=3, query_size=4)
+        result = train(languages, config, progress=False)
+        assert type(result.model.context).__name__ == "LSTMContext" and len(result.history) == 2

@@ -112,6 +112,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "char_dim": 16,
             "char_channels": 48,
             "hidden": 64,
+            # the tagger's context layer: "conv" (vmap-able, the default) or "lstm" (a BiLSTM, which the engine runs
+            # task by task on its loop path); the rest of the experiment is the same, so the two are comparable
+            "context": "conv",
             "context_layers": 2,
             "eval_every": 10,
             "methods": ["joint", "maml", "fomaml", "reptile", "anil"],
@@ -148,6 +151,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "char_dim": 32,
             "char_channels": 96,
             "hidden": 128,
+            "context": "conv",  # or "lstm": see quick
             "context_layers": 2,
             "eval_every": 100,
             "methods": ["joint", "maml", "fomaml", "reptile", "anil"],
@@ -156,7 +160,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "n_draws": 5,
             "ks": [0, 1, 5, 10, 20, 50],
             "finetune_lrs": [0.03, 0.1, 0.3],
-            "finetune_steps": [25, 50, 100],
+            # every budget of the reference run (grid 25/50/100) chose 100, the grid's edge: the grid now reaches
+            # past it, so the chosen budget can show where more steps stop helping
+            "finetune_steps": [50, 100, 200, 400],
             "budget_ks": [5, 20],
             "budget_draws": 3,
             "budget_models": 1,
