@@ -42,10 +42,11 @@
 # holdout, intervals over seeds × draws). Data: the UD treebanks of `data/README.md` (found through `XLMETA_DATA` or
 # downloaded once); URIEL+ optional (`pip install 'xlmeta-lab[analysis]'`).
 #
-# **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 2.5 minutes; `full` estimated at about 4 hours on 2
-# CPU cores (84 training runs; see `xlmeta_lab/reference/README.md`), far less on a GPU. `PROFILE = "auto"` picks
-# `full` on a GPU and `quick` on a CPU. `quick` proves the code path: 1 seed × 2 draws give no intervals and no
-# verdicts, only numbers.
+# **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 2.5 minutes; `full` not run
+# yet, estimated from a timed slice at 5 to 6 hours on 2 shared CPU cores (84 training runs of 300 outer steps,
+# then the protocol; `profiles.py` shows the arithmetic), far less on a GPU. `PROFILE = "auto"` picks `full` on a
+# GPU and `quick` on a CPU. `quick` proves the code path: 1 seed × 2 draws give no intervals and no verdicts, only
+# numbers.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write, and the cell after each one checks
