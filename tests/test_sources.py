@@ -16,6 +16,16 @@ from xlmeta_lab.data import sources
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "fr_gsd-test"
+#: The source treebanks of the transfer analysis, and the commit each is pinned to (their PROVENANCE.md).
+ANALYSIS_TREEBANKS = {
+    "de_gsd": ("UD_German-GSD", "297fcf350481058d0737a27f0f8fd03b2eadd67a"),
+    "nl_alpino": ("UD_Dutch-Alpino", "95e374a608d114ec6c6b32f0fbd5f324d29ef286"),
+    "ro_rrt": ("UD_Romanian-RRT", "cc00bf852bc3c19ac345457eef8b3e5665392a72"),
+    "ru_gsd": ("UD_Russian-GSD", "5400f2fd7264b7699727bb61b09f53841899df26"),
+    "fi_tdt": ("UD_Finnish-TDT", "5e3a88a671ea673fa330e10cc59f54da587a95a7"),
+    "id_gsd": ("UD_Indonesian-GSD", "89491e4d51c15da157175c303213ae5ff6f05f9d"),
+    "zh_gsd": ("UD_Chinese-GSD", "200dbe8acf60ff0d194f2d30bf925c410eee762a"),
+}
 
 
 @pytest.fixture
@@ -51,6 +61,7 @@ def test_registry_lists_every_pinned_file() -> None:
     assert ud == {
         "en_ewt-dev", "en_ewt-test", "es_gsd-dev", "es_gsd-test", "fr_gsd-dev", "fr_gsd-test",
         "en_pud-test", "es_pud-test", "fr_pud-test",
+        *(f"{name}-{split}" for name in ANALYSIS_TREEBANKS for split in ("dev", "test")),
     }  # fmt: skip
     sib = [e for e in sources.REGISTRY.values() if e.dataset == "sib200"]
     assert len(sib) == 21 * 4  # train, dev, test and labels of the 21 languages in SIB-200/PROVENANCE.md
@@ -67,6 +78,19 @@ def test_registry_lists_every_pinned_file() -> None:
     )
     assert sources.REGISTRY["en_pud-test"].license == "CC BY-SA 3.0"
     assert gsd.license == "CC BY-SA 4.0"
+
+
+@pytest.mark.parametrize("name", list(ANALYSIS_TREEBANKS))
+def test_analysis_treebanks_are_pinned_dev_and_test_only(name: str) -> None:
+    folder, commit = ANALYSIS_TREEBANKS[name]
+    for split in ("dev", "test"):
+        item = sources.REGISTRY[f"{name}-{split}"]
+        assert item.relpath == f"{folder}/{name}-ud-{split}.conllu"
+        assert item.url == (
+            f"https://raw.githubusercontent.com/UniversalDependencies/{folder}/{commit}/{name}-ud-{split}.conllu"
+        )
+        assert item.license == "CC BY-SA 4.0" and len(item.sha256) == 64 and item.lang == name[:2]
+    assert f"{name}-train" not in sources.REGISTRY
 
 
 def test_unknown_key_lists_known_keys() -> None:

@@ -29,6 +29,21 @@ PROVENANCE_COUNTS = {
     "en_pud-test": (1000, 21180, set()),
     "es_pud-test": (1000, 23283, set()),
     "fr_pud-test": (1000, 24726, {"PART", "INTJ"}),
+    # the transfer analysis' source treebanks (counts from their PROVENANCE.md)
+    "de_gsd-dev": (799, 12480, set()),
+    "de_gsd-test": (977, 16499, set()),
+    "nl_alpino-dev": (718, 11541, {"PART"}),
+    "nl_alpino-test": (596, 11046, {"INTJ", "PART"}),
+    "ro_rrt-dev": (752, 17073, {"SYM"}),
+    "ro_rrt-test": (729, 16324, {"SYM"}),
+    "ru_gsd-dev": (579, 11709, {"INTJ"}),
+    "ru_gsd-test": (601, 11385, {"INTJ"}),
+    "fi_tdt-dev": (1364, 18308, {"DET", "PART"}),
+    "fi_tdt-test": (1555, 21070, {"DET", "PART"}),
+    "id_gsd-dev": (559, 12661, set()),
+    "id_gsd-test": (557, 11756, {"INTJ"}),
+    "zh_gsd-dev": (500, 12665, {"INTJ"}),
+    "zh_gsd-test": (500, 12010, {"INTJ"}),
 }
 
 

@@ -1,6 +1,8 @@
 """Which data plays which role: what trains, what French support sets are drawn from, what is only scored.
 
-* training: en EWT dev+test and es GSD dev+test (never en/es PUD: they translate the French PUD test);
+* training: en EWT dev+test and es GSD dev+test (never en/es PUD: they translate the French PUD test); the
+  transfer analysis adds de GSD, nl Alpino, ro RRT, ru GSD, fi TDT, id GSD and zh GSD, dev+test each
+  (:data:`SOURCE_TREEBANKS`): a source language is never scored, so both its splits train;
   SIB-200: *train* of each source language only (rows are translations of each other across languages);
 * French support pool and budget holdout: fr GSD dev (SIB-200: fra dev, held out per topic), split once, disjoint;
 * French tests: fr GSD test and fr PUD (SIB-200: fra test), read only to score.
@@ -35,6 +37,27 @@ UD_EXPERIMENT_FILES = (
     "fr_pud-test",
     "en_pud-test",
     "es_pud-test",
+)
+
+
+#: Every language the transfer analysis (notebook 05) may train on, with the registered files that train it.
+#: A source language is never scored, so its dev *and* test splits both train (the train splits of these
+#: treebanks are not mirrored); French is never a source: it is the target, scored on fr GSD test and fr PUD.
+SOURCE_TREEBANKS: dict[str, tuple[str, ...]] = {
+    "en": ("en_ewt-dev", "en_ewt-test"),
+    "es": ("es_gsd-dev", "es_gsd-test"),
+    "de": ("de_gsd-dev", "de_gsd-test"),
+    "nl": ("nl_alpino-dev", "nl_alpino-test"),
+    "ro": ("ro_rrt-dev", "ro_rrt-test"),
+    "ru": ("ru_gsd-dev", "ru_gsd-test"),
+    "fi": ("fi_tdt-dev", "fi_tdt-test"),
+    "id": ("id_gsd-dev", "id_gsd-test"),
+    "zh": ("zh_gsd-dev", "zh_gsd-test"),
+}
+#: The files notebook 05 reads: every source treebank, the French support/holdout and tests, and the PUD
+#: translations the leakage check compares against.
+TRANSFER_EXPERIMENT_FILES = tuple(key for keys in SOURCE_TREEBANKS.values() for key in keys) + tuple(
+    key for key in UD_EXPERIMENT_FILES if not key.startswith(("en_ewt", "es_gsd"))
 )
 
 
@@ -74,6 +97,22 @@ def meta_training_treebanks(data_dir: str | os.PathLike | None = None) -> dict[s
     return {
         "en": load_treebank("en_ewt-dev", data_dir) + load_treebank("en_ewt-test", data_dir),
         "es": load_treebank("es_gsd-dev", data_dir) + load_treebank("es_gsd-test", data_dir),
+    }
+
+
+def source_treebanks(
+    languages: Sequence[str] | None = None, data_dir: str | os.PathLike | None = None
+) -> dict[str, list[Sentence]]:
+    """Training sentences of each source language in ``languages`` (default: all of :data:`SOURCE_TREEBANKS`):
+    the dev and test splits of its treebank. French is refused: it is the target, never a source."""
+    languages = list(SOURCE_TREEBANKS if languages is None else languages)
+    for lang in languages:
+        if lang == "fr":
+            raise ValueError("French is the target language: it is never trained on")
+        if lang not in SOURCE_TREEBANKS:
+            raise ValueError(f"no source treebank for {lang!r}; known: {', '.join(SOURCE_TREEBANKS)}")
+    return {
+        lang: [s for key in SOURCE_TREEBANKS[lang] for s in load_treebank(key, data_dir)] for lang in languages
     }
 
 

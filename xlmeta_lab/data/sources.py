@@ -372,3 +372,37 @@ def resolve_all(keys: Iterable[str] | None = None, data_dir: str | os.PathLike |
             f"  3. go online once and run `xlmeta data fetch` to download them into the cache ({cache_dir()})."
         )
     return folder
+
+
+# --------------------------------------------------------------------------------------------------
+# More source languages for the transfer analysis (notebook 05): UD dev+test only, French stays the target.
+# Commits and sha256s as in each treebank's PROVENANCE.md; the train splits (4 MiB or more) are not used.
+# --------------------------------------------------------------------------------------------------
+
+# name (file stem prefix) -> (folder, commit, license, {split: sha256}); zh GSD is in Traditional script
+# fmt: off
+_UD_ANALYSIS = {
+    "de_gsd": ("UD_German-GSD", "297fcf350481058d0737a27f0f8fd03b2eadd67a", UD_LICENSE_4, {"dev": "00431f2624cbbf66796c097a9303bbc8f8e8ca88ef35c4c5664aa396b2d674c9", "test": "bceb8e867ba3ee7f1449d44fb31538d63a514f07e6763e7d9a5ffe794407bed4"}),
+    "nl_alpino": ("UD_Dutch-Alpino", "95e374a608d114ec6c6b32f0fbd5f324d29ef286", UD_LICENSE_4, {"dev": "3d6ad878d8b7b362fd756da22ae230951233be1e5596743af772150c89ba346d", "test": "f5b5000fcbb6745d42f7cccf3986bb2550f9b56a171b0d4808fb45d2df7972a2"}),
+    "ro_rrt": ("UD_Romanian-RRT", "cc00bf852bc3c19ac345457eef8b3e5665392a72", UD_LICENSE_4, {"dev": "6e940a2dfd3c1ded9859f2fa5c9b1edb687cd0b4b9d99c6496f7cc729b8742d9", "test": "9084ce9ae5f43d25ff39e66f42f3d2e41e85030891beccb1eb70fed444fbe3f4"}),
+    "ru_gsd": ("UD_Russian-GSD", "5400f2fd7264b7699727bb61b09f53841899df26", UD_LICENSE_4, {"dev": "e3e3d4e8d1d7544e531b2b81ae64257efacc97f93276ce6d2ce52fd1de052fa2", "test": "f26e022329162a1c6306f76644d06f770f1572501755421165387137fe63138d"}),
+    "fi_tdt": ("UD_Finnish-TDT", "5e3a88a671ea673fa330e10cc59f54da587a95a7", UD_LICENSE_4, {"dev": "f42cfdc427116b8152ee012541c2f99d95cbc734e629c4eb5c80e20dd67edc0c", "test": "3317528f16ab74333dce44051971e1ed0d115c8ffa1359a20f3bddb8e63498ee"}),
+    "id_gsd": ("UD_Indonesian-GSD", "89491e4d51c15da157175c303213ae5ff6f05f9d", UD_LICENSE_4, {"dev": "56d4ab12267317d33511326da9fcd5b7eff641435c3b6365401937a33ce05e4b", "test": "155171c985bc04b12aa9dfa5704fa686a9fb8182cd2d1f42c3ede828e1502e70"}),
+    "zh_gsd": ("UD_Chinese-GSD", "200dbe8acf60ff0d194f2d30bf925c410eee762a", UD_LICENSE_4, {"dev": "09374c8361400861a536ae94a1d7710e1cdd72285c32b9764d94d2d956b4ae02", "test": "ff01a3d01d62b623756396085e78bdaeefb7c2b7935a890dde5b18e92712d54f"}),
+}
+# fmt: on
+
+
+def _analysis_treebank_files() -> dict[str, DataFile]:
+    """Registry entries of :data:`_UD_ANALYSIS`, keyed and laid out as the seed's UD files are."""
+    files = {}
+    for name, (folder, commit, license_, splits) in _UD_ANALYSIS.items():
+        for split, sha in splits.items():
+            filename = f"{name}-ud-{split}.conllu"
+            url = f"https://raw.githubusercontent.com/UniversalDependencies/{folder}/{commit}/{filename}"
+            key = f"{name}-{split}"
+            files[key] = DataFile(key, folder, filename, url, sha, license_, "ud", name[:2], split)
+    return files
+
+
+REGISTRY.update(_analysis_treebank_files())

@@ -1,4 +1,5 @@
-"""Means with 95% confidence intervals from the t distribution, and paired differences.
+"""Means with 95% confidence intervals from the t distribution, paired differences, and a rank correlation
+with its permutation p-value (for a handful of languages, where no normal approximation holds).
 
 scipy is not a dependency of the package, so the t quantiles come from a table (checked against scipy in
 the tests).
@@ -7,6 +8,7 @@ the tests).
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -89,3 +91,43 @@ def units_of(
         for r in rows
         if r["condition"] == condition and r["K"] == k and r["test_set"] == test_set
     }
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks of ``values``, ties sharing their mean rank (``[10, 20, 20] -> [1, 2.5, 2.5]``)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        stop = start
+        while stop + 1 < len(order) and values[order[stop + 1]] == values[order[start]]:
+            stop += 1
+        for i in order[start : stop + 1]:
+            out[i] = (start + stop) / 2 + 1
+        start = stop + 1
+    return out
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the ranks (``nan`` when either is constant)."""
+    if len(xs) != len(ys) or len(xs) < 2:
+        raise ValueError(f"need two sequences of the same length >= 2, got {len(xs)} and {len(ys)}")
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else math.nan
+
+
+def permutation_p_value(xs: Sequence[float], ys: Sequence[float], n_permutations: int = 5000, seed: int = 0) -> float:
+    """Two-sided p-value of Spearman's correlation against "no association": the share of seeded random
+    re-pairings of ``ys`` with ``xs`` whose correlation is at least as far from 0 (counting the observed one)."""
+    observed = abs(spearman(xs, ys))
+    if math.isnan(observed):
+        return math.nan
+    rng, shuffled = random.Random(seed), list(ys)
+    hits = 0
+    for _ in range(n_permutations):
+        rng.shuffle(shuffled)
+        hits += abs(spearman(xs, shuffled)) >= observed - 1e-12
+    return (hits + 1) / (n_permutations + 1)

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from xlmeta_lab.data.roles import UD_EXPERIMENT_FILES, sib200_experiment_files
+from xlmeta_lab.data.roles import TRANSFER_EXPERIMENT_FILES, UD_EXPERIMENT_FILES, sib200_experiment_files
 from xlmeta_lab.data.sib200 import TRAINING_LANGUAGES
 from xlmeta_lab.data.sources import resolve_all
 from xlmeta_lab.experiments.progress import ENV_PLAIN
@@ -33,6 +33,7 @@ DEFAULT_KERNEL = "python3"
 NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {
     "03_en_es_to_fr": UD_EXPERIMENT_FILES,
     "04_sentence_topics": sib200_experiment_files(TRAINING_LANGUAGES),  # its sweep reads all 20 languages
+    "05_transfer_analysis": TRANSFER_EXPERIMENT_FILES,
 }
 
 

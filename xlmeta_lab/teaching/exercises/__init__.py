@@ -6,7 +6,7 @@ The notebooks hold the solutions between ``# BEGIN SOLUTION`` and ``# END SOLUTI
 """
 
 # Importing a notebook's module registers its exercises.
-from xlmeta_lab.teaching.exercises import derivation, engine, sentences, toy, udpos  # noqa: F401
+from xlmeta_lab.teaching.exercises import derivation, engine, sentences, toy, transfer, udpos  # noqa: F401
 from xlmeta_lab.teaching.exercises.core import Exercise, ExerciseFailed, check, lookup, registered
 
 __all__ = ["Exercise", "ExerciseFailed", "check", "lookup", "registered"]

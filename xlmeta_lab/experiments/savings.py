@@ -1,0 +1,138 @@
+"""Compute saved: how many French sentences, and how many fine-tuning steps, does each initialisation need to
+reach a fixed accuracy, against a tagger trained from scratch?
+
+For every condition, seed and support draw (the protocol's paired draws, nested across K) each initialisation is
+fine-tuned on K French sentences with the step size its budget chose on the French holdout, recording the weights
+after each step count of a grid, and scored on a test set: an accuracy *curve* per unit over (K, steps). Then
+
+* **sentences needed**: the smallest K of the grid whose accuracy, at the most steps, reaches the target;
+* **steps needed**: the smallest step count of the grid whose accuracy, at the largest K, reaches it.
+
+A unit that never reaches the target within the grid is *censored*: it needs "more than the grid holds", which
+is no number, so a mean (and its interval) is only given when every unit reached it; otherwise the count that
+did is reported. **Saved** is the paired difference ``scratch needs - condition needs`` over units where both
+reached the target.
+
+The target is not a number chosen by hand: by default it is what scratch itself reaches with the whole grid
+(its mean accuracy at the largest K and the most steps), so the question becomes "with how much less French
+does a pre-trained initialisation get where scratch gets with everything we give it?".
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
+from xlmeta_lab.episodes.samplers import support_draws
+from xlmeta_lab.episodes.tensors import stack_sets
+from xlmeta_lab.experiments.adapt import finetune_batch
+from xlmeta_lab.experiments.protocol import Budget, Condition
+from xlmeta_lab.experiments.scoring import accuracy_per_draw
+from xlmeta_lab.experiments.stats import Interval, mean_ci
+
+Unit = tuple[int, int]  # (seed, draw)
+
+
+def accuracy_curves(
+    condition: Condition,
+    budget: Budget,
+    support_pool: Sequence[Sentence],
+    test: Sequence[Sentence],
+    encoder: SentenceEncoder,
+    *,
+    ks: Sequence[int],
+    steps: Sequence[int],
+    n_draws: int,
+    draw_seed: int,
+) -> list[dict[str, Any]]:
+    """Rows ``{condition, seed, draw, K, steps, accuracy}`` over the (K, steps) grid, fine-tuning with
+    ``budget.lr`` (chosen on the holdout) on the protocol's draws, scored on ``test``."""
+    test_data = encode_buckets(test, encoder)
+    rows = []
+    for seed, model in zip(condition.seeds, condition.models):
+        for k in ks:
+            draws = support_draws(support_pool, k, n_draws, draw_seed)
+            max_len = max(len(s) for d in draws for s in d)
+            supports = stack_sets([encoder.encode(list(d), max_len) for d in draws])
+            trajectory = finetune_batch(
+                model, supports, lr=budget.lr, record=tuple(steps), adapt=condition.adapt
+            )
+            for n_steps, weights in trajectory.items():
+                for draw, (correct, total) in enumerate(accuracy_per_draw(model, weights, test_data)):
+                    rows.append(
+                        {
+                            "condition": condition.name,
+                            "seed": seed,
+                            "draw": draw,
+                            "K": k,
+                            "steps": n_steps,
+                            "accuracy": correct / total,
+                        }
+                    )
+    return rows
+
+
+def scratch_target(rows: Sequence[Mapping[str, Any]], baseline: str = "scratch") -> float:
+    """The mean accuracy ``baseline`` reaches at the largest K with the most steps: the default target."""
+    mine = [r for r in rows if r["condition"] == baseline]
+    if not mine:
+        raise ValueError(f"no rows of {baseline!r} to set the target from")
+    k, steps = max(r["K"] for r in mine), max(r["steps"] for r in mine)
+    return statistics.fmean(r["accuracy"] for r in mine if r["K"] == k and r["steps"] == steps)
+
+
+def first_reaching(curve: Mapping[int, float], target: float) -> int | None:
+    """The smallest grid value whose accuracy is at least ``target``; ``None`` if none reaches it."""
+    return next((x for x in sorted(curve) if curve[x] >= target), None)
+
+
+def needed(rows: Sequence[Mapping[str, Any]], target: float, over: str) -> dict[str, dict[Unit, int | None]]:
+    """Per condition and unit (seed, draw): the least ``over`` (``"K"`` at the most steps, or ``"steps"`` at
+    the largest K) that reaches ``target``; ``None`` where the grid never does."""
+    if over not in ("K", "steps"):
+        raise ValueError(f"over must be 'K' or 'steps', got {over!r}")
+    fixed = "steps" if over == "K" else "K"
+    at = max(r[fixed] for r in rows)
+    curves: dict[str, dict[Unit, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r[fixed] == at:
+            curves[r["condition"]][(r["seed"], r["draw"])][r[over]] = r["accuracy"]
+    return {
+        name: {unit: first_reaching(curve, target) for unit, curve in units.items()}
+        for name, units in curves.items()
+    }
+
+
+def summarise_needed(
+    needs: Mapping[str, Mapping[Unit, int | None]], baseline: str = "scratch"
+) -> list[dict[str, Any]]:
+    """Per condition: how many units reached the target, the mean need with its interval (only when all did),
+    the paired saving ``baseline - condition`` over the units where both reached it, and how many units only
+    this condition reached (their saving is beyond what the grid measures)."""
+    base = needs.get(baseline, {})
+    out = []
+    for name, units in needs.items():
+        reached = [v for v in units.values() if v is not None]
+        whole: Interval | None = mean_ci(reached) if reached and len(reached) == len(units) else None
+        shared = [u for u, v in units.items() if v is not None and base.get(u) is not None]
+        saved = mean_ci([base[u] - units[u] for u in shared]) if shared and name != baseline else None
+        beyond = sum(v is not None and base.get(u, 0) is None for u, v in units.items())
+        out.append(
+            {
+                "condition": name,
+                "units": len(units),
+                "reached": len(reached),
+                "needed": whole,
+                "saved": saved,
+                "saved_units": len(shared),
+                # units where this condition reached the target and the baseline never did: a saving larger
+                # than the grid can measure, left out of "saved" (which would otherwise understate it)
+                "beyond_grid": beyond if name != baseline else 0,
+                "baseline": baseline,
+            }
+        )
+    return out
