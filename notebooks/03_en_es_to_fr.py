@@ -98,12 +98,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from xlmeta_lab.data.sources import resolve
 from xlmeta_lab.data.ud import UPOS_TAGS
+from xlmeta_lab.data.untagged import fill_upos, read_untagged, to_conllu, words_of
 from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.experiments import udpos
 from xlmeta_lab.experiments.adapt import finetune
 from xlmeta_lab.experiments.conditions import train_conditions
+from xlmeta_lab.experiments.config import FewShotConfig
+from xlmeta_lab.experiments.deploy import adapt_checkpoint, load_tagger
 from xlmeta_lab.experiments.protocol import (
     ProtocolResult,
     merge_results,
@@ -194,9 +198,10 @@ print(
 #
 # *With `MODEL` set to a Hugging Face encoder (`xlm-roberta-base`, `bert-base-multilingual-cased`, or a local
 # folder), every condition below starts from that pretrained encoder with a tag head on each word's first
-# sub-token instead, and "scratch" is the encoder with a fresh head. The rest of the notebook is unchanged. Every
-# condition and seed keeps its own copy of the encoder (21 in `full`, about 23 GB for `xlm-roberta-base`), so run it
-# on a large GPU; the encoder's learning rates (`encoder_settings`) are starting points that were never tuned,
+# sub-token instead, and "scratch" is the encoder with a fresh head. The rest of the notebook is unchanged. Only the
+# condition being trained, fine-tuned or scored sits on the GPU; the others wait in host memory (21 copies of the
+# encoder in `full`, about 23 GB for `xlm-roberta-base`), so run it on a machine with that much RAM and a GPU that
+# holds one encoder with its meta-batch; the encoder's learning rates (`encoder_settings`) are starting points that were never tuned,
 # because no encoder could be downloaded where this notebook was written.*
 #
 # A word is read twice: as a whole-word embedding (the vocabulary comes from en + es only, so most French words are
@@ -524,6 +529,46 @@ report_key_result(
 print(f"wall time: {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]
+# ## 7 · Take the tagger out of the notebook
+#
+# The best meta-learned initialisation at K = `k_after`, fine-tuned on K French sentences with the budget chosen
+# as `xlmeta fewshot` chooses it (on the fr GSD dev holdout, never a test set), saved as a folder that needs
+# nothing else: weights, vocabulary or tokenizer, tag set, and where it all came from. `xlmeta adapt` and
+# `xlmeta tag` do the same from a shell (README, "Deploy").
+
+# %%
+deployed = best_k5.removesuffix("-genres")
+init = checkpoints / ("genres" if best_k5.endswith("-genres") else "") / f"{deployed}-seed{SEED}"
+fewshot = FewShotConfig(
+    shots=k_after,
+    draws=PROTOCOL.budget_draws or PROTOCOL.n_draws,
+    holdout_fraction=settings["holdout_fraction"],
+    lrs=PROTOCOL.lrs,
+    steps=PROTOCOL.steps,
+    seed=SEED,
+)
+adapted = adapt_checkpoint(init, resolve("fr_gsd-dev"), fewshot)
+folder = adapted.save(checkpoints / f"{deployed}-seed{SEED}-fr-k{k_after}", overwrite=True)
+chosen = adapted.provenance["config"]
+print(
+    f"{deployed} fine-tuned on K={k_after} fr GSD dev sentences ({', '.join(chosen['sentence_ids'])}) with "
+    f"lr={chosen['budget']['lr']}, steps={chosen['budget']['steps']}; saved to {folder}:"
+)
+print("  " + ", ".join(sorted(p.name for p in folder.iterdir())))
+
+# %% [markdown]
+# **Predict, then run.** The adapted tagger has seen `k_after` French sentences. In the two new sentences below,
+# which words do you expect it to get wrong: the elided article `l'`, the rare nouns, the verbs?
+
+# %%
+tagger = load_tagger(folder)
+new_text = "Le petit chat dort sur le canapé du salon.\nDemain, nous irons voir l'exposition au musée."
+untagged = read_untagged(new_text, "notebook")
+for sentence, tags in zip(untagged.sentences, tagger([words_of(s) for s in untagged.sentences])):
+    fill_upos(sentence, tags)
+print(to_conllu(untagged.sentences))
+
+# %% [markdown]
 # ## What to take away
 #
 # * Every choice, the fine-tuning budget included, is made on data that is neither training nor test: a French
@@ -539,6 +584,8 @@ print(f"wall time: {time.perf_counter() - started:.0f} s")
 #   steps at test are different jobs, and the start matters less the further fine-tuning goes.
 # * More tasks help when they vary the way the new task differs; genres of one language and cuts of another do not
 #   vary what French varies.
+# * An adapted tagger is a folder (`xlmeta adapt`, `load_tagger`) that tags new text as CoNLL-U (`xlmeta tag`):
+#   the seed's last step, deployment.
 # * Per-tag accuracy (by gold tag, padding left out) shows which tags transfer with no French and which need French
 #   examples (exercise 3).
 #
