@@ -68,6 +68,7 @@ DEVICE = "auto"
 # %%
 import json
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -285,11 +286,13 @@ train_args = ["train", "--task", "toy", "--method", "maml", "--profile", "quick"
 seconds = {}
 for nproc in (1, 2):
     start = time.perf_counter()
-    subprocess.run(
+    finished = subprocess.run(
         [sys.executable, "-m", "xlmeta_lab.cli", *train_args, "--nproc", str(nproc), "--out", str(runs / f"p{nproc}")],
-        check=True,
-        stdout=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},  # one thread per process (torchrun warns otherwise)
+        capture_output=True,
+        text=True,
     )
+    assert finished.returncode == 0, finished.stderr
     seconds[nproc] = time.perf_counter() - start
 weights = {n: dict(load_checkpoint(runs / f"p{n}").build_model().state_dict()) for n in (1, 2)}
 distributed_gap = max(float((weights[1][k] - weights[2][k]).abs().max()) for k in weights[1])
