@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from xlmeta_lab.models.tagger import CharCNN, ConvContext, LayerNorm, embed_without_padding
+from xlmeta_lab.models.tagger import ConvContext, LayerNorm, WordCharInputs
 
 #: ``model_config["kind"]`` of a checkpoint holding a :class:`SentenceClassifier`.
 CLASSIFIER_KIND = "sentence-classifier"
@@ -51,7 +51,7 @@ class ClassifierConfig:
         return cls(**{k: v for k, v in values.items() if k != "kind"})
 
 
-class SentenceClassifier(nn.Module):
+class SentenceClassifier(WordCharInputs):
     """Words (and their characters) in, one score per topic out.
 
     ``forward(word_ids [B, L], char_ids [B, L, W]) -> logits [B, n_classes]``. A position is a real word when
@@ -68,19 +68,8 @@ class SentenceClassifier(nn.Module):
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
-        if config.n_words <= 0 and config.n_chars <= 0:
-            raise ValueError("a classifier needs words (n_words > 0), characters (n_chars > 0) or both")
         self.config = config
-        self.words = nn.Embedding(config.n_words, config.word_dim) if config.n_words > 0 else None
-        self.chars = (
-            CharCNN(config.n_chars, config.char_dim, config.char_channels, config.kernel_size)
-            if config.n_chars > 0
-            else None
-        )
-        in_dim = (config.word_dim if self.words is not None else 0) + (
-            config.char_channels if self.chars is not None else 0
-        )
-        self.project = nn.Linear(in_dim, config.hidden)
+        self.build_inputs(config, "a classifier")
         self.context = (
             ConvContext(config.hidden, config.context_layers, config.kernel_size, config.dropout)
             if config.context_layers > 0
@@ -92,13 +81,8 @@ class SentenceClassifier(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, word_ids: Tensor, char_ids: Tensor) -> Tensor:
-        parts = []
-        if self.words is not None:
-            parts.append(embed_without_padding(self.words, word_ids))
-        if self.chars is not None:
-            parts.append(self.chars(char_ids))
         real = (char_ids[..., 0] != 0).unsqueeze(-1)  # [B, L, 1]
-        hidden = F.gelu(self.project(torch.cat(parts, dim=-1))) * real
+        hidden = F.gelu(self.project_inputs(word_ids, char_ids)) * real
         hidden = self.context(hidden)
         weight = real.to(hidden.dtype)
         mean = (hidden * weight).sum(1) / weight.sum(1).clamp_min(1.0)

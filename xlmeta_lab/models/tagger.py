@@ -11,7 +11,7 @@ alternative, which the engine runs task by task.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -119,18 +119,18 @@ class LSTMContext(nn.Module):
         return self.dropout(self.lstm(x)[0])
 
 
-class Tagger(nn.Module):
-    """Words (and their characters) in, one score per tag per word out.
+class WordCharInputs(nn.Module):
+    """The input side the word tagger and the sentence classifier share: a word embedding, a character CNN, or
+    both, concatenated and projected to the model's width.
 
-    ``forward(word_ids [B, L], char_ids [B, L, W]) -> logits [B, L, n_tags]``; pass only the inputs the
-    config uses. Padding positions get logits too; the loss ignores them through ``-100`` targets.
+    A base class rather than a submodule, so the parameters keep their names (``words.*``, ``chars.*``,
+    ``project.*``) in checkpoints and saved models.
     """
 
-    def __init__(self, config: TaggerConfig) -> None:
-        super().__init__()
+    def build_inputs(self, config: TaggerConfig | Any, what: str) -> None:
         if config.n_words <= 0 and config.n_chars <= 0:
-            raise ValueError("a tagger needs words (n_words > 0), characters (n_chars > 0) or both")
-        self.config = config
+            raise ValueError(f"{what} needs words (n_words > 0), characters (n_chars > 0) or both")
+        self.what = what
         self.words = nn.Embedding(config.n_words, config.word_dim) if config.n_words > 0 else None
         self.chars = (
             CharCNN(config.n_chars, config.char_dim, config.char_channels, config.kernel_size)
@@ -141,6 +141,32 @@ class Tagger(nn.Module):
             config.char_channels if self.chars is not None else 0
         )
         self.project = nn.Linear(in_dim, config.hidden)
+
+    def project_inputs(self, word_ids: Tensor | None, char_ids: Tensor | None) -> Tensor:
+        """``[B, L, hidden]`` before the activation: the projected concatenation of what the model reads."""
+        parts = []
+        if self.words is not None:
+            if word_ids is None:
+                raise ValueError(f"this {self.what.split(' ', 1)[1]} reads whole words: pass word_ids")
+            parts.append(embed_without_padding(self.words, word_ids))
+        if self.chars is not None:
+            if char_ids is None:
+                raise ValueError(f"this {self.what.split(' ', 1)[1]} reads characters: pass char_ids")
+            parts.append(self.chars(char_ids))
+        return self.project(torch.cat(parts, dim=-1))
+
+
+class Tagger(WordCharInputs):
+    """Words (and their characters) in, one score per tag per word out.
+
+    ``forward(word_ids [B, L], char_ids [B, L, W]) -> logits [B, L, n_tags]``; pass only the inputs the
+    config uses. Padding positions get logits too; the loss ignores them through ``-100`` targets.
+    """
+
+    def __init__(self, config: TaggerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.build_inputs(config, "a tagger")
         if config.context == "conv":
             self.context: nn.Module = ConvContext(
                 config.hidden, config.context_layers, config.kernel_size, config.dropout
@@ -154,17 +180,7 @@ class Tagger(nn.Module):
         self.head = nn.Linear(config.hidden, config.n_tags)
 
     def forward(self, word_ids: Tensor | None = None, char_ids: Tensor | None = None) -> Tensor:
-        parts = []
-        if self.words is not None:
-            if word_ids is None:
-                raise ValueError("this tagger reads whole words: pass word_ids")
-            parts.append(embed_without_padding(self.words, word_ids))
-        if self.chars is not None:
-            if char_ids is None:
-                raise ValueError("this tagger reads characters: pass char_ids")
-            parts.append(self.chars(char_ids))
-        hidden = F.gelu(self.project(torch.cat(parts, dim=-1)))
-        return self.head(self.context(hidden))
+        return self.head(self.context(F.gelu(self.project_inputs(word_ids, char_ids))))
 
 
 def tagging_loss(logits: Tensor, tags: Tensor, reduction: str = "mean") -> Tensor:
