@@ -153,7 +153,7 @@ from xlmeta_lab.teaching.report import (
 PROFILE, settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)
 started = time.perf_counter()
 setup = udpos.ud_setup(settings, SEED, model=MODEL)
-RUN = udpos.run_name(PROFILE, SEED, MODEL)
+RUN = udpos.run_name(PROFILE, SEED, MODEL, settings["context"])
 print(
     f"model: {MODEL}" + ("" if MODEL == udpos.WORD_TAGGER else " (encoder_settings replace the values above)")
 )

@@ -137,3 +137,20 @@ def test_train_command_runs_the_ud_task(
     checkpoint = load_checkpoint(tmp_path / "run")
     assert checkpoint.step == 2 and checkpoint.train_config.method == "fomaml"
     assert checkpoint.model_config.n_tags == 17
+
+
+def test_each_model_and_context_gets_its_own_run_folder() -> None:
+    """Switching 03 to a BiLSTM context (or an encoder) must not resume the conv tagger's checkpoints."""
+    from xlmeta_lab.experiments import udpos
+
+    names = {
+        udpos.run_name("quick", 0),
+        udpos.run_name("quick", 0, udpos.WORD_TAGGER, "lstm"),
+        udpos.run_name("quick", 0, "xlm-roberta-base"),
+        udpos.run_name("quick", 0, "xlm-roberta-base", "lstm"),  # an encoder has no tagger context
+    }
+    assert names == {
+        "03_en_es_to_fr-quick-seed0",
+        "03_en_es_to_fr-quick-seed0-lstm",
+        "03_en_es_to_fr-quick-seed0-xlm-roberta-base",
+    }

@@ -37,9 +37,12 @@ NOTEBOOK = "03_en_es_to_fr"
 UD_KEYS = frozenset({"split_by", "holdout_fraction", "genre_methods", "encoder_settings"})
 
 
-def run_name(profile: str, seed: int, model: str = WORD_TAGGER) -> str:
-    """The name of a run's results and checkpoints; each encoder (hub name or full folder path) its own."""
+def run_name(profile: str, seed: int, model: str = WORD_TAGGER, context: str = "conv") -> str:
+    """The name of a run's results and checkpoints; each encoder (hub name or full folder path) its own, and the
+    word tagger with a BiLSTM context (``context="lstm"``) its own, so switching does not meet old checkpoints."""
     suffix = "" if model == WORD_TAGGER else "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
+    if model == WORD_TAGGER and context != "conv":
+        suffix = f"-{context}"
     return f"{NOTEBOOK}-{profile}-seed{seed}{suffix}"
 
 
