@@ -114,15 +114,14 @@ from xlmeta_lab.teaching.plots import (
 )
 from xlmeta_lab.teaching.report import (
     budget_lines,
-    chance_sentence,
     comparisons_at,
     difference_headline,
     headline,
-    languages_report,
     reference_report,
     small_sample_note,
     zero_shot_sentence,
 )
+from xlmeta_lab.teaching.topic_report import chance_sentence, languages_report
 
 PROFILE, settings, device = start_notebook(sib200.NOTEBOOK, PROFILE, SEED, DEVICE)
 started = time.perf_counter()

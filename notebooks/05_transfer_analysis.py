@@ -96,21 +96,20 @@ from xlmeta_lab.teaching.notebook import (
     results_dir,
     start_notebook,
 )
-from xlmeta_lab.teaching.report import (
-    alignment_summary,
-    association_sentence,
-    best_single_source,
-    difference_headline,
-    paired_effects,
-    savings_lines,
-    similarity_table,
-    small_sample_note,
-)
+from xlmeta_lab.teaching.report import difference_headline, small_sample_note
 from xlmeta_lab.teaching.transfer_plots import (
     plot_alignment,
     plot_savings_curves,
     plot_similarity_vs_transfer,
     plot_source_sets,
+)
+from xlmeta_lab.teaching.transfer_report import (
+    alignment_summary,
+    association_sentence,
+    best_single_source,
+    paired_effects,
+    savings_lines,
+    similarity_table,
 )
 
 PROFILE, settings, device = start_notebook(transfer.NOTEBOOK, PROFILE, SEED, DEVICE)

@@ -17,7 +17,7 @@ from xlmeta_lab.data import similarity as sim
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.experiments import savings, stats
 from xlmeta_lab.meta import alignment, meta_gradient
-from xlmeta_lab.teaching import report
+from xlmeta_lab.teaching import transfer_report as report
 
 
 def test_every_source_language_trains_on_dev_and_test_and_french_is_never_a_source() -> None:

@@ -1,7 +1,8 @@
 """Results into the sentences and tables a notebook prints, worded by what the numbers show.
 
-Every interpretive sentence in the workbook comes from here, generated from the measured numbers and their
-intervals, so a notebook never states a claim its own run does not back. Each function returns text (lines
+Every interpretive sentence in the workbook comes from here (and, for notebooks 04 and 05, from
+:mod:`~xlmeta_lab.teaching.topic_report` and :mod:`~xlmeta_lab.teaching.transfer_report`, which word their results
+with the rules below), generated from the measured numbers and their intervals, so a notebook never states a claim its own run does not back. Each function returns text (lines
 joined by newlines) and prints nothing, so the notebooks decide what to show and tests can read it.
 
 One concept: results into words. The sentences stay in one module so that their thresholds and wording can be
@@ -18,7 +19,7 @@ from typing import Any
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol import ProtocolResult, summarise
-from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 
 
 def show_tagged(sentences: Sequence[Sentence], n: int = 2, max_words: int | None = None) -> str:
@@ -471,7 +472,7 @@ def per_tag_sentences(
 
 
 
-def _paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_set: str) -> dict[str, Any]:
+def paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_set: str) -> dict[str, Any]:
     """``name``'s summary row at K with the paired difference to ``baseline`` (same seeds and draws)."""
     for row in summarise(result.rows, baseline=baseline):
         if row["condition"] == name and row["K"] == k and row["test_set"] == test_set:
@@ -479,216 +480,13 @@ def _paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_s
     raise KeyError(f"no result for {name!r} at K={k} on {test_set!r}")
 
 
-def languages_report(
-    result: ProtocolResult, methods: Sequence[str], sizes: Sequence[int], k: int, test_set: str
-) -> str:
-    """What more training languages bought at K, in sentences generated from the paired numbers.
-
-    Conditions are named ``"<method>@<N>"`` (:func:`xlmeta_lab.experiments.sib200.sweep_name`). For each method:
-    its accuracy at each N, and the paired difference between the most and the fewest languages; then, at each
-    N, each meta-learner against joint; then one line that says which way the evidence points (or that it does
-    not point anywhere).
-    """
-    first, last = sizes[0], sizes[-1]
-    lines = [
-        f"French accuracy at K={k} per topic, by number of training languages (same outer steps and meta-batch):"
-    ]
-    for method in methods:
-        cells = ", ".join(
-            f"{n}: {100 * result.get(f'{method}@{n}', k, test_set)['mean']:.1f}%" for n in sizes
-        )
-        lines.append(f"  {method:8s} {cells}")
-    lines.append(f"\n{last} languages against {first}, same method (paired over seeds x draws):")
-    verdicts: dict[str, str] = {}
-    for method in methods:
-        row = _paired_row(result, f"{method}@{last}", f"{method}@{first}", k, test_set)
-        lines.append("  " + describe_difference(row))
-        verdicts[method] = _direction(row)
-    meta = [m for m in methods if m != "joint"]
-    if "joint" in methods and meta:
-        lines.append("\nMeta-learners against joint trained on the same languages:")
-        for n in sizes:
-            lines += [
-                "  " + describe_difference(_paired_row(result, f"{m}@{n}", f"joint@{n}", k, test_set))
-                for m in meta
-            ]
-    helped = [m for m, v in verdicts.items() if v == "up"]
-    hurt = [m for m, v in verdicts.items() if v == "down"]
-    if all(v == "few" for v in verdicts.values()):
-        lines.append(f"\n=> Too few units for an interval: this run cannot say what {last} languages buy.")
-    elif not helped and not hurt:
-        lines.append(
-            f"\n=> Going from {first} to {last} languages changed French accuracy by an amount this run cannot "
-            "tell from zero, for every method."
-        )
-    else:
-        parts = []
-        if helped:
-            parts.append(f"{last} languages helped {', '.join(helped)}")
-        if hurt:
-            parts.append(f"hurt {', '.join(hurt)}")
-        rest = [m for m, v in verdicts.items() if v not in ("up", "down")]
-        if rest:
-            parts.append(f"could not be told apart from {first} for {', '.join(rest)}")
-        lines.append(f"\n=> At the same training budget, {'; '.join(parts)} (paired 95% intervals).")
-    return "\n".join(lines)
-
-
-def _direction(row: Mapping[str, Any]) -> str:
-    if row["n"] < MIN_UNITS_FOR_INTERVAL or math.isnan(row["diff_low"]):
+def interval_direction(row: Mapping[str, Any]) -> str:
+    """Which way a row's paired interval points: ``"up"`` or ``"down"`` when it excludes 0, ``"unclear"`` when it
+    holds 0, ``"few"`` when there are too few units for an interval."""
+    if not _has_interval(row):
         return "few"
     if row["diff_low"] > 0:
         return "up"
     if row["diff_high"] < 0:
         return "down"
     return "unclear"
-
-
-def chance_sentence(accuracy: float, uniform: float, majority: float, name: str) -> str:
-    """``name``'s accuracy beside the two chance levels a topic classifier must beat."""
-    if accuracy > majority:
-        verdict = "above both chance levels"
-    elif accuracy > uniform:
-        verdict = "above 1/N but not above always answering the most frequent topic"
-    else:
-        verdict = "at or below chance"
-    return (
-        f"{name}: {100 * accuracy:.1f}%, {verdict} (1/N = {100 * uniform:.1f}%, "
-        f"majority topic = {100 * majority:.1f}%)."
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# Notebook 05: which source languages transfer to French, and why.
-# --------------------------------------------------------------------------------------------------
-
-
-def effect_sentence(row: Mapping[str, Any], change: str, unit: str = "points") -> str:
-    """What ``change`` (e.g. "adding zh to en+es") did to French accuracy, worded by the paired interval:
-    helped, hurt ("negative transfer"), no effect shown, or no claim when the units are too few."""
-    diff, low, high, k = 100 * row["diff"], 100 * row["diff_low"], 100 * row["diff_high"], row["K"]
-    where = f"for {row['condition'].split('@')[0]} at K={k}"
-    if math.isnan(diff):
-        return f"{change} {where}: no paired comparison."
-    if math.isnan(low) or row["n"] < MIN_UNITS_FOR_INTERVAL:
-        return f"{change} {where}: {diff:+.1f} {unit} from {row['n']} unit(s): no interval, no claim."
-    interval = f"{diff:+.1f} {unit}, 95% CI [{low:+.1f}, {high:+.1f}], n={row['n']}"
-    if high < 0:
-        return f"{change} lowered French accuracy {where}: {interval}. Negative transfer."
-    if low > 0:
-        return f"{change} raised French accuracy {where}: {interval}."
-    return f"{change} {where}: no effect shown, {interval} (the interval contains 0)."
-
-
-def paired_effects(
-    result: ProtocolResult, changes: Sequence[tuple[str, str, str]], ks: Iterable[int], test_set: str
-) -> str:
-    """One :func:`effect_sentence` per K for each ``(change, condition, baseline)``."""
-    ks = list(ks)
-    return "\n".join(
-        effect_sentence(_paired_row(result, name, baseline, k, test_set), change)
-        for change, name, baseline in changes
-        for k in ks
-    )
-
-
-def similarity_table(
-    similarities: Mapping[str, Mapping[str, float]], distances: Mapping[str, float] | None = None
-) -> str:
-    """Each source language's similarity to French per measure (and its URIEL+ distance when given)."""
-    measures = list(next(iter(similarities.values())))
-    head = [*measures, *(["URIEL+ syntactic distance"] if distances else [])]
-    lines = ["lang  " + "  ".join(f"{m:>26s}" for m in head)]
-    for lang, values in similarities.items():
-        cells = [values[m] for m in measures] + ([distances[lang]] if distances else [])
-        lines.append(f"{lang:5s} " + "  ".join(f"{v:26.3f}" for v in cells))
-    return "\n".join(lines)
-
-
-def association_sentence(
-    measure: str, rho: float, p_value: float, n_languages: int, units_per_language: int, what: str
-) -> str:
-    """The rank correlation between a similarity measure and transfer, worded by its permutation p-value;
-    no verdict when each language's accuracy rests on fewer than 3 units (the quick profile)."""
-    numbers = f"Spearman rho {rho:+.2f} over {n_languages} languages, permutation p = {p_value:.3f}"
-    if math.isnan(rho):
-        return f"{measure} vs {what}: no rank correlation (one of them is constant)."
-    if units_per_language < MIN_UNITS_FOR_INTERVAL:
-        return f"{measure} vs {what}: {numbers}; each accuracy from {units_per_language} unit(s): no verdict."
-    if p_value < 0.05:
-        direction = "higher" if rho > 0 else "lower"
-        return f"{measure} vs {what}: {numbers}. Languages with a higher {measure} give {direction} French accuracy."
-    return f"{measure} vs {what}: {numbers}. No association shown with {n_languages} languages."
-
-
-def alignment_summary(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Per method and kind of pair (within a language, across sources, with French): the mean gradient cosine
-    at the first and the last checkpoint, and whether it rose, with an interval over seeds when there are 3+."""
-    lines = []
-    for method in dict.fromkeys(r["method"] for r in rows):
-        mine = [r for r in rows if r["method"] == method]
-        first, last = min(r["step"] for r in mine), max(r["step"] for r in mine)
-        for kind, label in (("within", "within a language"), ("across", "across sources"), ("target", "with French")):
-            per_seed = {}
-            for seed in dict.fromkeys(r["seed"] for r in mine):
-                at = {s: [r["cosine"] for r in mine if r["kind"] == kind and r["seed"] == seed and r["step"] == s]
-                      for s in (first, last)}  # fmt: skip
-                if at[first] and at[last]:
-                    per_seed[seed] = (sum(at[first]) / len(at[first]), sum(at[last]) / len(at[last]))
-            if not per_seed:
-                continue
-            start = sum(a for a, _ in per_seed.values()) / len(per_seed)
-            end = sum(b for _, b in per_seed.values()) / len(per_seed)
-            change = mean_ci([b - a for a, b in per_seed.values()])
-            if change.n < MIN_UNITS_FOR_INTERVAL:
-                verdict = f"from {change.n} seed(s): no interval, no claim about the change"
-            elif change.low > 0:
-                verdict = f"it rose: {change.mean:+.3f} [{change.low:+.3f}, {change.high:+.3f}] over {change.n} seeds"
-            elif change.high < 0:
-                verdict = f"it fell: {change.mean:+.3f} [{change.low:+.3f}, {change.high:+.3f}] over {change.n} seeds"
-            else:
-                verdict = f"no change shown: {change.mean:+.3f} [{change.low:+.3f}, {change.high:+.3f}]"
-            lines.append(
-                f"{method:8s} {label:18s} cosine {start:+.3f} at step {first} -> {end:+.3f} at step {last}; {verdict}"
-            )
-    return "\n".join(lines)
-
-
-def savings_lines(summary: Sequence[Mapping[str, Any]], target: float, what: str, grid: Sequence[int]) -> str:
-    """Compute saved, per condition: the ``what`` (French sentences, fine-tuning steps) needed to reach
-    ``target``, with an interval only when every unit reached it, and the paired saving against the baseline."""
-    lines = [f"{what} needed to reach {100 * target:.1f}% (grid {', '.join(map(str, grid))}):"]
-    for row in summary:
-        reached = f"{row['reached']}/{row['units']} units reach it"
-        need = row["needed"]
-        if need is None:
-            need_text = "no mean: some units never reach it within the grid"
-        elif need.n < MIN_UNITS_FOR_INTERVAL:
-            need_text = f"mean {need.mean:.1f} (no interval, {need.n} unit(s))"
-        else:
-            need_text = f"mean {need.mean:.1f}, 95% CI [{need.low:.1f}, {need.high:.1f}]"
-        line = f"  {row['condition']:14s} {reached}; {need_text}"
-        saved = row["saved"]
-        if saved is not None:
-            if saved.n < MIN_UNITS_FOR_INTERVAL:
-                line += f"; saves {saved.mean:+.1f} against {row['baseline']} ({saved.n} paired unit(s): no claim)"
-            elif saved.low > 0:
-                line += f"; saves {saved.mean:+.1f} [{saved.low:+.1f}, {saved.high:+.1f}] against {row['baseline']}"
-            elif saved.high < 0:
-                line += f"; needs MORE than {row['baseline']}: {saved.mean:+.1f} [{saved.low:+.1f}, {saved.high:+.1f}]"
-            else:
-                line += f"; no saving shown against {row['baseline']}: {saved.mean:+.1f} [{saved.low:+.1f}, {saved.high:+.1f}]"
-        if row.get("beyond_grid"):
-            line += f"; in {row['beyond_grid']} more unit(s) only this one reaches it (a saving beyond the grid)"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def best_single_source(
-    result: ProtocolResult, singles: Sequence[str], method: str, k: int, test_set: str
-) -> str:
-    """The single source language that gives ``method`` the best French accuracy at K, and the worst."""
-    means = {lang: result.get(f"{method}@{lang}", k, test_set)["mean"] for lang in singles}
-    ranked = sorted(means, key=lambda lang: -means[lang])
-    order = ", ".join(f"{lang} {100 * means[lang]:.1f}%" for lang in ranked)
-    return f"{method} at K={k}, trained on one language: {order} (best {ranked[0]}, worst {ranked[-1]})."
