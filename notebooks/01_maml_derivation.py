@@ -24,7 +24,7 @@
 # language: English and Spanish train $\theta_0$, and French is adapted from a handful of sentences.
 # Every later notebook rests on one formula, the **meta-gradient**.
 #
-# **You will be able to**
+# **Learning objectives.** You will be able to
 # 1. write down MAML's objective and see adaptation as a *map* $\theta_0 \mapsto \theta_i^*$ (a picture on 2-D tasks);
 # 2. derive the meta-gradient with the chain rule, for one and for several inner steps, and compute it yourself
 #    with autograd (exercises 1 and 2);

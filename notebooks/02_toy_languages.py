@@ -38,7 +38,7 @@
 # | zero-shot | the joint model with **no** French fine-tuning: its K = 0 point |
 # | MAML, FOMAML, Reptile, ANIL | meta-trained on en/es episodes (`xlmeta_lab.experiments.training`) |
 #
-# **You will be able to**
+# **Learning objectives.** You will be able to
 # 1. measure how related two lexicons are, as the share of one language's word forms the other has (exercise 1);
 # 2. draw a meta-learning **episode**, a support set and a disjoint query set from one language, seeded, and refuse
 #    an impossible one (exercise 2);

@@ -34,7 +34,7 @@
 # | ANIL | meta-trained, adapting only the tag head in the inner loop |
 # | MAML-genres | MAML on ten smaller tasks instead of two languages (section 3) |
 #
-# **You will be able to**
+# **Learning objectives.** You will be able to
 # 1. keep French test data out of every choice: pick each condition's fine-tuning budget on the French holdout
 #    only (exercise 1);
 # 2. compare two initialisations through their **paired** difference over seeds × draws, with a 95% t-interval,

@@ -25,7 +25,7 @@
 # sentences of each topic**, and score French. Then we grow the training languages from 2 to 20, at the same
 # training budget, and ask what more languages buy.
 #
-# **You will be able to**
+# **Learning objectives.** You will be able to
 # 1. build N-way K-shot episodes and say why their labels are **permuted** in every episode (exercises 1 and 2);
 # 2. run notebook 03's paired protocol on sentence classification (same draws for every condition, budgets chosen
 #    on French dev, French test only scored, intervals over seeds × draws);

@@ -24,7 +24,7 @@
 # Indonesian, Chinese) join English and Spanish; **French stays the target**: it is never trained on, its test set
 # is only scored, and every fine-tuning budget is chosen on a held-out part of French dev.
 #
-# **You will be able to**
+# **Learning objectives.** You will be able to
 # 1. measure how close a language is to French from the data alone (character n-grams, tag bigrams, a word-order
 #    proxy) and, where URIEL+ is installed, from typology; write the n-gram overlap yourself (exercise 1);
 # 2. run a **source-language ablation**: the joint baseline and the best meta-learner of notebook 03, trained on

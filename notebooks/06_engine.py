@@ -24,7 +24,7 @@
 # notebook 01, what compiling buys, what second order costs in memory, and how the same meta-gradient is
 # computed by several processes that each take a share of the tasks (`torch.distributed`).
 #
-# **You will be able to**
+# **Learning objectives.** You will be able to
 # 1. run a model on a batch of tasks with `functional_call` + `vmap`, and compute every task's inner gradient in
 #    one call (exercise 1);
 # 2. read the engine's speed against a plain loop as the meta-batch and the inner loop grow, and say why;

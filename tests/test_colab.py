@@ -42,7 +42,7 @@ def test_readme_has_each_notebooks_badge(script: Path) -> None:
 def test_notebook_states_objectives_prerequisites_time_and_takeaways(script: Path) -> None:
     cells = jupytext.read(script).cells
     top = "\n".join(c.source for c in cells[:2] if c.cell_type == "markdown")
-    for block in ("**You will be able to**", "**Prerequisites**", "**Run time**"):
+    for block in ("**Learning objectives.**", "**Prerequisites**", "**Run time**"):
         assert block in top, f"{script.name}: the first cell must state {block}"
     assert re.search(r"`quick`[^.]{0,40}?\d[\d.]*\s*(s\b|seconds?|min|minutes?)", top), f"{script.name}: state the measured quick time"
     markdown = [c.source for c in cells if c.cell_type == "markdown"]
