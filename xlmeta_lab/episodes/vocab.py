@@ -8,8 +8,9 @@ spelling cues across languages.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from xlmeta_lab.data.sib200 import Example, tokenize
 from xlmeta_lab.data.ud import Sentence
@@ -64,6 +65,15 @@ class Vocab:
             c for c, n in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0])) if n >= char_min_freq
         ]
         return cls(("<pad>", "<unk>", *keep_words), ("<pad>", "<unk>", *keep_chars), lowercase)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The inventories as plain lists, for checkpoints and saved models (JSON-safe)."""
+        return {"words": list(self.words), "chars": list(self.chars), "lowercase": self.lowercase}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Vocab:
+        """The inverse of :meth:`to_dict`."""
+        return cls(tuple(values["words"]), tuple(values["chars"]), bool(values["lowercase"]))
 
     @property
     def n_words(self) -> int:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -30,6 +30,8 @@ from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, WordCharEncoder
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.models.tagger import Tagger, TaggerConfig
+
+M = TypeVar("M", bound=nn.Module)
 
 #: ``model_config["kind"]`` of an encoder checkpoint; word-tagger checkpoints hold a plain TaggerConfig.
 ENCODER_KIND = "hf-encoder"
@@ -69,11 +71,7 @@ class WordTaggerBackbone:
         return self.model_config.to_dict()
 
     def vocab_dict(self) -> dict[str, Any]:
-        return {
-            "words": list(self.vocab.words),
-            "chars": list(self.vocab.chars),
-            "lowercase": self.vocab.lowercase,
-        }
+        return self.vocab.to_dict()
 
 
 @dataclass(frozen=True)
@@ -116,9 +114,9 @@ class EncoderBackbone:
         """The pretrained encoder with a fresh head drawn from ``seed`` (the global RNG is left alone)."""
         from xlmeta_lab.models.encoder import EncoderTagger
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return EncoderTagger.from_pretrained(self.name_or_path, tag_names=UPOS_TAGS, dropout=self.dropout)
+        return seeded_model(
+            lambda: EncoderTagger.from_pretrained(self.name_or_path, tag_names=UPOS_TAGS, dropout=self.dropout), seed
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -169,11 +167,16 @@ def vocab_of(backbone: Backbone) -> Vocab | None:
     return getattr(backbone, "vocab", None)
 
 
-def new_tagger(model_config: TaggerConfig, seed: int) -> Tagger:
-    """A freshly initialised tagger; seeded on its own, so the global torch RNG is left as it was."""
+def seeded_model(build: Callable[[], M], seed: int) -> M:
+    """``build()`` under its own seed, so the global torch RNG is left as it was (a model per training seed)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Tagger(model_config)
+        return build()
+
+
+def new_tagger(model_config: TaggerConfig, seed: int) -> Tagger:
+    """A freshly initialised tagger (see :func:`seeded_model`)."""
+    return seeded_model(lambda: Tagger(model_config), seed)
 
 
 def tagger_config(config: Any, vocab: Vocab) -> TaggerConfig:
@@ -225,5 +228,5 @@ def backbone_from_checkpoint(
         )
     if vocab is None:
         raise ValueError("a word-tagger checkpoint must hold its vocabulary")
-    words = Vocab(tuple(vocab["words"]), tuple(vocab["chars"]), bool(vocab["lowercase"]))
+    words = Vocab.from_dict(vocab)
     return WordTaggerBackbone(TaggerConfig(**model_config), words, max_word_len)

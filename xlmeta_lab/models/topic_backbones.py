@@ -17,14 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from xlmeta_lab.data.sib200 import SIB_LABELS, Example
 from xlmeta_lab.episodes.encoders import SentenceEncoder
 from xlmeta_lab.episodes.topics import TopicEncoder
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.models.backbones import EncoderBackbone
+from xlmeta_lab.models.backbones import EncoderBackbone, seeded_model
 from xlmeta_lab.models.classifier import CLASSIFIER_KIND, ClassifierConfig, SentenceClassifier
 
 #: ``model_config["kind"]`` of a checkpoint holding an :class:`EncoderClassifier`.
@@ -44,19 +43,13 @@ class ClassifierBackbone:
         return TopicEncoder(self.vocab, self.max_word_len)
 
     def new_model(self, seed: int) -> SentenceClassifier:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return SentenceClassifier(self.model_config)
+        return seeded_model(lambda: SentenceClassifier(self.model_config), seed)
 
     def describe(self) -> dict[str, Any]:
         return self.model_config.to_dict()
 
     def vocab_dict(self) -> dict[str, Any]:
-        return {
-            "words": list(self.vocab.words),
-            "chars": list(self.vocab.chars),
-            "lowercase": self.vocab.lowercase,
-        }
+        return self.vocab.to_dict()
 
 
 @dataclass(frozen=True)
@@ -73,9 +66,9 @@ class EncoderClassifierBackbone(EncoderBackbone):
         """The pretrained encoder with a fresh head drawn from ``seed`` (the global RNG is left alone)."""
         from xlmeta_lab.models.encoder_classifier import EncoderClassifier
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return EncoderClassifier.from_pretrained(self.name_or_path, len(SIB_LABELS), dropout=self.dropout)
+        return seeded_model(
+            lambda: EncoderClassifier.from_pretrained(self.name_or_path, len(SIB_LABELS), dropout=self.dropout), seed
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -117,7 +110,7 @@ def topic_backbone_from_checkpoint(
         )
     if model_config.get("kind") != CLASSIFIER_KIND or vocab is None:
         raise ValueError("a sentence-classifier checkpoint must hold its kind and its vocabulary")
-    words = Vocab(tuple(vocab["words"]), tuple(vocab["chars"]), bool(vocab["lowercase"]))
+    words = Vocab.from_dict(vocab)
     return ClassifierBackbone(ClassifierConfig.from_dict(dict(model_config)), words, max_word_len)
 
 
