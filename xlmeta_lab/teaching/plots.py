@@ -29,6 +29,23 @@ def colour_of(name: str, index: int) -> str:
     return COLOURS.get(name, f"C{(index + 5) % 10}")
 
 
+def _accuracy_line(
+    ax: Axes, xs: Sequence[float], rows: Sequence[Mapping[str, Any]], label: str, colour: str
+) -> None:
+    """Mean accuracy of summary ``rows`` at ``xs`` as a line, and its 95% CI as a band where there is one."""
+    ax.plot(xs, [100 * r["mean"] for r in rows], "o-", color=colour, label=label, lw=1.8, ms=4)
+    banded = [(x, r) for x, r in zip(xs, rows) if not math.isnan(r["ci_low"])]
+    if banded:
+        ax.fill_between(
+            [x for x, _ in banded],
+            [max(0.0, 100 * r["ci_low"]) for _, r in banded],  # accuracy lives in [0, 100]
+            [min(100.0, 100 * r["ci_high"]) for _, r in banded],
+            color=colour,
+            alpha=0.15,
+            lw=0,
+        )
+
+
 def plot_accuracy_vs_k(
     summary: Sequence[Mapping[str, Any]],
     *,
@@ -55,18 +72,7 @@ def plot_accuracy_vs_k(
         if not points:
             continue
         xs = [x_of[r["K"]] for r in points]
-        colour = colour_of(name, i)
-        ax.plot(xs, [100 * r["mean"] for r in points], "o-", color=colour, label=name, lw=1.8, ms=4)
-        banded = [(x, r) for x, r in zip(xs, points) if not math.isnan(r["ci_low"])]
-        if banded:
-            ax.fill_between(
-                [x for x, _ in banded],
-                [max(0.0, 100 * r["ci_low"]) for _, r in banded],  # accuracy lives in [0, 100]
-                [min(100.0, 100 * r["ci_high"]) for _, r in banded],
-                color=colour,
-                alpha=0.15,
-                lw=0,
-            )
+        _accuracy_line(ax, xs, points, name, colour_of(name, i))
     ax.set_xticks(range(len(ks)), [str(k) for k in ks])
     ax.set_xlabel(k_label)
     ax.set_ylabel(f"{metric} on test (%)")
@@ -205,18 +211,7 @@ def plot_accuracy_vs_languages(
             for n in sizes
         ]
         n_units = max(n_units, *(r["n"] for r in rows))
-        colour = colour_of(method, i)
-        ax.plot(sizes, [100 * r["mean"] for r in rows], "o-", color=colour, label=method, lw=1.8, ms=4)
-        banded = [(n, r) for n, r in zip(sizes, rows) if not math.isnan(r["ci_low"])]
-        if banded:
-            ax.fill_between(
-                [n for n, _ in banded],
-                [max(0.0, 100 * r["ci_low"]) for _, r in banded],
-                [min(100.0, 100 * r["ci_high"]) for _, r in banded],
-                color=colour,
-                alpha=0.15,
-                lw=0,
-            )
+        _accuracy_line(ax, sizes, rows, method, colour_of(method, i))
     ax.set_xscale("log")
     ax.set_xticks(list(sizes), [str(n) for n in sizes])
     ax.minorticks_off()
