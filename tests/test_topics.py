@@ -168,6 +168,19 @@ def test_the_classifier_reads_words_and_characters_and_ignores_padding(encoder: 
     assert not fresh.head.weight.any() and not fresh.head.bias.any()  # every topic scores the same at first
 
 
+
+def test_word_dim_zero_builds_a_classifier_that_reads_spelling_only(encoder: TopicEncoder) -> None:
+    from xlmeta_lab.experiments.config import TrainConfig
+    from xlmeta_lab.models.topic_backbones import topic_backbone_for
+
+    pools = {"en": examples(langs=("en",)), "es": examples(langs=("es",))}
+    spelling = topic_backbone_for(TrainConfig(task="topic", word_dim=0), pools).new_model(0)
+    both = topic_backbone_for(TrainConfig(task="topic", word_dim=8), pools).new_model(0)
+    assert spelling.words is None and both.words is not None
+    x = encoder.encode(examples(1, langs=("fr",))[:3]).x
+    assert spelling(*x).shape == both(*x).shape == (3, 7)
+    assert profile_settings(sib200.NOTEBOOK, "full")["word_dim"] == 0  # what notebook 04 reads
+
 # --- SIB-200 wiring: the leakage check ----------------------------------------------------------------
 
 

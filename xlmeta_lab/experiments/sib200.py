@@ -10,7 +10,8 @@ anything trains. Which files play which role is :mod:`xlmeta_lab.data.roles`; ep
 meta-batch of tasks, each task drawn from one of the N languages, so the number of outer steps does not shrink
 as N grows (meta-learning is not starved of them) and the sentences seen (forward/backward passes) are the same
 too: the budget held fixed is *outer steps x meta-batch*, which fixes both. What grows with N is variety (more
-languages, fewer sentences seen per language) and the vocabulary, hence the word-embedding table.
+languages, fewer sentences seen per language) and the vocabulary, hence the word-embedding table when the profile
+has one (notebook 04's profiles read spelling only: ``word_dim`` 0).
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def topic_backbone_for(config: Any, train_part: Mapping[str, Sequence[Example]])
     )
     model_config = ClassifierConfig(
         n_classes=len(SIB_LABELS),
-        n_words=vocab.n_words,
+        n_words=vocab.n_words if config.word_dim > 0 else 0,  # word_dim 0: spelling only, no whole-word table
         n_chars=vocab.n_chars,
         word_dim=config.word_dim,
         char_dim=config.char_dim,
