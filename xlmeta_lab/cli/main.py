@@ -15,6 +15,7 @@ from xlmeta_lab import __version__
 from xlmeta_lab.cli.data import add_data_commands
 from xlmeta_lab.cli.deploy import add_deploy_commands
 from xlmeta_lab.cli.experiments import add_experiment_commands
+from xlmeta_lab.cli.studies import add_study_commands
 from xlmeta_lab.teaching.profiles import PROFILE_NAMES
 
 
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_experiment_commands(sub)
     add_deploy_commands(sub)
+    add_study_commands(sub)
     _show_defaults(parser)
     return parser
 
