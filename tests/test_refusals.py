@@ -346,6 +346,23 @@ def test_a_chosen_budget_that_diverges_on_the_draws_names_the_condition_and_budg
     ) in capsys.readouterr().err
 
 
+
+def test_finetune_refuses_weights_that_are_no_longer_finite() -> None:
+    """Training validation, ``xlmeta adapt`` and notebook 03's inline example adapt with ``finetune``: a
+    diverged adaptation must stop them, not be scored or saved."""
+    import torch
+
+    from xlmeta_lab.episodes.tensors import Labeled, TokenInputs
+    from xlmeta_lab.experiments.adapt import FineTuningDiverged, finetune
+    from xlmeta_lab.models.tagger import Tagger, TaggerConfig
+
+    model = Tagger(TaggerConfig(n_tags=3, n_words=6, n_chars=5, word_dim=4, char_dim=4, char_channels=4, hidden=4))
+    words, chars = torch.tensor([[2, 3, 4]]), torch.tensor([[[2, 3], [4, 0], [3, 3]]])
+    support = Labeled(TokenInputs(words, chars), torch.tensor([[0, 1, 2]]))
+    assert all(torch.isfinite(t).all() for t in finetune(model, support, lr=0.1, steps=2).values())
+    with pytest.raises(FineTuningDiverged, match=r"fine-tuning for 2 steps at lr=1e\+30 left non-finite weights"):
+        finetune(model, support, lr=1e30, steps=2)
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

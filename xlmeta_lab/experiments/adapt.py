@@ -31,14 +31,23 @@ def finetune(model: nn.Module, support: Labeled, *, lr: float, steps: int, adapt
     """``steps`` SGD steps with step size ``lr`` on the whole support set, from ``model``'s weights.
 
     The same update as MAML's inner loop, so a meta-learned initialisation is fine-tuned the way it was
-    trained to be. Returns the adapted weights; ``model`` itself is unchanged.
+    trained to be. Returns the adapted weights; ``model`` itself is unchanged. Weights that are no longer finite
+    are refused (:class:`FineTuningDiverged`), so a diverged adaptation is never scored, saved or plotted.
     """
-    return {
+    weights = {
         n: t[0]
         for n, t in finetune_batch(model, stack_sets([support]), lr=lr, record=(steps,), adapt=adapt)[
             steps
         ].items()
     }
+    broken = [n for n, t in weights.items() if not torch.isfinite(t).all()]
+    if broken:
+        raise FineTuningDiverged(
+            f"fine-tuning for {steps} steps at lr={lr} left non-finite weights ({', '.join(broken[:3])}"
+            f"{', ...' if len(broken) > 3 else ''}), so the adapted model has no score; fine-tune with a smaller "
+            "learning rate or fewer steps"
+        )
+    return weights
 
 
 def finetune_batch(
