@@ -171,12 +171,19 @@ def test_ctrl_c_keeps_the_last_complete_executed_notebook_and_says_what_stopped(
     previous = out / "01_maml_derivation.ipynb"
     previous.write_text("the last complete run")
 
+    from xlmeta_lab.experiments.progress import ENV_PLAIN
+
+    monkeypatch.delenv(ENV_PLAIN, raising=False)
+    seen = []
+
     def interrupted(source: str, target: str, **_: object) -> None:
+        seen.append(os.environ.get(ENV_PLAIN))
         Path(target).write_text("half a notebook")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(papermill, "execute_notebook", interrupted)
     assert main(["workbook", "--only", "01", "--out", str(out)]) == 130
+    assert seen == ["1"] and ENV_PLAIN not in os.environ  # plain bars for the kernels only, then restored
     message = capsys.readouterr().err
     assert "stopped: interrupted while running 01_maml_derivation" in message
     assert f"the previous {previous} is kept" in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from unittest import mock
 
 import jupytext
 import nbformat
@@ -76,16 +77,16 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, str]) -> str:
 
     from xlmeta_lab.experiments.progress import ENV_PLAIN
 
-    os.environ[ENV_PLAIN] = "1"  # as the workbook does: text progress bars in the saved notebook
     executed = out_dir / notebook.name
-    papermill.execute_notebook(
-        str(notebook),
-        str(executed),
-        parameters=parameters,
-        kernel_name=KERNEL,
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-    )
+    with mock.patch.dict(os.environ, {ENV_PLAIN: "1"}):  # as the workbook does: text bars in the saved notebook
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name=KERNEL,
+            cwd=str(NOTEBOOKS),
+            progress_bar=False,
+        )
     return "".join(
         o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
     )

@@ -18,6 +18,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import nbformat
 from tqdm.auto import tqdm
@@ -149,11 +151,27 @@ def run_workbook(
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"PROFILE": profile} | ({"SEED": seed} if seed is not None else {})
     interactive = sys.stderr.isatty()  # progress bars for a person at a terminal, never in a log
-    os.environ[ENV_PLAIN] = "1"  # the kernels started below inherit it: text bars survive in the saved notebooks
+    # the kernels started here inherit it, so text bars survive in the saved notebooks; restored afterwards
+    with mock.patch.dict(os.environ, {ENV_PLAIN: "1"}):
+        runs = _execute(papermill, notebooks, folder, out_dir, parameters, kernel, interactive)
+    print(format_summary(runs, profile, out_dir))
+    return runs
+
+
+def _execute(
+    papermill: Any,
+    notebooks: list[Path],
+    folder: Path,
+    out_dir: Path,
+    parameters: dict[str, Any],
+    kernel: str,
+    interactive: bool,
+) -> list[NotebookRun]:
+    """Run each notebook into a hidden partial copy, then put it in place: an interrupted run leaves none."""
     manager = _local_kernel_manager()
     engine_options = {"kernel_manager_class": manager} if manager is not None else {}
     runs: list[NotebookRun] = []
-    for notebook in tqdm(notebooks, desc=f"workbook ({profile})", unit="notebook", disable=not interactive):
+    for notebook in tqdm(notebooks, desc=f"workbook ({parameters['PROFILE']})", unit="notebook", disable=not interactive):
         executed = out_dir / notebook.name
         partial = out_dir / f".{notebook.stem}.running.ipynb"
         start = time.perf_counter()
@@ -176,7 +194,6 @@ def run_workbook(
             raise WorkbookInterrupted(f"interrupted while running {notebook.stem}{kept}") from None
         os.replace(partial, executed)
         runs.append(NotebookRun(notebook.stem, status, time.perf_counter() - start, key, executed))
-    print(format_summary(runs, profile, out_dir))
     return runs
 
 
