@@ -336,3 +336,17 @@ def test_the_encoder_classifier_meta_learns_through_the_engine(tmp_path: Path) -
     maml = meta_gradient(model, tagging_loss, tasks, method="maml", inner_lr=0.1, batched=False)
     assert max(float(g.abs().max()) for n, g in maml.items() if n.startswith("encoder.")) > 0
     assert float(maml["head.weight"].abs().max()) > 0
+
+
+def test_the_support_checks_see_a_sib200_sentence_by_its_flores_id(encoder: TopicEncoder) -> None:
+    """``xlmeta evaluate --task sib200`` runs the same support/test checks as UD: a French support sentence that
+    is a test sentence (same FLORES index), even reworded, is found; a test set that is all support is refused."""
+    from xlmeta_lab.data.roles import shared_sentences
+    from xlmeta_lab.experiments.protocol import check_support_and_tests
+
+    test = [Example("le chat dort .", "science/technology", 7, "fr"), Example("il pleut .", "travel", 8, "fr")]
+    support = [Example("le chat dort encore .", "science/technology", 7, "fr")]
+    assert support[0].sent_id == test[0].sent_id == "flores:7" and support[0].source == "sib200-fr"
+    assert shared_sentences(support, test) == [test[0]]
+    with pytest.raises(ValueError, match="all 1 sentences of fr-test are also in the support sentences"):
+        check_support_and_tests(support, {"fr-test": test[:1]}, encoder)

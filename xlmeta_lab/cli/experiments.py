@@ -302,8 +302,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     method = checkpoint.method
     trained = checkpoint_condition(checkpoint)
     splits, encoder = setup.splits, checkpoint.backbone.encoder
-    if args.task != "sib200":  # SIB-200's French pools are checked against its tests on index_id when built
-        check_support_and_tests([*splits.support_pool, *splits.holdout], splits.tests, encoder)
+    check_support_and_tests([*splits.support_pool, *splits.holdout], splits.tests, encoder)
     protocol = replace(setup.protocol, baseline="scratch")
     result = run_protocol([*scratch.conditions, trained], splits, encoder, protocol)
     print(result.table())

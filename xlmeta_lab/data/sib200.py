@@ -122,6 +122,18 @@ class Example:
     def __len__(self) -> int:
         return len(self.forms)
 
+    @property
+    def sent_id(self) -> str:
+        """The FLORES sentence this is (``flores:<index_id>``), the same in every language: translations share it,
+        as UD PUD's do, so the checks that compare UD sentence ids (a support sentence among the tests) see them."""
+        return f"flores:{self.index_id}"
+
+    @property
+    def source(self) -> str:
+        """Where the example comes from (``sib200-fr``), as a UD :class:`~xlmeta_lab.data.ud.Sentence` names its
+        treebank; its :attr:`sent_id` is SIB-200's own, not a position in the file."""
+        return f"sib200-{self.lang}"
+
 
 def flores_code(lang: str) -> str:
     """``"fr"`` or ``"fra_Latn"`` -> ``"fra_Latn"``; anything else is a ValueError listing the choices."""

@@ -134,12 +134,16 @@ class SubwordEncoder:
         return Labeled(x, y)
 
     def unknown_chars(self, chars: Iterable[str]) -> set[str]:
-        """Characters the tokenizer turns into its unknown piece (none for a byte-level one, which has none)."""
-        unk, chars = self.tokenizer.unk_token_id, list(chars)
-        if unk is None or not chars:
-            return set()
-        pieces = self.tokenizer(chars, add_special_tokens=False)["input_ids"]
-        return {c for c, ids in zip(chars, pieces) if unk in ids}
+        return unknown_to_tokenizer(self.tokenizer, chars)
+
+
+def unknown_to_tokenizer(tokenizer: PreTrainedTokenizerBase, chars: Iterable[str]) -> set[str]:
+    """Characters ``tokenizer`` turns into its unknown piece (none for a byte-level one, which has none)."""
+    unk, chars = tokenizer.unk_token_id, list(chars)
+    if unk is None or not chars:
+        return set()
+    pieces = tokenizer(chars, add_special_tokens=False)["input_ids"]
+    return {c for c, ids in zip(chars, pieces) if unk in ids}
 
 
 class EncoderEpisodeSampler(TaggingEpisodeSampler):
@@ -210,3 +214,6 @@ class SubwordTopicEncoder:
         )
         y = torch.tensor([self.labels.index(e.label) for e in examples], dtype=torch.long)
         return Labeled(SentencePieces(batch["input_ids"], batch["attention_mask"]), y)
+
+    def unknown_chars(self, chars: Iterable[str]) -> set[str]:
+        return unknown_to_tokenizer(self.tokenizer, chars)

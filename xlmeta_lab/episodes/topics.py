@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from xlmeta_lab.data.sib200 import SIB_LABELS, Example
-from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_examples
+from xlmeta_lab.episodes.encoders import SentenceEncoder, WordCharEncoder, encode_examples
 from xlmeta_lab.episodes.samplers import Episode, _by_lang, _Sampler
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, take_sentences
 from xlmeta_lab.episodes.vocab import Vocab
@@ -49,6 +49,9 @@ class TopicEncoder:
 
     def encode(self, examples: Sequence[Example], max_len: int | None = None) -> Labeled:
         return encode_examples(examples, self.vocab, self.labels, max_len, self.max_word_len)
+
+    def unknown_chars(self, chars: Iterable[str]) -> set[str]:
+        return WordCharEncoder(self.vocab, self.max_word_len).unknown_chars(chars)
 
 
 def permute_labels(y: Tensor, slots: Tensor) -> Tensor:
