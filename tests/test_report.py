@@ -137,3 +137,11 @@ def test_negative_transfer_needs_an_interval_too(quick: ProtocolResult) -> None:
 
     text = negative_transfer_verdict(quick, 5, close="maml", label="en")
     assert "from 2 unit(s): no interval, no claim about negative transfer" in text
+
+
+def test_training_at_chance_names_only_methods_whose_loss_is_still_ln_n() -> None:
+    from xlmeta_lab.teaching.topic_report import training_at_chance
+
+    text = training_at_chance({"maml": [0.70, 0.60], "fomaml": [1.946, 1.950], "reptile": [1.80, 1.70]}, 7)
+    assert len(text.splitlines()) == 1 and text.startswith("fomaml: final training loss 1.948, ln 7 = 1.946")
+    assert training_at_chance({"maml": [0.7]}, 7) == ""

@@ -3,6 +3,7 @@ topic classifier, generated from the paired numbers (the wording rules of :mod:`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from xlmeta_lab.experiments.protocol import ProtocolResult
@@ -76,3 +77,24 @@ def chance_sentence(accuracy: float, uniform: float, majority: float, name: str)
         f"{name}: {100 * accuracy:.1f}%, {verdict} (1/N = {100 * uniform:.1f}%, "
         f"majority topic = {100 * majority:.1f}%)."
     )
+
+
+#: A training loss within this fraction of ln(N) is "at chance": the model still spreads its bets evenly.
+AT_CHANCE_TOLERANCE = 0.02
+
+
+def training_at_chance(final_losses: dict[str, Sequence[float]], n_way: int) -> str:
+    """Which methods ended meta-training with the loss of a uniform guess over ``n_way`` topics (ln N), one
+    sentence each; empty when none did. For a meta-learner that is the query loss *after* adaptation: an inner step
+    that changes nothing, so the initialisation learned no way to adapt (whatever its validation accuracy says)."""
+    uniform = math.log(n_way)
+    lines = []
+    for method, losses in final_losses.items():
+        mean = sum(losses) / len(losses)
+        if abs(mean - uniform) <= AT_CHANCE_TOLERANCE * uniform:
+            lines.append(
+                f"{method}: final training loss {mean:.3f}, ln {n_way} = {uniform:.3f}: still a uniform guess after "
+                "adaptation, so it learned nothing to adapt with; its French numbers below are those of an "
+                "untrained initialisation."
+            )
+    return "\n".join(lines)
