@@ -413,13 +413,15 @@ def write_protocol_results(
     config: Mapping[str, Any],
     seeds: Sequence[int],
     out_dir: str | Path = "results",
+    tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Path]:
-    """``out_dir/name.json`` (provenance, protocol, budgets, summary, rows) and CSVs of summary and rows."""
+    """``out_dir/name.json`` (provenance, protocol, budgets, summary, rows) and CSVs of summary and rows;
+    ``tables``, a study's own (e.g. its comparisons), come first in the JSON and get a CSV each too."""
     record = provenance({**dict(config), "protocol": result.protocol.to_dict()}, list(seeds))
     result.paths = write_results(
         name,
         provenance_record=record,
-        tables={"summary": result.summary, "rows": result.rows},
+        tables={**dict(tables or {}), "summary": result.summary, "rows": result.rows},
         extra={"budgets": {k: v.to_dict() for k, v in result.budgets.items()}},
         out_dir=out_dir,
     )

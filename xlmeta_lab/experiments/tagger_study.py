@@ -30,8 +30,7 @@ from typing import Any
 import torch
 
 from xlmeta_lab.experiments.checkpoints import checkpoint_file
-from xlmeta_lab.experiments.protocol import Condition, ProtocolResult, run_protocol
-from xlmeta_lab.experiments.results import provenance, write_results
+from xlmeta_lab.experiments.protocol import Condition, ProtocolResult, run_protocol, write_protocol_results
 from xlmeta_lab.experiments.stats import paired_difference, units_of
 from xlmeta_lab.experiments.training import train
 from xlmeta_lab.experiments.udpos import ud_setup
@@ -63,18 +62,9 @@ class TaggerStudy:
         name: str = STUDY,
     ) -> dict[str, Path]:
         """``out_dir/name.json`` (provenance, protocol, budgets and every table) and a CSV per table."""
-        record = provenance({**dict(config), "protocol": self.result.protocol.to_dict()}, list(seeds))
-        return write_results(
-            name,
-            provenance_record=record,
-            tables={
-                "comparisons": self.comparisons,
-                "cost": self.cost,
-                "summary": self.result.summary,
-                "rows": self.result.rows,
-            },
-            extra={"budgets": {k: v.to_dict() for k, v in self.result.budgets.items()}},
-            out_dir=out_dir,
+        tables = {"comparisons": self.comparisons, "cost": self.cost}
+        return write_protocol_results(
+            self.result, name, config=config, seeds=seeds, out_dir=out_dir, tables=tables
         )
 
 
