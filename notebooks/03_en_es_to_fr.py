@@ -273,10 +273,11 @@ for method, runs in all_runs.items():
 # meta-learned initialisation beat it at K = 5, and at K = 20: none, about 1, about 5, more? And scratch?
 
 # %%
+cache = checkpoints / "protocol"  # each condition's budget and rows as they finish: a stopped run resumes
 result = merge_results(
     [
-        run_protocol(trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print),
-        run_protocol(genres.conditions, setup.splits, genres.encoder, PROTOCOL, progress=print),
+        run_protocol(trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print, cache=cache),
+        run_protocol(genres.conditions, setup.splits, genres.encoder, PROTOCOL, progress=print, cache=cache),
     ]
 )
 test_sets = list(setup.splits.tests)

@@ -331,7 +331,9 @@ print(training_at_chance(final_losses, CONFIG.n_way))
 # and Spanish beat it, and by more than the noise between draws?
 
 # %%
-result = run_protocol(trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print)
+result = run_protocol(
+    trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print, cache=checkpoints / "protocol"
+)
 print(result.table(test_name))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 plot_accuracy_vs_k(

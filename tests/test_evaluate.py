@@ -217,3 +217,61 @@ def test_the_protocol_holds_one_model_on_the_device_whatever_the_conditions_and_
     assert not gpu.on_gpu  # each went back home
     reference = run_protocol(trained.conditions, splits, trained.vocab, protocol)  # the models where they are
     assert [r for r in result.rows if r["seed"] == 0] == reference.rows
+
+
+def test_a_stopped_protocol_resumes_from_its_cache_and_recomputes_what_changed(
+    toy: dict, trained: TrainedConditions, tmp_path: Path, monkeypatch
+) -> None:
+    splits = split_target(toy["fr"], holdout=40, test=120, seed=0)
+    protocol = ProtocolConfig(ks=(0, 1), n_draws=2, lrs=(0.1, 0.3), steps=(2, 4), max_word_len=8)
+    uncached = run_protocol(trained.conditions, splits, trained.vocab, protocol)
+    real_rows, calls = protocol_module._seed_rows, []
+
+    def stopped_after_one(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[0].name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is stopped while evaluating its second condition
+        return real_rows(*args, **kwargs)
+
+    monkeypatch.setattr(protocol_module, "_seed_rows", stopped_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        run_protocol(trained.conditions, splits, trained.vocab, protocol, cache=tmp_path)
+
+    calls.clear()
+    monkeypatch.setattr(
+        protocol_module, "_seed_rows", lambda *a, **k: calls.append(a[0].name) or real_rows(*a, **k)
+    )
+    monkeypatch.setattr(
+        protocol_module, "choose_budget", lambda *a, **k: pytest.fail("a kept budget was redone")
+    )
+    resumed = run_protocol(trained.conditions, splits, trained.vocab, protocol, cache=tmp_path)
+    # The finished condition was read back, not redone.
+    assert calls == [c.name for c in trained.conditions[1:]]
+    assert resumed.rows == uncached.rows
+    assert {n: b.to_dict() for n, b in resumed.budgets.items()} == {
+        n: b.to_dict() for n, b in uncached.budgets.items()
+    }
+
+    # A changed model is another model: its budget and rows are computed afresh, the others read back.
+    changed = copy.deepcopy(trained.conditions[1].models[0])
+    with torch.no_grad():
+        next(changed.parameters()).add_(0.5)
+    conditions = [
+        trained.conditions[0],
+        replace(trained.conditions[1], models=[changed]),
+        *trained.conditions[2:],
+    ]
+    chosen: list[str] = []
+    monkeypatch.setattr(
+        protocol_module,
+        "choose_budget",
+        lambda c, *a, **k: chosen.append(c.name) or choose_budget(c, *a, **k),
+    )
+    calls.clear()
+    run_protocol(conditions, splits, trained.vocab, protocol, cache=tmp_path)
+    assert chosen == calls == [trained.conditions[1].name]
+    # Other test sentences leave the budgets but not the rows.
+    other = FewShotSplits(splits.support_pool, splits.holdout, {"test": list(reversed(toy["fr"][:50]))})
+    chosen.clear(), calls.clear()
+    run_protocol(conditions, other, trained.vocab, protocol, cache=tmp_path)
+    assert chosen == [] and calls == [c.name for c in conditions]

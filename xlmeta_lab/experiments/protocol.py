@@ -64,6 +64,7 @@ from xlmeta_lab.experiments.adapt import (
     require_finite,
 )
 from xlmeta_lab.experiments.config import ProtocolConfig
+from xlmeta_lab.experiments.protocol_cache import ProtocolCache, part_key, splits_digests, weights_digest
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
 from xlmeta_lab.experiments.scoring import accuracy_per_draw, counts_over
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci, paired_difference
@@ -294,6 +295,7 @@ def run_protocol(
     protocol: ProtocolConfig = ProtocolConfig(),
     *,
     progress: Callable[[str], None] | None = None,
+    cache: str | Path | None = None,
 ) -> ProtocolResult:
     """Evaluate every condition on every test set of ``splits`` (see the module doc for the protocol).
 
@@ -301,27 +303,89 @@ def run_protocol(
     :class:`Vocab` means the word tagger's, with ``protocol.max_word_len``). Budgets are chosen first, for
     all conditions, from ``splits.support_pool`` and ``splits.holdout`` alone; only then are the test sets
     read.
+
+    ``cache``: a folder where each condition's budget and each (condition, seed)'s rows are kept as they are
+    done, so a run stopped midway (killed, out of time on Colab) resumes from them; a part whose protocol,
+    model weights or sentences changed is computed afresh (:mod:`~xlmeta_lab.experiments.protocol_cache`).
     """
     encoder = as_encoder(encoder, protocol.max_word_len)
     names = [c.name for c in conditions]
     if len(set(names)) != len(names):
         raise ValueError(f"condition names must be unique, got {names}")
-    budgets = {
-        c.name: choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol) for c in conditions
-    }
+    parts = _Parts(cache, protocol, splits)
+    budgets = {}
+    for c in conditions:
+        key = parts.budget_key(c)
+        saved = parts.load("budget", key)
+        budgets[c.name] = (
+            Budget(**saved)
+            if saved is not None
+            else choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol)
+        )
+        if saved is None:
+            parts.save("budget", key, budgets[c.name].to_dict(), {"condition": c.name})
     if progress is not None:
         progress("budgets: " + ", ".join(f"{n} lr={b.lr} steps={b.steps}" for n, b in budgets.items()))
     tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}
     rows: list[dict[str, Any]] = []
     for condition in conditions:
+        budget = budgets[condition.name]
         for index, seed in enumerate(condition.seeds):
-            with condition.model_on_device(index) as model:
-                rows += _seed_rows(
-                    condition, seed, model, budgets[condition.name], splits, tests, encoder, protocol
-                )
+            key = parts.rows_key(condition, index, budget)
+            saved = parts.load("rows", key)
+            if saved is None:
+                with condition.model_on_device(index) as model:
+                    saved = _seed_rows(condition, seed, model, budget, splits, tests, encoder, protocol)
+                parts.save("rows", key, saved, {"condition": condition.name, "seed": seed})
+            rows += saved
         if progress is not None:
             progress(f"evaluated {condition.name}")
     return ProtocolResult(rows, summarise(rows, protocol.baseline), budgets, protocol)
+
+
+class _Parts:
+    """The protocol's cached parts and their keys; without a cache folder it keeps nothing and finds nothing."""
+
+    def __init__(self, folder: str | Path | None, protocol: ProtocolConfig, splits: FewShotSplits) -> None:
+        self.cache = ProtocolCache(folder) if folder is not None else None
+        self.protocol = protocol.to_dict()
+        self.splits = splits_digests(splits) if folder is not None else {}
+
+    def budget_key(self, condition: Condition) -> str:
+        """A budget depends on the models it was chosen with, the pool and the holdout: never the tests."""
+        if self.cache is None:
+            return ""
+        models = condition.models[: self.protocol["budget_models"] or None]
+        return part_key(
+            protocol=self.protocol,
+            condition=condition.name,
+            adapt=condition.adapt,
+            weights=[weights_digest(m) for m in models],
+            pool=self.splits["support_pool"],
+            holdout=self.splits["holdout"],
+        )
+
+    def rows_key(self, condition: Condition, index: int, budget: Budget) -> str:
+        """A seed's rows depend on its model, its budget, the pool the draws come from and the tests."""
+        if self.cache is None:
+            return ""
+        return part_key(
+            protocol=self.protocol,
+            condition=condition.name,
+            seed=condition.seeds[index],
+            adapt=condition.adapt,
+            weights=weights_digest(condition.models[index]),
+            budget=budget.to_dict(),
+            pool=self.splits["support_pool"],
+            tests=self.splits["tests"],
+        )
+
+    def load(self, kind: str, key: str) -> Any | None:
+        return self.cache.load(kind, key) if self.cache is not None else None
+
+    def save(self, kind: str, key: str, value: Any, label: Mapping[str, Any]) -> None:
+        if self.cache is not None:
+            self.cache.save(kind, key, value, label)
 
 
 def _seed_rows(

@@ -139,7 +139,8 @@ def language_sweep(
             device=device,
         )
         runs.conditions = [replace(c, name=sweep_name(c.name, n)) for c in runs.conditions]
-        results.append(run_protocol(runs.conditions, setup.splits, runs.encoder, protocol))
+        cache = Path(folder) / "protocol" if folder is not None else None
+        results.append(run_protocol(runs.conditions, setup.splits, runs.encoder, protocol, cache=cache))
         trained[n] = runs
         if report is not None:
             report(f"{n} languages: trained and scored {', '.join(methods)}")

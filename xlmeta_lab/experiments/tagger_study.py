@@ -185,7 +185,8 @@ def tagger_study(
                     )
                 )
     protocol = replace(setup.protocol, ks=tuple(ks), baseline=None)
-    result = run_protocol(conditions, splits, encoder, protocol, progress=report)
+    cache = Path(out_dir) / "protocol" if out_dir is not None else None
+    result = run_protocol(conditions, splits, encoder, protocol, progress=report, cache=cache)
     return TaggerStudy(result, compare(result, methods, contexts, lengths), cost)
 
 

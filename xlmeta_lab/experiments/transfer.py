@@ -205,8 +205,11 @@ def run_source_sets(
         trained[name] = train_source_set(
             setup, languages, methods, seeds, scratch=languages == setup.pair, out_dir=out_dir, device=device
         )
+        cache = Path(out_dir) / name / "protocol" if out_dir is not None else None
         results.append(
-            run_protocol(trained[name].conditions, setup.splits, trained[name].encoder, setup.protocol)
+            run_protocol(
+                trained[name].conditions, setup.splits, trained[name].encoder, setup.protocol, cache=cache
+            )
         )
         if progress is not None:
             progress(f"trained and evaluated on {name}")
