@@ -248,9 +248,11 @@ def test_a_stopped_protocol_resumes_from_its_cache_and_recomputes_what_changed(
     # The finished condition was read back, not redone.
     assert calls == [c.name for c in trained.conditions[1:]]
     assert resumed.rows == uncached.rows
-    assert {n: b.to_dict() for n, b in resumed.budgets.items()} == {
-        n: b.to_dict() for n, b in uncached.budgets.items()
+    # Budgets come back whole, with the grid they were chosen from.
+    assert {n: b.to_record() for n, b in resumed.budgets.items()} == {
+        n: b.to_record() for n, b in uncached.budgets.items()
     }
+    assert all(len(b.grid) == 4 for b in resumed.budgets.values())
 
     # A changed model is another model: its budget and rows are computed afresh, the others read back.
     changed = copy.deepcopy(trained.conditions[1].models[0])

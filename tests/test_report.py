@@ -15,6 +15,7 @@ from xlmeta_lab.teaching.report import (
     per_tag_sentences,
     reference_report,
     steps_and_advantage,
+    steps_curve,
     switch_language,
     verdict_of,
 )
@@ -145,3 +146,22 @@ def test_training_at_chance_names_only_methods_whose_loss_is_still_ln_n() -> Non
     text = training_at_chance({"maml": [0.70, 0.60], "fomaml": [1.946, 1.950], "reptile": [1.80, 1.70]}, 7)
     assert len(text.splitlines()) == 1 and text.startswith("fomaml: final training loss 1.948, ln 7 = 1.946")
     assert training_at_chance({"maml": [0.7]}, 7) == ""
+
+
+def _budget(lr: float, steps: int, curve: dict[int, float]) -> Budget:
+    grid = {(lr, s): (acc, acc) for s, acc in curve.items()} | {(0.3, s): (0.1, 0.1) for s in curve}
+    return Budget(lr, steps, curve[steps], grid)
+
+
+def test_the_steps_curve_says_whether_the_last_step_count_still_paid() -> None:
+    protocol = ProtocolConfig(ks=(5,), lrs=(0.1, 0.3), steps=(100, 200, 400))
+    flat = {"joint": _budget(0.1, 400, {100: 0.750, 200: 0.755, 400: 0.757})}
+    text = steps_curve(ProtocolResult([], [], flat, protocol), protocol)
+    assert "75.0    75.5    75.7" in text and "+0.20 points" in text
+    assert "at most +0.20 points" in text and "flattened" in text
+    rising = {**flat, "scratch": _budget(0.1, 400, {100: 0.60, 200: 0.63, 400: 0.66})}
+    text = steps_curve(ProtocolResult([], [], rising, protocol), protocol)
+    assert "+3.00 points" in text and "still rising" in text
+    # A budget read back from a results file has no grid: it is left out, not shown as zeros.
+    bare = {"joint": Budget(0.1, 400, 0.757)}
+    assert "joint" not in steps_curve(ProtocolResult([], [], bare, protocol), protocol)

@@ -123,6 +123,17 @@ class Budget:
         """What a results file keeps: the budget and its holdout accuracy."""
         return {"lr": self.lr, "steps": self.steps, "holdout_acc": self.holdout_acc}
 
+    def to_record(self) -> dict[str, Any]:
+        """The budget with its grid, as JSON can hold it (for the protocol's cache)."""
+        grid = [[lr, steps, list(scores)] for (lr, steps), scores in self.grid.items()]
+        return {**self.to_dict(), "grid": grid}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Budget:
+        """A budget back from :meth:`to_record`, its grid included."""
+        grid = {(lr, steps): tuple(scores) for lr, steps, scores in record.get("grid", [])}
+        return cls(record["lr"], record["steps"], record["holdout_acc"], grid)
+
 
 def best_budget(scores: Mapping[tuple[float, int], Sequence[float]]) -> tuple[float, int]:
     """The ``(lr, steps)`` with the best mean accuracy; ties go to the smaller lr, then to fewer steps (the
@@ -318,12 +329,12 @@ def run_protocol(
         key = parts.budget_key(c)
         saved = parts.load("budget", key)
         budgets[c.name] = (
-            Budget(**saved)
+            Budget.from_record(saved)
             if saved is not None
             else choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol)
         )
         if saved is None:
-            parts.save("budget", key, budgets[c.name].to_dict(), {"condition": c.name})
+            parts.save("budget", key, budgets[c.name].to_record(), {"condition": c.name})
     if progress is not None:
         progress("budgets: " + ", ".join(f"{n} lr={b.lr} steps={b.steps}" for n, b in budgets.items()))
     tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}

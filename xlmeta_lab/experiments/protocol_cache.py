@@ -29,7 +29,7 @@ from torch import nn
 from xlmeta_lab.data.roles import FewShotSplits
 
 #: Bumped when the layout of the cached parts changes, so old files are not misread.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: budgets keep their grid
 
 
 def weights_digest(model: nn.Module) -> str:

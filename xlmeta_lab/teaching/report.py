@@ -12,6 +12,7 @@ reviewed together, and so that no notebook grows a claim of its own.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,47 @@ def budget_lines(result: ProtocolResult, protocol: ProtocolConfig) -> str:
         lines.append(
             f"  {name:12s} lr={budget.lr} steps={budget.steps}, holdout accuracy "
             f"{100 * budget.holdout_acc:.1f}%{note}"
+        )
+    return "\n".join(lines)
+
+
+#: A last step count that adds less holdout accuracy than this (points) counts as a flattened curve: well under the
+#: 95% interval half-width of a trained condition's test accuracy at K = 5 in notebook 03's full run (1.2 to 1.5
+#: points), so smaller than the noise the comparisons are read against.
+FLAT_GAIN_POINTS = 0.5
+
+
+def steps_curve(result: ProtocolResult, protocol: ProtocolConfig) -> str:
+    """Holdout accuracy along the step counts of the grid at each condition's chosen lr, and what the last step
+    count added over the one before: where a budget sits at the grid's largest step count, whether more steps
+    were still buying accuracy there or the curve had flattened (a budget read back without its grid is left out).
+    """
+    steps = sorted(protocol.steps)
+    width = max(len(n) for n in result.budgets) + 1
+    lines = [
+        "holdout accuracy (%) along the fine-tuning steps, at each condition's chosen lr:",
+        "condition".ljust(width) + "".join(f"{s:>8d}" for s in steps) + "   last step count added",
+    ]
+    gains = {}
+    for name, budget in result.budgets.items():
+        curve = [budget.grid.get((budget.lr, s)) for s in steps]
+        if any(c is None for c in curve):
+            continue
+        means = [100 * statistics.fmean(c) for c in curve]
+        gains[name] = means[-1] - means[-2] if len(means) > 1 else math.nan
+        lines.append(
+            name.ljust(width) + "".join(f"{m:8.1f}" for m in means) + f"   {gains[name]:+.2f} points"
+        )
+    if len(gains) and len(steps) > 1:
+        largest = max(gains.values())
+        lines.append(
+            f"Going from {steps[-2]} to {steps[-1]} steps changed holdout accuracy by at most {largest:+.2f} points "
+            f"(all {len(gains)} conditions): "
+            + (
+                "the budgets at the edge gain little from more steps; the curve has flattened."
+                if largest < FLAT_GAIN_POINTS
+                else "accuracy was still rising at the edge: a larger step count may do better."
+            )
         )
     return "\n".join(lines)
 
