@@ -96,7 +96,7 @@ from xlmeta_lab.teaching.notebook import (
     results_dir,
     start_notebook,
 )
-from xlmeta_lab.teaching.report import difference_headline, small_sample_note
+from xlmeta_lab.teaching.report import difference_headline, small_sample_note, steps_curve
 from xlmeta_lab.teaching.transfer_plots import (
     plot_alignment,
     plot_savings_curves,
@@ -201,6 +201,7 @@ result, trained = transfer.run_source_sets(
 )
 singles = [name for name in sets if len(setup.source_sets[name]) == 1]
 print(result.table(TEST))
+print(steps_curve(result, setup.protocol))  # did the grid's largest step count still pay? (notebook 03, section 4)
 
 # %%
 for k in setup.protocol.ks:
