@@ -132,23 +132,25 @@ from xlmeta_lab.teaching.plots import (
     plot_tag_distribution,
 )
 from xlmeta_lab.teaching.report import (
-    before_and_after,
     budget_lines,
     difference_headline,
     head_only_sentence,
     headline,
-    more_tasks_verdict,
-    paired_against,
-    per_tag_sentences,
-    per_tag_table,
-    quality_verdicts,
     reference_report,
     show_tagged,
     small_sample_note,
     steps_and_advantage,
     steps_curve,
-    switch_language_verdict,
     zero_shot_sentence,
+)
+from xlmeta_lab.teaching.udpos_report import (
+    before_and_after,
+    more_tasks_verdict,
+    paired_against,
+    per_tag_sentences,
+    per_tag_table,
+    quality_verdicts,
+    switch_language_verdict,
 )
 
 PROFILE, settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)

@@ -135,7 +135,8 @@ def two_draw_result():  # type: ignore[no-untyped-def]
 
 
 def test_two_draws_give_means_but_no_interval_and_no_verdict() -> None:
-    from xlmeta_lab.teaching.report import difference_headline, headline, quality_verdicts
+    from xlmeta_lab.teaching.report import difference_headline, headline
+    from xlmeta_lab.teaching.udpos_report import quality_verdicts
 
     result = two_draw_result()
     cells = "\n".join(result.table("t").splitlines()[2:])  # below the title and the header

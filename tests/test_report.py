@@ -9,15 +9,17 @@ import pytest
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol import Budget, ProtocolResult, summarise, write_protocol_results
 from xlmeta_lab.teaching.report import (
-    before_and_after,
     head_only_sentence,
-    more_tasks_verdict,
-    per_tag_sentences,
     reference_report,
     steps_and_advantage,
     steps_curve,
-    switch_language,
     verdict_of,
+)
+from xlmeta_lab.teaching.udpos_report import (
+    before_and_after,
+    more_tasks_verdict,
+    per_tag_sentences,
+    switch_language,
 )
 
 KS = (0, 1, 5, 20)

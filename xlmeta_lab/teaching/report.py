@@ -1,12 +1,14 @@
 """Results into the sentences and tables a notebook prints, worded by what the numbers show.
 
-Every interpretive sentence in the workbook comes from here (and, for notebooks 04 and 05, from
-:mod:`~xlmeta_lab.teaching.topic_report` and :mod:`~xlmeta_lab.teaching.transfer_report`, which word their results
-with the rules below), generated from the measured numbers and their intervals, so a notebook never states a claim its own run does not back. Each function returns text (lines
-joined by newlines) and prints nothing, so the notebooks decide what to show and tests can read it.
+Every interpretive sentence in the workbook comes from here or from the notebook-specific modules that word their
+results with the rules below (:mod:`~xlmeta_lab.teaching.udpos_report` for notebook 03,
+:mod:`~xlmeta_lab.teaching.topic_report` for 04, :mod:`~xlmeta_lab.teaching.transfer_report` for 05), generated from
+the measured numbers and their intervals, so a notebook never states a claim its own run does not back. Each
+function returns text (lines joined by newlines) and prints nothing, so the notebooks decide what to show and tests
+can read it.
 
-One concept: results into words. The sentences stay in one module so that their thresholds and wording can be
-reviewed together, and so that no notebook grows a claim of its own.
+This module keeps the rules (when a difference has an interval, which way it points, how a paired row is worded)
+and the sentences several notebooks share, so their thresholds and wording can be reviewed together.
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ def steps_curve(result: ProtocolResult, protocol: ProtocolConfig) -> str:
 def negative_transfer_verdict(negative: ProtocolResult, k: int, close: str, label: str = "en") -> str:
     """Whether adding a distant language to the ``close`` one lowered target accuracy at K (paired)."""
     row = negative.get(close, k)
-    if not _has_interval(row):
+    if not has_interval(row):
         return (
             f"=> At K={k}, {close.split()[0]} alone is {100 * row['diff']:+.1f} points against {row['baseline']}, "
             f"from {row['n']} unit(s): no interval, no claim about negative transfer."
@@ -194,108 +196,6 @@ def negative_transfer_verdict(negative: ProtocolResult, k: int, close: str, labe
             "includes 0: a hint of negative transfer that this run cannot confirm."
         )
     return f"=> At K={k}, adding {label} did not hurt French in this run: no negative transfer shown."
-
-
-def quality_verdicts(
-    result: ProtocolResult,
-    meta: Sequence[str],
-    ks: Sequence[int],
-    test_set: str,
-    *,
-    over_scratch: float = 7.0,
-    over_joint: float = 1.0,
-) -> tuple[str, dict[int, bool]]:
-    """The workbook's quality target, judged per K: the best meta-learner beats scratch by ``over_scratch``
-    points and the joint baseline by ``over_joint`` points with the paired interval above zero."""
-    lines = []
-    verdicts: dict[int, bool] = {}
-    for k in ks:
-        best = max(meta, key=lambda m: result.get(m, k, test_set)["mean"])
-        row, scratch = result.get(best, k, test_set), result.get("scratch", k, test_set)
-        gain = 100 * (row["mean"] - scratch["mean"])
-        verdicts[k] = gain >= over_scratch and row["diff_low"] > 0 and 100 * row["diff"] >= over_joint
-        lines.append(
-            f"\nK={k}: best meta-learner {best} {100 * row['mean']:.1f}%, {gain:+.1f} points over scratch."
-        )
-        lines += ["  " + describe_difference(result.get(m, k, test_set)) for m in meta]
-        if row["n"] < MIN_UNITS_FOR_INTERVAL:
-            del verdicts[k]
-            lines.append(f"  target not judged at K={k}: {row['n']} unit(s) give no interval.")
-        else:
-            lines.append(f"  target {'MET' if verdicts[k] else 'MISSED'} at K={k}.")
-    if verdicts and not all(verdicts.values()):
-        lines.append(
-            "\nThe target is missed in this run: say so, and look at the paired intervals above rather than at the "
-            "means."
-        )
-    return "\n".join(lines), verdicts
-
-
-def paired_against(result: ProtocolResult, pairs: Mapping[str, str], ks: Iterable[int], test_set: str) -> str:
-    """Each ``{condition: baseline}`` pair's paired difference per K (e.g. MAML on ten tasks against on two)."""
-    lines = []
-    for name, baseline in pairs.items():
-        rows = {
-            r["K"]: r
-            for r in summarise(result.rows, baseline=baseline)
-            if r["test_set"] == test_set and r["condition"] == name
-        }
-        lines += ["  " + describe_difference(rows[k]) for k in ks]
-    return "\n".join(lines)
-
-
-def switch_language(
-    result: ProtocolResult, names: Sequence[str], k: int, test_set: str | None = None
-) -> list[str]:
-    """The initialisations that are poor as they are (10 points under zero-shot joint at K=0) yet as good as
-    joint after K sentences (within 1 point): "switch language" initialisations."""
-    zero = result.get("joint", 0, test_set)["mean"]
-    joint_after = result.get("joint", k, test_set)["mean"]
-    return [
-        name
-        for name in names
-        if name not in ("scratch", "joint")
-        and result.get(name, 0, test_set)["mean"] < zero - 0.10
-        and result.get(name, k, test_set)["mean"] >= joint_after - 0.01
-    ]
-
-
-def switch_language_verdict(
-    result: ProtocolResult, names: Sequence[str], k: int, test_set: str | None = None
-) -> str:
-    """Whether ``result`` holds a "switch language" initialisation (:func:`switch_language`), in one sentence."""
-    found = switch_language(result, names, k, test_set)
-    if found:
-        return f"Poor as it is yet as good as joint after K={k}, a 'switch language' initialisation: {', '.join(found)}."
-    return (
-        f"No initialisation is both poor as it is (10 points under zero-shot joint) and as good as joint after "
-        f"K={k}: no 'switch language' initialisation here."
-    )
-
-
-def before_and_after(result: ProtocolResult, names: Sequence[str], k: int, test_set: str) -> str:
-    """Each initialisation as it is (K=0) and after K sentences, flagging a "switch language" one: poor as it
-    is (10 points under zero-shot joint) yet as good as joint after adaptation; then the verdict."""
-    switches = switch_language(result, names, k, test_set)
-    lines = []
-    for name in names:
-        before, after = result.get(name, 0, test_set)["mean"], result.get(name, k, test_set)["mean"]
-        note = (
-            "  <- poor as it is, good after adaptation: a 'switch language' initialisation"
-            if name in switches
-            else ""
-        )
-        lines.append(f"{name:12s} K=0 {100 * before:5.1f}%  ->  K={k} {100 * after:5.1f}%{note}")
-    lines.append(switch_language_verdict(result, names, k, test_set))
-    return "\n".join(lines)
-
-
-def per_tag_table(before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]], k: int) -> str:
-    """Per-tag accuracy before and after adaptation (``{tag: (correct, total)}``), most frequent tag first."""
-    lines = [f"{'tag':6s} {'words':>6s} {'zero-shot':>10s} {f'K={k}':>8s}"]
-    for tag, (correct, total) in sorted(before.items(), key=lambda kv: -kv[1][1]):
-        lines.append(f"{tag:6s} {total:6d} {100 * correct / total:9.1f}% {100 * after[tag][0] / total:7.1f}%")
-    return "\n".join(lines)
 
 
 def reference_report(
@@ -340,7 +240,7 @@ def reference_report(
                 continue
             here, there = result.get(name, k, test_set), reference.get(name, k, test_set)
             half = (
-                f" ± {100 * (there['ci_high'] - there['mean']):.1f}" if _has_interval(there, "ci_low") else ""
+                f" ± {100 * (there['ci_high'] - there['mean']):.1f}" if has_interval(there, "ci_low") else ""
             )
             this_run = f"{100 * here['mean']:.1f} (n={here['n']})"
             committed = f"{100 * there['mean']:.1f}{half}"
@@ -351,7 +251,8 @@ def reference_report(
 # -- sentences that interpret a result -------------------------------------------------------------------------
 
 
-def _has_interval(row: Mapping[str, Any], low: str = "diff_low") -> bool:
+def has_interval(row: Mapping[str, Any], low: str = "diff_low") -> bool:
+    """Whether a row has enough units for an interval and one was computed: no verdict is drawn without one."""
     return row["n"] >= MIN_UNITS_FOR_INTERVAL and not math.isnan(row[low])
 
 
@@ -359,7 +260,7 @@ def paired_text(row: Mapping[str, Any]) -> str:
     """A row's paired difference in points: ``+1.5 [+0.8, +2.3]``, or ``+1.5 (n=2, no interval)``."""
     if math.isnan(row["diff"]):
         return "(the baseline)"
-    if not _has_interval(row):
+    if not has_interval(row):
         return f"{100 * row['diff']:+.1f} (n={row['n']}, no interval)"
     return f"{100 * row['diff']:+.1f} [{100 * row['diff_low']:+.1f}, {100 * row['diff_high']:+.1f}]"
 
@@ -369,7 +270,7 @@ def verdict_of(row: Mapping[str, Any]) -> str:
     if math.isnan(row["diff"]):
         return "(the baseline)"
     base = row["baseline"]
-    if not _has_interval(row):
+    if not has_interval(row):
         return f"{paired_text(row)} vs {base}: no claim"
     if row["diff_low"] > 0:
         word = f"beats {base}"
@@ -395,7 +296,7 @@ def head_only_sentence(result: ProtocolResult, name: str, test_set: str | None =
         + "; ".join(f"K={r['K']} {paired_text(r)}" for r in rows)
         + "."
     )
-    if not all(_has_interval(r) for r in rows):
+    if not all(has_interval(r) for r in rows):
         return text + " Too few units for intervals: no claim about a gap."
     behind = [r for r in rows if r["diff_high"] < 0]
     if not behind:
@@ -435,7 +336,7 @@ def steps_and_advantage(
         + "; ".join(f"K={r['K']} {paired_text(r)}" for r in rows)
         + "."
     )
-    if len(rows) < 2 or not all(_has_interval(r) for r in rows):
+    if len(rows) < 2 or not all(has_interval(r) for r in rows):
         lines.append(text + " Too few units for intervals: no claim about how the advantage changes with K.")
         return "\n".join(lines)
     first, last = rows[0], rows[-1]
@@ -451,69 +352,6 @@ def steps_and_advantage(
     return "\n".join(lines)
 
 
-def more_tasks_verdict(result: ProtocolResult, name: str, baseline: str, test_set: str) -> str:
-    """Whether ``name`` (the same method on more, smaller tasks) beat ``baseline`` at any K, paired."""
-    rows = [
-        r
-        for r in summarise(result.rows, baseline=baseline)
-        if r["test_set"] == test_set and r["condition"] == name and r["K"] > 0
-    ]
-    rows.sort(key=lambda r: r["K"])
-    if not rows or not all(_has_interval(r) for r in rows):
-        return f"{name} against {baseline}: too few units for intervals, no claim."
-    better = [r["K"] for r in rows if r["diff_low"] > 0]
-    worse = [r["K"] for r in rows if r["diff_high"] < 0]
-    unclear = [r["K"] for r in rows if r["K"] not in better + worse]
-    parts = [
-        f"{label} at K={', '.join(map(str, ks))}"
-        for label, ks in (("better", better), ("worse", worse), ("cannot be told apart", unclear))
-        if ks
-    ]
-    verdict = (
-        "more tasks helped at some K."
-        if better
-        else "more tasks from the same languages did not help at any K."
-    )
-    return f"{name} against {baseline}: {'; '.join(parts)}: {verdict}"
-
-
-def per_tag_sentences(
-    before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]], k: int, min_words: int = 50
-) -> str:
-    """What a per-tag table (``{tag: (correct, total)}`` before and after adaptation) shows, among tags with at
-    least ``min_words`` words: which transfer best and worst as they are, which gain most from K sentences,
-    which lose, which stay low."""
-    judged = {tag: total for tag, (_, total) in before.items() if total >= min_words}
-    skipped = [f"{tag} ({total})" for tag, (_, total) in before.items() if total < min_words]
-    zero = {tag: 100 * before[tag][0] / total for tag, total in judged.items()}
-    tuned = {tag: 100 * after[tag][0] / total for tag, total in judged.items()}
-    ranked = sorted(zero, key=lambda tag: -zero[tag])
-    gains = sorted(judged, key=lambda tag: zero[tag] - tuned[tag])
-    lines = [
-        f"Among tags with at least {min_words} words: zero-shot best {', '.join(f'{t} {zero[t]:.0f}%' for t in ranked[:3])}; "
-        f"worst {', '.join(f'{t} {zero[t]:.0f}%' for t in ranked[-3:][::-1])}.",
-        f"Largest gains from K={k} sentences: "
-        + ", ".join(f"{t} {tuned[t] - zero[t]:+.0f}" for t in gains[:3] if tuned[t] > zero[t])
-        + " points.",
-    ]
-    losses = [t for t in judged if tuned[t] < zero[t] - 2]
-    if losses:
-        lines.append(
-            f"Lower after K={k} than zero-shot: "
-            + ", ".join(
-                f"{t} {tuned[t] - zero[t]:+.0f}" for t in sorted(losses, key=lambda t: tuned[t] - zero[t])
-            )
-            + " points."
-        )
-    low = [t for t in judged if tuned[t] < 20]
-    if low:
-        lines.append(f"Still under 20% after K={k}: {', '.join(low)}.")
-    if skipped:
-        lines.append(f"Too few words to judge: {', '.join(skipped)}.")
-    return "\n".join(lines)
-
-
-
 def paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_set: str) -> dict[str, Any]:
     """``name``'s summary row at K with the paired difference to ``baseline`` (same seeds and draws)."""
     for row in summarise(result.rows, baseline=baseline):
@@ -525,7 +363,7 @@ def paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_se
 def interval_direction(row: Mapping[str, Any]) -> str:
     """Which way a row's paired interval points: ``"up"`` or ``"down"`` when it excludes 0, ``"unclear"`` when it
     holds 0, ``"few"`` when there are too few units for an interval."""
-    if not _has_interval(row):
+    if not has_interval(row):
         return "few"
     if row["diff_low"] > 0:
         return "up"
