@@ -99,7 +99,8 @@ from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.conditions import train_conditions
-from xlmeta_lab.experiments.protocol import merge_results, run_protocol, write_protocol_results
+from xlmeta_lab.experiments.protocol import run_protocol
+from xlmeta_lab.experiments.protocol_results import merge_results, write_protocol_results
 from xlmeta_lab.experiments.scoring import predict
 from xlmeta_lab.experiments.stats import units_of
 from xlmeta_lab.experiments.toy import toy_setup

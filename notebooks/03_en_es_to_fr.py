@@ -108,12 +108,8 @@ from xlmeta_lab.experiments.adapt import finetune
 from xlmeta_lab.experiments.conditions import train_conditions
 from xlmeta_lab.experiments.config import FewShotConfig
 from xlmeta_lab.experiments.deploy import adapt_checkpoint, load_tagger
-from xlmeta_lab.experiments.protocol import (
-    ProtocolResult,
-    merge_results,
-    run_protocol,
-    write_protocol_results,
-)
+from xlmeta_lab.experiments.protocol import run_protocol
+from xlmeta_lab.experiments.protocol_results import ProtocolResult, merge_results, write_protocol_results
 from xlmeta_lab.experiments.scoring import predict
 from xlmeta_lab.experiments.stats import t_quantile_975, units_of
 from xlmeta_lab.models.tagger import count_parameters
@@ -302,7 +298,7 @@ for test_set in test_sets:
 # few K-sentence draws and scored the result on the French **holdout**. Write `pick_budget(scores)`: `scores` maps a
 # split's name to `{(lr, steps): [accuracy per draw]}`, for `"holdout"` and, tempting you, for the test sets too.
 # Return the `(lr, steps)` with the highest mean holdout accuracy, ties going to the smaller lr, then to fewer
-# steps. The check compares with `xlmeta_lab.experiments.protocol.best_budget` and notices a choice that moves when
+# steps. The check compares with `xlmeta_lab.experiments.protocol_results.best_budget` and notices a choice that moves when
 # only the test scores change.
 
 # %% tags=["exercise"]

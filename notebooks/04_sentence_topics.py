@@ -93,7 +93,8 @@ from xlmeta_lab.episodes.topics import TopicEncoder, TopicEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments import sib200
 from xlmeta_lab.experiments.conditions import train_conditions
-from xlmeta_lab.experiments.protocol import run_protocol, write_protocol_results
+from xlmeta_lab.experiments.protocol import run_protocol
+from xlmeta_lab.experiments.protocol_results import write_protocol_results
 from xlmeta_lab.experiments.scoring import predict
 from xlmeta_lab.models.tagger import count_parameters
 from xlmeta_lab.teaching.exercises import check

@@ -83,7 +83,7 @@ import torch
 
 from xlmeta_lab.data import similarity, typology
 from xlmeta_lab.experiments import savings, transfer
-from xlmeta_lab.experiments.protocol import write_protocol_results
+from xlmeta_lab.experiments.protocol_results import write_protocol_results
 from xlmeta_lab.experiments.results import provenance, write_results
 from xlmeta_lab.experiments.stats import mean_ci, permutation_p_value, spearman
 from xlmeta_lab.meta.alignment import plain_gradient, reptile_expansion
@@ -96,7 +96,7 @@ from xlmeta_lab.teaching.notebook import (
     results_dir,
     start_notebook,
 )
-from xlmeta_lab.teaching.report import difference_headline, small_sample_note, steps_curve
+from xlmeta_lab.teaching.report import difference_headline, reference_report, small_sample_note, steps_curve
 from xlmeta_lab.teaching.transfer_plots import (
     plot_alignment,
     plot_savings_curves,
@@ -443,6 +443,8 @@ paths += write_results(
     out_dir=results_dir(),
 ).values()
 print("written:", ", ".join(str(p) for p in paths))
+if PROFILE != "full":  # the committed full run, labelled as such, beside this run's numbers
+    print(reference_report(reference_dir() / f"{transfer.NOTEBOOK}-full.json", TEST, result))
 report_key_result(f"K={k_main} {TEST}: {META}@{PAIR} {difference_headline(result, f'{META}@{PAIR}', k_main, TEST)}")
 print(f"wall time: {time.perf_counter() - started:.0f} s")
 

@@ -18,7 +18,8 @@ from xlmeta_lab.data.roles import FewShotSplits, split_target
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.experiments.conditions import TrainedConditions, train_conditions
 from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
-from xlmeta_lab.experiments.protocol import choose_budget, run_protocol, summarise, write_protocol_results
+from xlmeta_lab.experiments.protocol import choose_budget, run_protocol
+from xlmeta_lab.experiments.protocol_results import summarise, write_protocol_results
 from xlmeta_lab.experiments.stats import mean_ci, t_quantile_975
 
 TINY = TrainConfig(
@@ -152,7 +153,12 @@ def test_maml_and_joint_beat_scratch_at_k5_with_related_languages(
 def test_a_written_result_reads_back_with_its_missing_intervals_as_nan(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import math
 
-    from xlmeta_lab.experiments.protocol import Budget, ProtocolResult, summarise, write_protocol_results
+    from xlmeta_lab.experiments.protocol_results import (
+        Budget,
+        ProtocolResult,
+        summarise,
+        write_protocol_results,
+    )
 
     rows = [
         {"condition": c, "K": 5, "seed": 0, "draw": d, "test_set": "t", "accuracy": a}

@@ -124,7 +124,7 @@ def test_readme_examples_parse_and_name_files_that_exist(
 
 def two_draw_result():  # type: ignore[no-untyped-def]
     from xlmeta_lab.experiments.config import ProtocolConfig
-    from xlmeta_lab.experiments.protocol import ProtocolResult, summarise
+    from xlmeta_lab.experiments.protocol_results import ProtocolResult, summarise
 
     rows = [
         {"condition": c, "K": 5, "seed": 0, "draw": d, "test_set": "t", "accuracy": a}

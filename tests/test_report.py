@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xlmeta_lab.experiments.config import ProtocolConfig
-from xlmeta_lab.experiments.protocol import Budget, ProtocolResult, summarise, write_protocol_results
+from xlmeta_lab.experiments.protocol_results import Budget, ProtocolResult, summarise, write_protocol_results
 from xlmeta_lab.teaching.report import (
     head_only_sentence,
     reference_report,

@@ -269,7 +269,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     )
     from xlmeta_lab.experiments.conditions import train_conditions
     from xlmeta_lab.experiments.fewshot import checkpoint_condition
-    from xlmeta_lab.experiments.protocol import check_support_and_tests, run_protocol, write_protocol_results
+    from xlmeta_lab.experiments.protocol import check_support_and_tests, run_protocol
+    from xlmeta_lab.experiments.protocol_results import write_protocol_results
     from xlmeta_lab.teaching.report import describe_difference
 
     languages = _languages(args)

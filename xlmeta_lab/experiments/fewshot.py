@@ -24,13 +24,8 @@ from xlmeta_lab.episodes.encoders import split_long_sentences
 from xlmeta_lab.experiments.checkpoints import Checkpoint, load_checkpoint
 from xlmeta_lab.experiments.config import FewShotConfig, ProtocolConfig
 from xlmeta_lab.experiments.methods import METHODS
-from xlmeta_lab.experiments.protocol import (
-    Condition,
-    ProtocolResult,
-    check_support_and_tests,
-    run_protocol,
-    write_protocol_results,
-)
+from xlmeta_lab.experiments.protocol import Condition, check_support_and_tests, run_protocol
+from xlmeta_lab.experiments.protocol_results import ProtocolResult, write_protocol_results
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 
 

@@ -30,7 +30,8 @@ from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import stack_sets
 from xlmeta_lab.experiments.adapt import finetune_batch
-from xlmeta_lab.experiments.protocol import Budget, Condition
+from xlmeta_lab.experiments.protocol import Condition
+from xlmeta_lab.experiments.protocol_results import Budget
 from xlmeta_lab.experiments.scoring import accuracy_per_draw
 from xlmeta_lab.experiments.stats import Interval, mean_ci
 

@@ -37,7 +37,8 @@ from xlmeta_lab.experiments.config import (
     protocol_from_settings,
     train_config_from_settings,
 )
-from xlmeta_lab.experiments.protocol import ProtocolResult, merge_results, run_protocol
+from xlmeta_lab.experiments.protocol import run_protocol
+from xlmeta_lab.experiments.protocol_results import ProtocolResult, merge_results
 
 NOTEBOOK = "04_sentence_topics"
 #: ``MODEL`` of notebook 04 for the classifier trained from scratch; anything else names a Hugging Face encoder.

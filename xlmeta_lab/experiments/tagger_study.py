@@ -30,7 +30,8 @@ from typing import Any
 import torch
 
 from xlmeta_lab.experiments.checkpoints import checkpoint_file
-from xlmeta_lab.experiments.protocol import Condition, ProtocolResult, run_protocol, write_protocol_results
+from xlmeta_lab.experiments.protocol import Condition, run_protocol
+from xlmeta_lab.experiments.protocol_results import ProtocolResult, write_protocol_results
 from xlmeta_lab.experiments.stats import paired_difference, units_of
 from xlmeta_lab.experiments.training import train
 from xlmeta_lab.experiments.udpos import ud_setup

@@ -41,7 +41,8 @@ from xlmeta_lab.experiments.config import (
     train_config_from_settings,
 )
 from xlmeta_lab.experiments.methods import META_METHODS, METHODS
-from xlmeta_lab.experiments.protocol import ProtocolResult, merge_results, run_protocol
+from xlmeta_lab.experiments.protocol import run_protocol
+from xlmeta_lab.experiments.protocol_results import ProtocolResult, merge_results
 from xlmeta_lab.experiments.results import read_results
 from xlmeta_lab.experiments.training import split_validation, train
 from xlmeta_lab.meta import Task

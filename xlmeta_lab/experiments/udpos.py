@@ -98,7 +98,7 @@ def train_genre_conditions(
     Same sentences, settings, seeds and budget as the main conditions; only the task pools differ, so the
     paired comparison with the same method on two tasks measures what more tasks buy. The vocabulary is
     this run's own (the validation split is drawn per pool), so evaluate these conditions in a protocol run
-    of their own and join the results with :func:`xlmeta_lab.experiments.protocol.merge_results`.
+    of their own and join the results with :func:`xlmeta_lab.experiments.protocol_results.merge_results`.
     """
     trained = train_conditions(
         setup.genre_training,

@@ -21,7 +21,7 @@ from typing import Any
 
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.experiments.config import ProtocolConfig
-from xlmeta_lab.experiments.protocol import ProtocolResult, summarise
+from xlmeta_lab.experiments.protocol_results import ProtocolResult, summarise
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 
 
@@ -233,7 +233,8 @@ def reference_report(
         f"\nThis run beside the reference on {test_set}, at the K both have (accuracy %; the reference's paired "
         "difference to its baseline, in points, with its 95% CI):"
     )
-    lines.append(f"{'condition':12s} {'K':>3s} {'this run':>14s} {'reference':>12s}   reference, paired")
+    width = max([12, *(len(n) for n in names)])
+    lines.append(f"{'condition':{width}s} {'K':>3s} {'this run':>14s} {'reference':>12s}   reference, paired")
     for name in names:
         for k in ks:
             if (name, k) not in mine & theirs:
@@ -244,7 +245,7 @@ def reference_report(
             )
             this_run = f"{100 * here['mean']:.1f} (n={here['n']})"
             committed = f"{100 * there['mean']:.1f}{half}"
-            lines.append(f"{name:12s} {k:3d} {this_run:>14s} {committed:>12s}   {verdict_of(there)}")
+            lines.append(f"{name:{width}s} {k:3d} {this_run:>14s} {committed:>12s}   {verdict_of(there)}")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from xlmeta_lab.experiments.protocol import ProtocolResult
+from xlmeta_lab.experiments.protocol_results import ProtocolResult
 from xlmeta_lab.teaching.report import describe_difference, interval_direction, paired_row
 
 

@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from xlmeta_lab.experiments.protocol import ProtocolResult
+from xlmeta_lab.experiments.protocol_results import ProtocolResult
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci
 from xlmeta_lab.teaching.report import interval_direction, paired_row
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from xlmeta_lab.experiments.protocol import ProtocolResult, summarise
+from xlmeta_lab.experiments.protocol_results import ProtocolResult, summarise
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 from xlmeta_lab.teaching.report import describe_difference, has_interval
 

@@ -2,7 +2,7 @@
 with its 95% interval, and per-tag accuracy from gold and predicted tags.
 
 The checkers pass small made-up tables and tensors in (no data files, well under a second each) and compare
-with the package's own code: :func:`xlmeta_lab.experiments.protocol.best_budget`,
+with the package's own code: :func:`xlmeta_lab.experiments.protocol_results.best_budget`,
 :func:`xlmeta_lab.experiments.stats.paired_difference` and :func:`xlmeta_lab.experiments.scoring.tag_counts`.
 """
 
@@ -17,7 +17,7 @@ from torch import Tensor
 
 from xlmeta_lab.data.ud import UPOS_TAGS
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX
-from xlmeta_lab.experiments.protocol import best_budget
+from xlmeta_lab.experiments.protocol_results import best_budget
 from xlmeta_lab.experiments.scoring import tag_counts
 from xlmeta_lab.experiments.stats import mean_ci, paired_difference, t_quantile_975
 from xlmeta_lab.teaching.exercises.core import ExerciseFailed, as_numbers, compare_tensors, exercise
@@ -29,7 +29,7 @@ Grid = Mapping[tuple[float, int], Sequence[float]]
 
 def pick_budget(scores: Mapping[str, Grid]) -> tuple[float, int]:
     """The ``(lr, steps)`` the protocol fine-tunes with: the best mean accuracy over draws on the French
-    *holdout*, ties to the smaller lr, then fewer steps (:func:`xlmeta_lab.experiments.protocol.best_budget`).
+    *holdout*, ties to the smaller lr, then fewer steps (:func:`xlmeta_lab.experiments.protocol_results.best_budget`).
     The test sets' scores are there to be ignored."""
     return best_budget(scores["holdout"])
 
