@@ -283,3 +283,15 @@ def test_a_stopped_protocol_resumes_from_its_cache_and_recomputes_what_changed(
     chosen.clear(), calls.clear()
     run_protocol(conditions, other, trained.vocab, protocol, cache=tmp_path)
     assert chosen == [] and calls == [c.name for c in conditions]
+
+
+def test_the_weights_digest_reads_scalar_parameters_and_changes_with_any_weight() -> None:
+    from xlmeta_lab.experiments.protocol_cache import weights_digest
+
+    model = torch.nn.Linear(3, 2)
+    model.register_parameter("inner_lr", torch.nn.Parameter(torch.tensor(0.1)))  # 0-dim, as a learned step size
+    before = weights_digest(model)
+    assert weights_digest(copy.deepcopy(model)) == before
+    with torch.no_grad():
+        model.inner_lr.add_(1e-6)
+    assert weights_digest(model) != before
