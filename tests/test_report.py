@@ -167,3 +167,9 @@ def test_the_steps_curve_says_whether_the_last_step_count_still_paid() -> None:
     # A budget read back from a results file has no grid: it is left out, not shown as zeros.
     bare = {"joint": Budget(0.1, 400, 0.757)}
     assert "joint" not in steps_curve(ProtocolResult([], [], bare, protocol), protocol)
+
+
+def test_a_grid_of_one_step_count_has_no_curve_to_read() -> None:
+    protocol = ProtocolConfig(ks=(5,), lrs=(0.1,), steps=(15,))
+    result = ProtocolResult([], [], {"joint": _budget(0.1, 15, {15: 0.7})}, protocol)
+    assert steps_curve(result, protocol) == "one step count in the grid (15): no curve to read."

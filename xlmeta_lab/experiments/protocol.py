@@ -227,12 +227,10 @@ def run_protocol(
     for c in conditions:
         key = parts.budget_key(c)
         saved = parts.load("budget", key)
-        budgets[c.name] = (
-            Budget.from_record(saved)
-            if saved is not None
-            else choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol)
-        )
-        if saved is None:
+        if saved is not None:
+            budgets[c.name] = Budget.from_record(saved)
+        else:
+            budgets[c.name] = choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol)
             parts.save("budget", key, budgets[c.name].to_record(), {"condition": c.name})
     if progress is not None:
         progress("budgets: " + ", ".join(f"{n} lr={b.lr} steps={b.steps}" for n, b in budgets.items()))
@@ -260,6 +258,12 @@ class _Parts:
         self.cache = ProtocolCache(folder) if folder is not None else None
         self.protocol = protocol.to_dict()
         self.splits = splits_digests(splits) if folder is not None else {}
+        self._weights: dict[int, str] = {}  # by id(model): a budget's key and its seed's rows' key hash it once
+
+    def _digest(self, model: nn.Module) -> str:
+        if id(model) not in self._weights:
+            self._weights[id(model)] = weights_digest(model)
+        return self._weights[id(model)]
 
     def budget_key(self, condition: Condition) -> str:
         """A budget depends on the models it was chosen with, the pool and the holdout: never the tests."""
@@ -270,7 +274,7 @@ class _Parts:
             protocol=self.protocol,
             condition=condition.name,
             adapt=condition.adapt,
-            weights=[weights_digest(m) for m in models],
+            weights=[self._digest(m) for m in models],
             pool=self.splits["support_pool"],
             holdout=self.splits["holdout"],
         )
@@ -284,7 +288,7 @@ class _Parts:
             condition=condition.name,
             seed=condition.seeds[index],
             adapt=condition.adapt,
-            weights=weights_digest(condition.models[index]),
+            weights=self._digest(condition.models[index]),
             budget=budget.to_dict(),
             pool=self.splits["support_pool"],
             tests=self.splits["tests"],

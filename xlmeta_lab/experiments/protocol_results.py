@@ -23,8 +23,8 @@ from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci, paired
 class Budget:
     """The fine-tuning budget a condition gets, and the holdout accuracy that chose it.
 
-    ``grid`` keeps what the choice was made from, ``{(lr, steps): [holdout accuracy per draw]}``, in memory only
-    (it is not written to results files, and a result read back has none).
+    ``grid`` keeps what the choice was made from, ``{(lr, steps): [holdout accuracy per draw]}``. The protocol's
+    cache keeps it (:meth:`to_record`); results files do not, so a result read back from one has none.
     """
 
     lr: float
@@ -44,7 +44,7 @@ class Budget:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Budget:
         """A budget back from :meth:`to_record`, its grid included."""
-        grid = {(lr, steps): tuple(scores) for lr, steps, scores in record.get("grid", [])}
+        grid = {(lr, steps): tuple(scores) for lr, steps, scores in record["grid"]}
         return cls(record["lr"], record["steps"], record["holdout_acc"], grid)
 
 

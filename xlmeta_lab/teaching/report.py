@@ -151,6 +151,8 @@ def steps_curve(result: ProtocolResult, protocol: ProtocolConfig) -> str:
     were still buying accuracy there or the curve had flattened (a budget read back without its grid is left out).
     """
     steps = sorted(protocol.steps)
+    if len(steps) < 2:
+        return f"one step count in the grid ({steps[0]}): no curve to read."
     width = max(len(n) for n in result.budgets) + 1
     lines = [
         "holdout accuracy (%) along the fine-tuning steps, at each condition's chosen lr:",
@@ -162,11 +164,11 @@ def steps_curve(result: ProtocolResult, protocol: ProtocolConfig) -> str:
         if any(c is None for c in curve):
             continue
         means = [100 * statistics.fmean(c) for c in curve]
-        gains[name] = means[-1] - means[-2] if len(means) > 1 else math.nan
+        gains[name] = means[-1] - means[-2]
         lines.append(
             name.ljust(width) + "".join(f"{m:8.1f}" for m in means) + f"   {gains[name]:+.2f} points"
         )
-    if len(gains) and len(steps) > 1:
+    if gains:
         largest = max(gains.values())
         lines.append(
             f"Going from {steps[-2]} to {steps[-1]} steps changed holdout accuracy by at most {largest:+.2f} points "
