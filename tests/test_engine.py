@@ -16,6 +16,7 @@ from torch import nn
 from torch.func import functional_call
 
 from xlmeta_lab.experiments.bench import plain_loop_meta_gradient
+from xlmeta_lab.experiments.bench_tasks import tagger_tasks
 from xlmeta_lab.meta import (
     ALGORITHMS,
     LearnedInnerRates,
@@ -144,8 +145,6 @@ def test_reptile_leaves_a_weight_no_task_moved_exactly_where_it_was() -> None:
 def test_bf16_autocast_meta_gradient_stays_close_to_float32(method: str, batched: bool) -> None:
     """Inner and outer passes under ``torch.autocast`` (what ``TrainConfig.bf16`` does): a different,
     close meta-gradient, still in float32 like the weights."""
-    from xlmeta_lab.experiments.bench import tagger_tasks
-
     model, loss_fn, tasks = tagger_tasks("conv")(torch.Generator().manual_seed(0))
     kwargs = dict(method=method, inner_lr=0.1, inner_steps=2, batched=batched)
     exact = meta_gradient_and_loss(model, loss_fn, tasks, **kwargs)

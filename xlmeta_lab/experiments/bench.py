@@ -22,11 +22,11 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from xlmeta_lab.data.sine import sine_tasks
+from xlmeta_lab.experiments import bench_memory
+from xlmeta_lab.experiments.bench_tasks import sine_case, tagger_tasks
 from xlmeta_lab.experiments.results import provenance, write_json
 from xlmeta_lab.meta import LossFn, Task, meta_gradient_and_loss
 from xlmeta_lab.meta.compiled import compile_failed
-from xlmeta_lab.models.tagger import Tagger, TaggerConfig, tagging_loss
 
 
 @dataclass(frozen=True)
@@ -79,34 +79,6 @@ def plain_loop_meta_gradient(
             fast = {name: w - inner_lr * g for (name, w), g in zip(fast.items(), grads)}
         (loss_fn(functional_call(model, fast, x_query), y_query) / len(tasks)).backward()
     return {name: p.grad.detach().clone() for name, p in params.items()}
-
-
-def sine_case(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]]:
-    """Sine regression (Finn et al., 2017) with their 1-40-40-1 ReLU network, 25 tasks of 10 support + 10 query."""
-    model = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
-    tasks = sine_tasks(25, generator=generator, n_support=10, n_query=10, dtype=torch.float32)
-    return model, nn.functional.mse_loss, tasks
-
-
-def tagger_tasks(
-    context: str, n_tasks: int = 4
-) -> Callable[[torch.Generator], tuple[nn.Module, LossFn, list[Task]]]:
-    """Word-level taggers: vocabulary 5000, embeddings 64, ``n_tasks`` tasks of 8 + 8 sentences of 20 tokens."""
-
-    def build(generator: torch.Generator) -> tuple[nn.Module, LossFn, list[Task]]:
-        config = TaggerConfig(
-            n_tags=17, n_words=5000, word_dim=64, hidden=64, context=context, context_layers=1
-        )
-        model = Tagger(config)
-
-        def sentences() -> tuple[Tensor, Tensor]:
-            return torch.randint(1, 5000, (8, 20), generator=generator), torch.randint(
-                0, 17, (8, 20), generator=generator
-            )
-
-        return model, tagging_loss, [(sentences(), sentences()) for _ in range(n_tasks)]
-
-    return build
 
 
 def cases() -> list[Case]:
@@ -221,8 +193,6 @@ def run_benchmark(
     With ``memory_device``, the peak memory of MAML, FOMAML and Reptile against inner steps and task-batch
     size follows (:mod:`xlmeta_lab.experiments.bench_memory`), in the table and in the JSON.
     """
-    from xlmeta_lab.experiments import bench_memory  # it builds on this module's cases
-
     chosen = select_cases(only, compiled)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from xlmeta_lab.experiments.bench import tagger_tasks
+from xlmeta_lab.experiments.bench_tasks import tagger_tasks
 from xlmeta_lab.meta import ALGORITHMS, meta_gradient_and_loss
 from xlmeta_lab.meta.params import tree_to
 

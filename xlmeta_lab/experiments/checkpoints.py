@@ -31,9 +31,9 @@ from xlmeta_lab.models.backbones import (
     WORD_TAGGER,
     Backbone,
     WordTaggerBackbone,
-    backbone_from_checkpoint,
     vocab_of,
 )
+from xlmeta_lab.models.registry import backbone_from_checkpoint
 from xlmeta_lab.models.tagger import TaggerConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"

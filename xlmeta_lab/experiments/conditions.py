@@ -22,7 +22,8 @@ from xlmeta_lab.experiments.methods import METHODS
 from xlmeta_lab.experiments.protocol import Condition
 from xlmeta_lab.experiments.training import TrainResult, split_validation, train
 from xlmeta_lab.meta import resolve_device
-from xlmeta_lab.models.backbones import Backbone, backbone_for, vocab_of
+from xlmeta_lab.models.backbones import Backbone, vocab_of
+from xlmeta_lab.models.registry import backbone_for
 
 
 @dataclass

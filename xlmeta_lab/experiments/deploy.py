@@ -54,9 +54,9 @@ from xlmeta_lab.models.backbones import (
     Backbone,
     EncoderBackbone,
     WordTaggerBackbone,
-    backbone_from_checkpoint,
     vocab_of,
 )
+from xlmeta_lab.models.registry import backbone_from_checkpoint
 
 MODEL_FILE = "xlmeta-model.json"
 PROVENANCE_FILE = "provenance.json"

@@ -53,7 +53,8 @@ from xlmeta_lab.experiments.scoring import token_accuracy
 from xlmeta_lab.meta import MetaLearner, Task, resolve_device
 from xlmeta_lab.meta.distributed import my_share, rank_and_world, sum_over_processes
 from xlmeta_lab.meta.params import AdaptSpec, tree_to
-from xlmeta_lab.models.backbones import Backbone, backbone_for, vocab_of
+from xlmeta_lab.models.backbones import Backbone, vocab_of
+from xlmeta_lab.models.registry import backbone_for
 from xlmeta_lab.models.tagger import tagging_loss
 
 #: Training stops when the loss exceeds this many times its first value (floored at 0.1): a run whose loss

@@ -10,8 +10,9 @@ to store in a checkpoint (so a resume, or an evaluation, can refuse a different 
   or a local folder) with a tag head (:class:`xlmeta_lab.models.encoder.EncoderTagger`). Its inventory is its
   tokenizer, which comes with it; "scratch" for it means the pretrained encoder with a fresh head.
 
-:func:`backbone_for` picks one from a :class:`~xlmeta_lab.experiments.config.TrainConfig` (``encoder=None`` or a
-name), :func:`backbone_from_checkpoint` rebuilds it from what a checkpoint stored.
+:func:`tagger_backbone_for` picks one from a :class:`~xlmeta_lab.experiments.config.TrainConfig` (``encoder=None``
+or a name), :func:`tagger_backbone_from_checkpoint` rebuilds it from what a checkpoint stored; training and
+checkpoints reach them through :mod:`xlmeta_lab.models.registry`, which also knows the topic classifiers.
 """
 
 from __future__ import annotations
@@ -194,18 +195,13 @@ def tagger_config(config: Any, vocab: Vocab) -> TaggerConfig:
     )
 
 
-def backbone_for(config: Any, train_part: Mapping[str, Sequence[Sentence]]) -> Backbone:
-    """The tagger ``config`` (a TrainConfig) asks for, built from the training part of its data; with
-    ``config.task == "topic"`` a topic classifier (:mod:`xlmeta_lab.models.topic_backbones`).
+def tagger_backbone_for(config: Any, train_part: Mapping[str, Sequence[Sentence]]) -> Backbone:
+    """The tagger ``config`` (a TrainConfig) asks for, built from the training part of its data.
 
     The word tagger's vocabulary is the training sentences' words seen at least ``min_word_freq`` times,
     so the unknown-word embedding is trained on real rare words: a new language's words are mostly
     unknown, and that embedding is what they get.
     """
-    if getattr(config, "task", "tagging") == "topic":
-        from xlmeta_lab.models.topic_backbones import topic_backbone_for  # it builds on this module
-
-        return topic_backbone_for(config, train_part)
     if config.encoder is not None:
         return EncoderBackbone.load(config.encoder, config.max_subtokens)
     vocab = Vocab.build(
@@ -214,14 +210,10 @@ def backbone_for(config: Any, train_part: Mapping[str, Sequence[Sentence]]) -> B
     return WordTaggerBackbone(tagger_config(config, vocab), vocab, config.max_word_len)
 
 
-def backbone_from_checkpoint(
+def tagger_backbone_from_checkpoint(
     model_config: Mapping[str, Any], vocab: Mapping[str, Any] | None, max_word_len: int
 ) -> Backbone:
-    """The backbone a checkpoint was trained with, from its stored ``model_config`` and ``vocab``."""
-    from xlmeta_lab.models.topic_backbones import TOPIC_KINDS, topic_backbone_from_checkpoint
-
-    if model_config.get("kind") in TOPIC_KINDS:
-        return topic_backbone_from_checkpoint(model_config, vocab, max_word_len)
+    """The tagger a checkpoint was trained with, from its stored ``model_config`` and ``vocab``."""
     if model_config.get("kind") == ENCODER_KIND:
         return EncoderBackbone.load(
             model_config["name_or_path"], model_config["max_subtokens"], model_config["dropout"]

@@ -8,7 +8,7 @@ The same three answers a tagger gives (:mod:`xlmeta_lab.models.backbones`): a fr
 * :class:`EncoderClassifierBackbone`, a Hugging Face encoder with a topic head
   (:class:`~xlmeta_lab.models.encoder_classifier.EncoderClassifier`); "scratch" is the encoder with a fresh head.
 
-:func:`xlmeta_lab.models.backbones.backbone_for` picks one when ``TrainConfig.task == "topic"``.
+:func:`xlmeta_lab.models.registry.backbone_for` picks one when ``TrainConfig.task == "topic"``.
 """
 
 from __future__ import annotations
