@@ -642,10 +642,10 @@ plt.show()
 # | $\sum_i$ | mean over the meta-batch, $\frac1T\sum_i$ | the step size then does not change with the meta-batch size |
 # | one inner step | `inner_steps` (1 in notebooks 02-03, more as an option) | more steps adapt further, at the cost of memory and a longer product of $(I - \alpha H)$ factors |
 # | $\alpha$ | `inner_lr` | the same |
-# | test: the same inner step | up to 100 fine-tuning steps on the K French sentences, budget chosen on French dev | at test time only the result matters: more steps help, and every condition gets the same budget |
+# | test: the same inner step | up to 400 fine-tuning steps on the K French sentences, budget chosen on French dev | at test time only the result matters: more steps help, and every condition gets the same budget |
 #
 # The last row is a real difference: training optimises $\theta_0$ for what *one* step reaches, while the
-# evaluation in notebook 03 fine-tunes for up to 100. The initialisation is then judged on a job it was not
+# evaluation in notebook 03 fine-tunes for up to 400. The initialisation is then judged on a job it was not
 # trained for exactly; notebook 03 comes back to this.
 
 # %%

@@ -41,7 +41,7 @@
 #    and see why pairing narrows it (exercise 2);
 # 3. compute per-tag accuracy from gold and predicted tags, and read which tags transfer (exercise 3);
 # 4. explain what adapting only the tag head (ANIL) costs a tagger whose features were trained on other
-#    languages, what one inner step in meta-training means against up to 100 fine-tuning steps at test time, and
+#    languages, what one inner step in meta-training means against up to 400 fine-tuning steps at test time, and
 #    when more training tasks can help;
 # 5. read a `quick` run beside the committed `full` run, whose paired verdicts are printed next to your means.
 #
@@ -422,10 +422,10 @@ for label, reading in readings.items():
     print(f"[{label}] {head_only_sentence(reading, 'anil', main_test)}")
 
 # %% [markdown]
-# ### One inner step in meta-training, up to 100 fine-tuning steps at test time
+# ### One inner step in meta-training, up to 400 fine-tuning steps at test time
 #
 # MAML optimised $\theta_0$ for what **one** SGD step on a support set reaches (`inner_steps` in the settings). The
-# protocol then fine-tunes every condition for as many steps as the French holdout prefers, up to 100 in `full`
+# protocol then fine-tunes every condition for as many steps as the French holdout prefers, up to 400 in `full`
 # (`finetune_steps`). That is a different job: after many steps on K sentences the weights end far from where one
 # step would, and what made $\theta_0$ a good start for one step matters less the further fine-tuning travels.
 # Expect any advantage of a meta-learned start to shrink as K and the steps grow. Training with more inner steps
@@ -591,7 +591,7 @@ print(to_conllu(untagged.sentences))
 # * Whether a meta-learned initialisation beats a strong joint baseline, at which K and by how much, is read from
 #   those intervals, here and in the committed run beside this one, not from the means.
 # * What is adapted matters: adapting only the head cannot move features trained on other languages towards French.
-# * Meta-training optimises for the adaptation it simulates. One inner step in training and up to 100 fine-tuning
+# * Meta-training optimises for the adaptation it simulates. One inner step in training and up to 400 fine-tuning
 #   steps at test are different jobs, and the start matters less the further fine-tuning goes.
 # * More tasks help when they vary the way the new task differs; genres of one language and cuts of another do not
 #   vary what French varies.
