@@ -49,9 +49,10 @@
 # treebanks, downloaded on first use and checked against pinned sha256s, or read from `XLMETA_DATA` offline.
 #
 # **Run time** (measured with papermill on this project's 2 CPU cores, shared with other work): `quick` 46 s, its
-# student copy 38 s (up to 68 s when the cores were busy); `full` 1 h 41 min on 2 CPU cores (training 50 min), the
-# committed reference run (`results/reference/README.md`); on a GPU, and with a Hugging Face encoder (`MODEL`), not
-# measured. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
+# student copy 38 s (up to 68 s when the cores were busy); `full` about 3.5 h of one-thread CPU time (training 20 min,
+# scoring about 2.5 h, most of it K = 50 at 400 fine-tuning steps), the committed reference run
+# (`results/reference/README.md`; a run stopped midway resumes from its checkpoints and protocol cache); on a GPU,
+# and with a Hugging Face encoder (`MODEL`), not measured. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one checks your
