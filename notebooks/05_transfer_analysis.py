@@ -42,9 +42,10 @@
 # holdout, intervals over seeds × draws). Data: the UD treebanks of `data/README.md` (found through `XLMETA_DATA` or
 # downloaded once); URIEL+ optional (`pip install 'xlmeta-lab[analysis]'`).
 #
-# **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 2.5 minutes; `full` not run
-# yet, estimated from a timed slice at 5 to 6 hours on 2 shared CPU cores (84 training runs of 300 outer steps,
-# then the protocol; `profiles.py` shows the arithmetic), far less on a GPU. `PROFILE = "auto"` picks `full` on a
+# **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 2.5 minutes; `full`, the
+# committed reference run (`results/reference/README.md`), 4 to 5 hours of one-thread CPU time (84 training runs of
+# 300 outer steps, then the protocol, about 12 minutes per source set; alignment and savings after), resumable from
+# its checkpoints and protocol caches; far less on a GPU. `PROFILE = "auto"` picks `full` on a
 # GPU and `quick` on a CPU. `quick` proves the code path: 1 seed × 2 draws give no intervals and no verdicts, only
 # numbers.
 #
