@@ -326,6 +326,27 @@ def test_savings_lines_report_censored_units_instead_of_a_mean() -> None:
     assert "joint" in text and "3/3 units reach it" in text and "only this one reaches it" in text
 
 
+def test_units_at_the_grids_first_value_are_counted_as_bounds_and_compared_against_joint() -> None:
+    # steps needed on a grid 25/50/100/200: joint and maml already reach the target at 25 in every unit, scratch
+    # at 200; the first reference run of notebook 05 printed exactly this as a zero-width "saving" of 175 steps
+    needs = {
+        "scratch": {(0, d): 200 for d in range(3)},
+        "joint": {(0, d): 25 for d in range(3)},
+        "maml": {(0, 0): 25, (0, 1): 25, (0, 2): 50},
+    }
+    summary = {row["condition"]: row for row in savings.summarise_needed(needs, floor=25)}
+    assert summary["joint"]["at_floor"] == 3 and summary["maml"]["at_floor"] == 2 and summary["scratch"]["at_floor"] == 0
+    assert summary["joint"]["saved"].mean == 175
+    versus = [row for row in savings.summarise_needed(needs, baseline="joint", floor=25) if row["condition"] == "maml"]
+    assert versus[0]["saved"].mean == pytest.approx(-25 / 3)  # maml needs more than joint in one unit
+    text = report.savings_lines(list(summary.values()), 0.8, "fine-tuning steps", [25, 50, 100, 200], versus=versus)
+    assert "3 unit(s) already there at the grid's first value, 25" in text and "upper bound" in text
+    assert "maml           no saving shown against joint" in text
+    # a grid starting at 0 steps has no floor to hide below: the same needs are measurements there
+    assert all(row["at_floor"] == 0 for row in savings.summarise_needed(needs, floor=0))
+    assert "first value" not in report.savings_lines(savings.summarise_needed(needs, floor=0), 0.8, "steps", [0, 25])
+
+
 # -- notebook 03's profile: a BiLSTM context is one setting away, and the budget grid is not at its edge ----------
 
 

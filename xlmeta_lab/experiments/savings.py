@@ -10,7 +10,8 @@ after each step count of a grid, and scored on a test set: an accuracy *curve* p
 
 A unit that never reaches the target within the grid is *censored*: it needs "more than the grid holds", which
 is no number, so a mean (and its interval) is only given when every unit reached it; otherwise the count that
-did is reported. **Saved** is the paired difference ``scratch needs - condition needs`` over units where both
+did is reported. A unit that reaches it at the grid's *first* value is censored the other way: it needs at most
+that much, so those units are counted and the mean read as a bound (a step grid that starts at 0 avoids this). **Saved** is the paired difference ``scratch needs - condition needs`` over units where both
 reached the target.
 
 The target is not a number chosen by hand: by default it is what scratch itself reaches with the whole grid
@@ -109,15 +110,21 @@ def needed(rows: Sequence[Mapping[str, Any]], target: float, over: str) -> dict[
 
 
 def summarise_needed(
-    needs: Mapping[str, Mapping[Unit, int | None]], baseline: str = "scratch"
+    needs: Mapping[str, Mapping[Unit, int | None]], baseline: str = "scratch", *, floor: int | None = None
 ) -> list[dict[str, Any]]:
     """Per condition: how many units reached the target, the mean need with its interval (only when all did),
     the paired saving ``baseline - condition`` over the units where both reached it, and how many units only
-    this condition reached (their saving is beyond what the grid measures)."""
+    this condition reached (their saving is beyond what the grid measures).
+
+    ``floor`` is the grid's smallest value. A unit that already reaches the target there needs *at most* that
+    much, not exactly that much (it is censored from below, as a unit that never reaches it is from above), so
+    ``at_floor`` counts them: with any, the mean need is an upper bound and the saving a lower bound. A grid
+    that starts at 0 (no fine-tuning steps) has nothing below its floor, so nothing is counted there."""
     base = needs.get(baseline, {})
     out = []
     for name, units in needs.items():
         reached = [v for v in units.values() if v is not None]
+        at_floor = sum(v == floor for v in reached) if floor else 0
         whole: Interval | None = mean_ci(reached) if reached and len(reached) == len(units) else None
         shared = [u for u, v in units.items() if v is not None and base.get(u) is not None]
         saved = mean_ci([base[u] - units[u] for u in shared]) if shared and name != baseline else None
@@ -133,6 +140,8 @@ def summarise_needed(
                 # units where this condition reached the target and the baseline never did: a saving larger
                 # than the grid can measure, left out of "saved" (which would otherwise understate it)
                 "beyond_grid": beyond if name != baseline else 0,
+                "at_floor": at_floor,
+                "floor": floor,
                 "baseline": baseline,
             }
         )

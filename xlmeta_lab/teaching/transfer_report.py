@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from xlmeta_lab.experiments.protocol_results import ProtocolResult
-from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, mean_ci
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, Interval, mean_ci
 from xlmeta_lab.teaching.report import interval_direction, paired_row
 
 
@@ -91,23 +91,52 @@ def alignment_summary(rows: Sequence[Mapping[str, Any]]) -> str:
             start = sum(a for a, _ in per_seed.values()) / len(per_seed)
             end = sum(b for _, b in per_seed.values()) / len(per_seed)
             change = mean_ci([b - a for a, b in per_seed.values()])
-            if change.n < MIN_UNITS_FOR_INTERVAL:
-                verdict = f"from {change.n} seed(s): no interval, no claim about the change"
-            elif change.low > 0:
-                verdict = f"it rose: {change.mean:+.3f} [{change.low:+.3f}, {change.high:+.3f}] over {change.n} seeds"
-            elif change.high < 0:
-                verdict = f"it fell: {change.mean:+.3f} [{change.low:+.3f}, {change.high:+.3f}] over {change.n} seeds"
-            else:
-                verdict = f"no change shown: {change.mean:+.3f} [{change.low:+.3f}, {change.high:+.3f}]"
+            span = f"{change.mean:+.3f} [{change.low:+.3f}, {change.high:+.3f}]"
+            verdict = {
+                "few": f"from {change.n} seed(s): no interval, no claim about the change",
+                "up": f"it rose: {span} over {change.n} seeds",
+                "down": f"it fell: {span} over {change.n} seeds",
+                "unclear": f"no change shown: {span}",
+            }[_direction(change)]
             lines.append(
                 f"{method:8s} {label:18s} cosine {start:+.3f} at step {first} -> {end:+.3f} at step {last}; {verdict}"
             )
     return "\n".join(lines)
 
 
-def savings_lines(summary: Sequence[Mapping[str, Any]], target: float, what: str, grid: Sequence[int]) -> str:
+def _direction(interval: Interval) -> str:
+    """``"up"`` or ``"down"`` when the interval excludes 0, ``"unclear"`` when it holds 0, ``"few"`` when there
+    are too few units for an interval."""
+    if interval.n < MIN_UNITS_FOR_INTERVAL:
+        return "few"
+    return "up" if interval.low > 0 else "down" if interval.high < 0 else "unclear"
+
+
+def _saving_text(row: Mapping[str, Any]) -> str:
+    """The paired saving of one summary row against its baseline, in words; empty when there is none."""
+    saved, baseline = row["saved"], row["baseline"]
+    if saved is None:
+        return ""
+    span = f"{saved.mean:+.1f} [{saved.low:+.1f}, {saved.high:+.1f}] over {saved.n} paired units"
+    return {
+        "few": f"saves {saved.mean:+.1f} against {baseline} ({saved.n} paired unit(s): no claim)",
+        "up": f"saves {span} against {baseline}",
+        "down": f"needs MORE than {baseline}: {span}",
+        "unclear": f"no saving shown against {baseline}: {span}",
+    }[_direction(saved)]
+
+
+def savings_lines(
+    summary: Sequence[Mapping[str, Any]],
+    target: float,
+    what: str,
+    grid: Sequence[int],
+    versus: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """Compute saved, per condition: the ``what`` (French sentences, fine-tuning steps) needed to reach
-    ``target``, with an interval only when every unit reached it, and the paired saving against the baseline."""
+    ``target``, with an interval only when every unit reached it, and the paired saving against the baseline;
+    then each row of ``versus`` (a summary against another baseline, e.g. the meta-learner against joint).
+    Units censored at either end of the grid are named, because a mean over them is a bound, not a measurement."""
     lines = [f"{what} needed to reach {100 * target:.1f}% (grid {', '.join(map(str, grid))}):"]
     for row in summary:
         reached = f"{row['reached']}/{row['units']} units reach it"
@@ -119,19 +148,17 @@ def savings_lines(summary: Sequence[Mapping[str, Any]], target: float, what: str
         else:
             need_text = f"mean {need.mean:.1f}, 95% CI [{need.low:.1f}, {need.high:.1f}]"
         line = f"  {row['condition']:14s} {reached}; {need_text}"
-        saved = row["saved"]
-        if saved is not None:
-            if saved.n < MIN_UNITS_FOR_INTERVAL:
-                line += f"; saves {saved.mean:+.1f} against {row['baseline']} ({saved.n} paired unit(s): no claim)"
-            elif saved.low > 0:
-                line += f"; saves {saved.mean:+.1f} [{saved.low:+.1f}, {saved.high:+.1f}] against {row['baseline']}"
-            elif saved.high < 0:
-                line += f"; needs MORE than {row['baseline']}: {saved.mean:+.1f} [{saved.low:+.1f}, {saved.high:+.1f}]"
-            else:
-                line += f"; no saving shown against {row['baseline']}: {saved.mean:+.1f} [{saved.low:+.1f}, {saved.high:+.1f}]"
+        if row.get("at_floor"):
+            line += (
+                f" ({row['at_floor']} unit(s) already there at the grid's first value, {row['floor']}: they need at"
+                " most that, so the mean is an upper bound and any saving a lower bound)"
+            )
+        if saved := _saving_text(row):
+            line += f"; {saved}"
         if row.get("beyond_grid"):
             line += f"; in {row['beyond_grid']} more unit(s) only this one reaches it (a saving beyond the grid)"
         lines.append(line)
+    lines += [f"  {row['condition']:14s} {_saving_text(row)}" for row in versus if row["saved"] is not None]
     return "\n".join(lines)
 
 
