@@ -55,8 +55,30 @@ def package_versions(packages: Sequence[str] = _PACKAGES) -> dict[str, str | Non
     return versions
 
 
+def processor() -> dict[str, Any]:
+    """The CPU the numbers were computed on, and how torch used it.
+
+    Training is deterministic on one machine, but not across machines: torch picks its kernels by the CPU's
+    vector instructions (``capability``: AVX2, AVX512, ...), which changes the order of floating-point sums. Two
+    runs of the same commit and seed that disagree in the last digits are told apart by this record.
+    """
+    import torch  # here, not at the top: writing a results file should not need torch imported first
+
+    model = None
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), None)  # fmt: skip
+    return {
+        "model": model or platform.processor() or None,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
 def provenance(config: Mapping[str, Any], seed: int | Sequence[int]) -> dict[str, Any]:
-    """Where a result came from: config, seed(s), versions, git commit, platform and UTC time."""
+    """Where a result came from: config, seed(s), versions, git commit, platform, processor and UTC time."""
     return {
         "schema_version": SCHEMA_VERSION,
         "config": dict(config),
@@ -64,6 +86,7 @@ def provenance(config: Mapping[str, Any], seed: int | Sequence[int]) -> dict[str
         "versions": package_versions(),
         "git": git_commit(),
         "platform": f"{platform.system()} {platform.machine()}",
+        "processor": processor(),
         "argv": list(sys.argv),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
