@@ -347,6 +347,23 @@ def test_units_at_the_grids_first_value_are_counted_as_bounds_and_compared_again
     assert "first value" not in report.savings_lines(savings.summarise_needed(needs, floor=0), 0.8, "steps", [0, 25])
 
 
+def test_the_savings_plot_keeps_the_zero_step_point_a_log_axis_would_drop() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from xlmeta_lab.teaching.transfer_plots import plot_savings_curves
+
+    rows = [
+        *curve_rows("scratch", 0, 0, {(20, 0): 0.3, (20, 5): 0.5, (20, 50): 0.7}),
+        *curve_rows("joint", 0, 0, {(20, 0): 0.5, (20, 5): 0.7, (20, 50): 0.8}),
+    ]
+    ax = plot_savings_curves(rows, 0.7, over="steps")
+    assert ax.get_xscale() == "symlog"
+    assert [list(line.get_xdata()) for line in ax.get_lines()[:2]] == [[0, 5, 50], [0, 5, 50]]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "5", "50"]
+    assert plot_savings_curves(rows, 0.7, over="K").get_xscale() == "log"  # no K = 0 here: a plain log axis
+
+
 # -- notebook 03's profile: a BiLSTM context is one setting away, and the budget grid is not at its edge ----------
 
 

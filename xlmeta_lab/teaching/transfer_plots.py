@@ -130,8 +130,12 @@ def plot_savings_curves(
             ys.append(100 * sum(values) / len(values))
         ax.plot(xs, ys, "o-", color=colour_of(_method(name), i), label=name, lw=1.6, ms=4)
     ax.axhline(100 * target, color="k", lw=1, ls="--", label=f"target {100 * target:.1f}%")
-    ax.set_xscale("log")
-    ax.set_xticks(sorted({r[over] for r in rows}), [str(x) for x in sorted({r[over] for r in rows})])
+    grid = sorted({r[over] for r in rows})
+    if grid[0] > 0:
+        ax.set_xscale("log")
+    else:  # 0 steps (the initialisation itself) has no place on a log axis: linear up to the first step count
+        ax.set_xscale("symlog", linthresh=grid[1] if len(grid) > 1 else 1, linscale=0.5)
+    ax.set_xticks(grid, [str(x) for x in grid])
     what = "K (French sentences)" if over == "K" else "fine-tuning steps"
     ax.set_xlabel(f"{what}, at {fixed}={at}")
     ax.set_ylabel("French accuracy (%)")
