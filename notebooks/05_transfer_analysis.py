@@ -109,7 +109,7 @@ from xlmeta_lab.teaching.transfer_report import (
     association_sentence,
     best_single_source,
     paired_effects,
-    savings_lines,
+    savings_report,
     similarity_table,
 )
 
@@ -411,7 +411,9 @@ plt.show()
 # hand. Each initialisation fine-tunes with the step size its budget chose on the French holdout. Both savings are
 # paired over the same units (seed x draw): against scratch, and, for the meta-learner, against joint. A grid can
 # only say "between two of its values", so it starts at 0 steps (the initialisation as it is) and the report names
-# every unit that is already at the target at the grid's first value or never reaches it.
+# every unit that is already at the target at the grid's first value or never reaches it. A target is one line across
+# the curves; the paired gap between the meta-learner's and joint's curves at every grid value shows the rest (does one
+# get there *faster*, then the other catch up?).
 
 # %%
 candidates = {c.name: c for c in trained[PAIR].conditions}
@@ -428,11 +430,12 @@ plot_savings_curves(savings_rows, target, over="K", ax=axes[0])
 plot_savings_curves(savings_rows, target, over="steps", ax=axes[1])
 plt.tight_layout()
 plt.show()
-for over, what, grid in (("K", "French sentences", settings["savings_ks"]), ("steps", "fine-tuning steps", settings["savings_steps"])):
-    needs = savings.needed(savings_rows, target, over)
-    versus_joint = savings.summarise_needed(needs, baseline=f"joint@{PAIR}", floor=min(grid))
-    versus_joint = [row for row in versus_joint if row["condition"] == f"{META}@{PAIR}"]
-    print(savings_lines(savings.summarise_needed(needs, floor=min(grid)), target, what, grid, versus=versus_joint))
+print(
+    savings_report(
+        savings_rows, target, ks=settings["savings_ks"], steps=settings["savings_steps"],
+        condition=f"{META}@{PAIR}", joint=f"joint@{PAIR}",
+    )
+)  # fmt: skip
 
 # %% [markdown]
 # ## 8 · Results

@@ -347,6 +347,28 @@ def test_units_at_the_grids_first_value_are_counted_as_bounds_and_compared_again
     assert "first value" not in report.savings_lines(savings.summarise_needed(needs, floor=0), 0.8, "steps", [0, 25])
 
 
+def test_paired_gaps_along_the_grid_by_hand() -> None:
+    # two units; at K = 20 maml is ahead after 5 steps and level after 50; the K = 5 rows must not count
+    rows = [
+        *curve_rows("joint", 0, 0, {(20, 5): 0.5, (20, 50): 0.8, (5, 5): 0.0}),
+        *curve_rows("joint", 0, 1, {(20, 5): 0.6, (20, 50): 0.8, (5, 5): 0.0}),
+        *curve_rows("maml", 0, 0, {(20, 5): 0.7, (20, 50): 0.8, (5, 5): 0.9}),
+        *curve_rows("maml", 0, 1, {(20, 5): 0.7, (20, 50): 0.8, (5, 5): 0.9}),
+    ]
+    gaps = savings.paired_gaps(rows, "maml", "joint", over="steps")
+    assert list(gaps) == [5, 50]
+    assert gaps[5].mean == pytest.approx(0.15) and gaps[5].n == 2 and gaps[50].mean == pytest.approx(0.0)
+    text = report.gap_lines(gaps, "maml", "joint", "fine-tuning steps, at K = 20")
+    assert "maml - joint: French accuracy by fine-tuning steps" in text and "+15.0 (too few units" in text
+    assert list(savings.paired_gaps(rows, "maml", "joint", over="K")) == [20]  # K at 50 steps: no K = 5 row there
+    with pytest.raises(ValueError, match="over must be"):
+        savings.paired_gaps(rows, "maml", "joint", over="lr")
+    rows += [{**r, "condition": "scratch", "accuracy": r["accuracy"] / 2} for r in rows if r["condition"] == "joint"]
+    text = report.savings_report(rows, 0.4, ks=[5, 20], steps=[5, 50], condition="maml", joint="joint")
+    assert "French sentences needed to reach 40.0%" in text and "fine-tuning steps needed to reach 40.0%" in text
+    assert "by French sentences, at 50 steps" in text and "by fine-tuning steps, at K = 20" in text
+
+
 def test_the_savings_plot_keeps_the_zero_step_point_a_log_axis_would_drop() -> None:
     import matplotlib
 

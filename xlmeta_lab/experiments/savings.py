@@ -146,3 +146,29 @@ def summarise_needed(
             }
         )
     return out
+
+
+def paired_gaps(
+    rows: Sequence[Mapping[str, Any]], condition: str, baseline: str, over: str
+) -> dict[int, Interval]:
+    """``condition - baseline`` accuracy at each grid value of ``over`` (steps at the largest K, or K at the most
+    steps), paired over units: the whole curve, where "needed" reads one crossing of the target.
+
+    A threshold only says *where* two curves cross it, at the grid's resolution; two initialisations that both
+    cross between two grid values look the same there even when one got there much faster. The gaps show it.
+    """
+    if over not in ("K", "steps"):
+        raise ValueError(f"over must be 'K' or 'steps', got {over!r}")
+    fixed = "steps" if over == "K" else "K"
+    at = max(r[fixed] for r in rows)
+    accuracy = {
+        (r["condition"], r[over], r["seed"], r["draw"]): r["accuracy"]
+        for r in rows
+        if r[fixed] == at and r["condition"] in (condition, baseline)
+    }
+    gaps = {}
+    for x in sorted({key[1] for key in accuracy}):
+        units = [key[2:] for key in accuracy if key[0] == condition and key[1] == x]
+        pairs = [(accuracy[(condition, x, *u)], accuracy.get((baseline, x, *u))) for u in units]
+        gaps[x] = mean_ci([a - b for a, b in pairs if b is not None])
+    return gaps

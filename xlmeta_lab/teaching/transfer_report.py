@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from xlmeta_lab.experiments import savings
 from xlmeta_lab.experiments.protocol_results import ProtocolResult
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, Interval, mean_ci
 from xlmeta_lab.teaching.report import interval_direction, paired_row
@@ -160,6 +161,49 @@ def savings_lines(
         lines.append(line)
     lines += [f"  {row['condition']:14s} {_saving_text(row)}" for row in versus if row["saved"] is not None]
     return "\n".join(lines)
+
+
+def gap_lines(gaps: Mapping[int, Interval], condition: str, baseline: str, what: str) -> str:
+    """``condition - baseline`` accuracy along a savings grid (:func:`~xlmeta_lab.experiments.savings.paired_gaps`),
+    in points, each value with its paired interval and which way it points."""
+    words = {"up": "ahead", "down": "behind", "unclear": "no difference shown", "few": "too few units for a claim"}
+    lines = [f"{condition} - {baseline}: French accuracy by {what} (paired, points)"]
+    for x, gap in gaps.items():
+        span = f"{100 * gap.mean:+.1f}" if gap.n < MIN_UNITS_FOR_INTERVAL else (
+            f"{100 * gap.mean:+.1f} [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}]"
+        )
+        lines.append(f"  {x:>4}: {span} ({words[_direction(gap)]})")
+    return "\n".join(lines)
+
+
+def savings_report(
+    rows: Sequence[Mapping[str, Any]],
+    target: float,
+    *,
+    ks: Sequence[int],
+    steps: Sequence[int],
+    condition: str,
+    joint: str,
+) -> str:
+    """Section 7 of notebook 05 in words: for French sentences (at the most steps) and fine-tuning steps (at the
+    largest K), what each initialisation needs to reach ``target`` and saves against scratch, what ``condition``
+    saves against ``joint``, and the paired gap between their curves at every grid value."""
+    blocks = []
+    for over, what, grid, fixed in (
+        ("K", "French sentences", ks, f"{max(steps)} steps"),
+        ("steps", "fine-tuning steps", steps, f"K = {max(ks)}"),
+    ):
+        needs = savings.needed(rows, target, over)
+        versus = [
+            row
+            for row in savings.summarise_needed(needs, baseline=joint, floor=min(grid))
+            if row["condition"] == condition
+        ]
+        summary = savings.summarise_needed(needs, floor=min(grid))
+        blocks.append(savings_lines(summary, target, what, grid, versus=versus))
+        gaps = savings.paired_gaps(rows, condition, joint, over)
+        blocks.append(gap_lines(gaps, condition, joint, f"{what}, at {fixed}"))
+    return "\n".join(blocks)
 
 
 def best_single_source(
