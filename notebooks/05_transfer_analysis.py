@@ -44,8 +44,9 @@
 #
 # **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 2.5 minutes; `full`, the
 # committed reference run (`results/reference/README.md`), 4 to 5 hours of one-thread CPU time (84 training runs of
-# 300 outer steps, then the protocol, about 12 minutes per source set; alignment and savings after), resumable from
-# its checkpoints and protocol caches; far less on a GPU. `PROFILE = "auto"` picks `full` on a
+# 300 outer steps, then the protocol, about 12 minutes per source set; then alignment, and the savings curves, about
+# an hour on their own), resumable from
+# its checkpoints and its protocol and savings caches; far less on a GPU. `PROFILE = "auto"` picks `full` on a
 # GPU and `quick` on a CPU. `quick` proves the code path: 1 seed × 2 draws give no intervals and no verdicts, only
 # numbers.
 #
@@ -422,7 +423,7 @@ for name in ("scratch", f"joint@{PAIR}", f"{META}@{PAIR}"):
     savings_rows += savings.accuracy_curves(
         candidates[name], result.budgets[name], setup.splits.support_pool, setup.splits.tests[TEST],
         trained[PAIR].encoder, ks=settings["savings_ks"], steps=settings["savings_steps"],
-        n_draws=setup.protocol.n_draws, draw_seed=setup.protocol.draw_seed,
+        n_draws=setup.protocol.n_draws, draw_seed=setup.protocol.draw_seed, cache=checkpoints_dir() / RUN / "savings",
     )  # fmt: skip
 target = savings.scratch_target(savings_rows)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))

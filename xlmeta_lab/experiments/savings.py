@@ -21,10 +21,13 @@ does a pre-trained initialisation get where scratch gets with everything we give
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from torch import nn
 
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
@@ -32,6 +35,7 @@ from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import stack_sets
 from xlmeta_lab.experiments.adapt import finetune_batch
 from xlmeta_lab.experiments.protocol import Condition
+from xlmeta_lab.experiments.protocol_cache import ProtocolCache, part_key, sentences_digest, weights_digest
 from xlmeta_lab.experiments.protocol_results import Budget
 from xlmeta_lab.experiments.scoring import accuracy_per_draw
 from xlmeta_lab.experiments.stats import Interval, mean_ci
@@ -50,31 +54,66 @@ def accuracy_curves(
     steps: Sequence[int],
     n_draws: int,
     draw_seed: int,
+    cache: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
     """Rows ``{condition, seed, draw, K, steps, accuracy}`` over the (K, steps) grid, fine-tuning with
-    ``budget.lr`` (chosen on the holdout) on the protocol's draws, scored on ``test``."""
+    ``budget.lr`` (chosen on the holdout) on the protocol's draws, scored on ``test``.
+
+    With ``cache`` (a folder), each (condition, seed)'s rows are kept there as soon as they are done, keyed by
+    everything they depend on (weights, grid, lr, draws, sentences; see
+    :mod:`~xlmeta_lab.experiments.protocol_cache`): in a full run this is an hour of fine-tuning, and a run stopped
+    in it resumes instead of starting the curves again.
+    """
+    store = ProtocolCache(cache) if cache is not None else None
     test_data = encode_buckets(test, encoder)
     rows = []
     for seed, model in zip(condition.seeds, condition.models):
-        for k in ks:
-            draws = support_draws(support_pool, k, n_draws, draw_seed)
-            max_len = max(len(s) for d in draws for s in d)
-            supports = stack_sets([encoder.encode(list(d), max_len) for d in draws])
-            trajectory = finetune_batch(
-                model, supports, lr=budget.lr, record=tuple(steps), adapt=condition.adapt
-            )
-            for n_steps, weights in trajectory.items():
-                for draw, (correct, total) in enumerate(accuracy_per_draw(model, weights, test_data)):
-                    rows.append(
-                        {
-                            "condition": condition.name,
-                            "seed": seed,
-                            "draw": draw,
-                            "K": k,
-                            "steps": n_steps,
-                            "accuracy": correct / total,
-                        }
-                    )
+        key = part_key(
+            kind="savings", condition=condition.name, seed=seed, adapt=condition.adapt, weights=weights_digest(model),
+            lr=budget.lr, ks=list(ks), steps=list(steps), n_draws=n_draws, draw_seed=draw_seed,
+            support_pool=sentences_digest(support_pool), test=sentences_digest(test),
+        )  # fmt: skip
+        kept = store.load("savings", key) if store is not None else None
+        if kept is None:
+            kept = _seed_curves(condition, seed, model, budget, support_pool, test_data, encoder, ks, steps,
+                                n_draws, draw_seed)  # fmt: skip
+            if store is not None:
+                store.save("savings", key, kept, {"condition": condition.name, "seed": seed})
+        rows += kept
+    return rows
+
+
+def _seed_curves(
+    condition: Condition,
+    seed: int,
+    model: nn.Module,
+    budget: Budget,
+    support_pool: Sequence[Sentence],
+    test_data: Any,
+    encoder: SentenceEncoder,
+    ks: Sequence[int],
+    steps: Sequence[int],
+    n_draws: int,
+    draw_seed: int,
+) -> list[dict[str, Any]]:
+    rows = []
+    for k in ks:
+        draws = support_draws(support_pool, k, n_draws, draw_seed)
+        max_len = max(len(s) for d in draws for s in d)
+        supports = stack_sets([encoder.encode(list(d), max_len) for d in draws])
+        trajectory = finetune_batch(model, supports, lr=budget.lr, record=tuple(steps), adapt=condition.adapt)
+        for n_steps, weights in trajectory.items():
+            for draw, (correct, total) in enumerate(accuracy_per_draw(model, weights, test_data)):
+                rows.append(
+                    {
+                        "condition": condition.name,
+                        "seed": seed,
+                        "draw": draw,
+                        "K": k,
+                        "steps": n_steps,
+                        "accuracy": correct / total,
+                    }
+                )
     return rows
 
 

@@ -7,7 +7,8 @@ This script retrains the en+es conditions of that run (same profile, seeds and c
 CPU; the script checks it against the first run's curve where the grids overlap), runs the protocol's budget
 choice on the French holdout, and records the accuracy curves on the `full` profile's current grid.
 
-Phases, each resumable (training writes checkpoints, the protocol a cache), two of them in parallel processes::
+Phases, each resumable (training writes checkpoints, the protocol and the curves caches), two of them in parallel
+processes::
 
     python xlmeta_lab/reference/savings_05.py train CKPT --methods joint &   # and, at the same time:
     python xlmeta_lab/reference/savings_05.py train CKPT --methods maml
@@ -71,7 +72,7 @@ def curves(checkpoints: Path, ks: list[int] | None, out: Path | None) -> None:
         rows += savings.accuracy_curves(
             candidates[name], result.budgets[name], setup.splits.support_pool, setup.splits.tests[test],
             trained[pair].encoder, ks=ks or settings["savings_ks"], steps=settings["savings_steps"],
-            n_draws=setup.protocol.n_draws, draw_seed=setup.protocol.draw_seed,
+            n_draws=setup.protocol.n_draws, draw_seed=setup.protocol.draw_seed, cache=checkpoints / "savings",
         )  # fmt: skip
         print(f"{name}: curves in {time.perf_counter() - start:.0f} s", flush=True)
     with out.open("w", newline="") as handle:
