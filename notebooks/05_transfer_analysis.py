@@ -42,13 +42,12 @@
 # holdout, intervals over seeds × draws). Data: the UD treebanks of `data/README.md` (found through `XLMETA_DATA` or
 # downloaded once); URIEL+ optional (`pip install 'xlmeta-lab[analysis]'`).
 #
-# **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 2.5 minutes; `full`, the
-# committed reference run (`results/reference/README.md`), 4 to 5 hours of one-thread CPU time (84 training runs of
-# 300 outer steps, then the protocol, about 12 minutes per source set; then alignment, and the savings curves, about
-# an hour on their own), resumable from
-# its checkpoints and its protocol and savings caches; far less on a GPU. `PROFILE = "auto"` picks `full` on a
-# GPU and `quick` on a CPU. `quick` proves the code path: 1 seed × 2 draws give no intervals and no verdicts, only
-# numbers.
+# **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 1 minute (57 s, as long again for
+# the student copy); `full`, the committed reference run (`results/reference/README.md`), 5 to 6 hours of one-thread
+# CPU time (84 training runs of 300 outer steps, then the protocol, about 12 minutes per source set; then alignment;
+# the savings curves alone took about an hour), resumable from its checkpoints and its protocol and savings caches;
+# far less on a GPU. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU. `quick` proves the code path:
+# 1 seed × 2 draws give no intervals and no verdicts, only numbers.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write, and the cell after each one checks
