@@ -11,8 +11,9 @@ after each step count of a grid, and scored on a test set: an accuracy *curve* p
 A unit that never reaches the target within the grid is *censored*: it needs "more than the grid holds", which
 is no number, so a mean (and its interval) is only given when every unit reached it; otherwise the count that
 did is reported. A unit that reaches it at the grid's *first* value is censored the other way: it needs at most
-that much, so those units are counted and the mean read as a bound (a step grid that starts at 0 avoids this). **Saved** is the paired difference ``scratch needs - condition needs`` over units where both
-reached the target.
+that much, so those units are counted and the mean read as a bound (a step grid that starts at 0 avoids this).
+**Saved** is the paired difference ``scratch needs - condition needs`` over units where both reached the target;
+:func:`paired_gaps` compares two whole curves, which a threshold reads at one point only.
 
 The target is not a number chosen by hand: by default it is what scratch itself reaches with the whole grid
 (its mean accuracy at the largest K and the most steps), so the question becomes "with how much less French
