@@ -110,7 +110,7 @@ def _draws(pool: Sequence[Any], k: int, n_draws: int, seed: int, protocol: Proto
     return draw(pool, k, n_draws, seed)
 
 
-def _stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
+def stack_draws(draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder) -> Labeled:
     """Draws of equal K encoded to one shape (the longest sentence among them) and stacked on a leading
     draw axis, ready for vmap."""
     max_len = padded_length([s for d in draws for s in d])
@@ -178,7 +178,7 @@ def choose_budget(
         with condition.model_on_device(index) as model:
             for k in ks:
                 draws = _draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
-                supports = _stack_draws(draws, encoder)
+                supports = stack_draws(draws, encoder)
                 for lr in protocol.lrs:
                     trajectory = finetune_batch(
                         model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
@@ -320,7 +320,7 @@ def _seed_rows(
             lr, steps = 0.0, 0
         else:
             draws = _draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol)
-            supports = _stack_draws(draws, encoder)
+            supports = stack_draws(draws, encoder)
             weights = finetune_batch(
                 model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
             )[budget.steps]

@@ -33,9 +33,8 @@ from torch import nn
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
 from xlmeta_lab.episodes.samplers import support_draws
-from xlmeta_lab.episodes.tensors import stack_sets
 from xlmeta_lab.experiments.adapt import finetune_batch
-from xlmeta_lab.experiments.protocol import Condition
+from xlmeta_lab.experiments.protocol import Condition, stack_draws
 from xlmeta_lab.experiments.protocol_cache import ProtocolCache, part_key, sentences_digest, weights_digest
 from xlmeta_lab.experiments.protocol_results import Budget
 from xlmeta_lab.experiments.scoring import accuracy_per_draw
@@ -99,9 +98,7 @@ def _seed_curves(
 ) -> list[dict[str, Any]]:
     rows = []
     for k in ks:
-        draws = support_draws(support_pool, k, n_draws, draw_seed)
-        max_len = max(len(s) for d in draws for s in d)
-        supports = stack_sets([encoder.encode(list(d), max_len) for d in draws])
+        supports = stack_draws(support_draws(support_pool, k, n_draws, draw_seed), encoder)
         trajectory = finetune_batch(model, supports, lr=budget.lr, record=tuple(steps), adapt=condition.adapt)
         for n_steps, weights in trajectory.items():
             for draw, (correct, total) in enumerate(accuracy_per_draw(model, weights, test_data)):
