@@ -129,17 +129,22 @@ def first_reaching(curve: Mapping[int, float], target: float) -> int | None:
     return next((x for x in sorted(curve) if curve[x] >= target), None)
 
 
-def needed(rows: Sequence[Mapping[str, Any]], target: float, over: str) -> dict[str, dict[Unit, int | None]]:
-    """Per condition and unit (seed, draw): the least ``over`` (``"K"`` at the most steps, or ``"steps"`` at
-    the largest K) that reaches ``target``; ``None`` where the grid never does."""
+def along(rows: Sequence[Mapping[str, Any]], over: str) -> tuple[str, int, list[Mapping[str, Any]]]:
+    """One direction of the (K, steps) grid: over ``"K"`` at the most steps, or over ``"steps"`` at the largest K.
+    Returns the axis held fixed, the value it is held at, and the rows there."""
     if over not in ("K", "steps"):
         raise ValueError(f"over must be 'K' or 'steps', got {over!r}")
     fixed = "steps" if over == "K" else "K"
     at = max(r[fixed] for r in rows)
+    return fixed, at, [r for r in rows if r[fixed] == at]
+
+
+def needed(rows: Sequence[Mapping[str, Any]], target: float, over: str) -> dict[str, dict[Unit, int | None]]:
+    """Per condition and unit (seed, draw): the least ``over`` (``"K"`` at the most steps, or ``"steps"`` at
+    the largest K) that reaches ``target``; ``None`` where the grid never does."""
     curves: dict[str, dict[Unit, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    for r in rows:
-        if r[fixed] == at:
-            curves[r["condition"]][(r["seed"], r["draw"])][r[over]] = r["accuracy"]
+    for r in along(rows, over)[2]:
+        curves[r["condition"]][(r["seed"], r["draw"])][r[over]] = r["accuracy"]
     return {
         name: {unit: first_reaching(curve, target) for unit, curve in units.items()}
         for name, units in curves.items()
@@ -194,14 +199,10 @@ def paired_gaps(
     A threshold only says *where* two curves cross it, at the grid's resolution; two initialisations that both
     cross between two grid values look the same there even when one got there much faster. The gaps show it.
     """
-    if over not in ("K", "steps"):
-        raise ValueError(f"over must be 'K' or 'steps', got {over!r}")
-    fixed = "steps" if over == "K" else "K"
-    at = max(r[fixed] for r in rows)
     accuracy = {
         (r["condition"], r[over], r["seed"], r["draw"]): r["accuracy"]
-        for r in rows
-        if r[fixed] == at and r["condition"] in (condition, baseline)
+        for r in along(rows, over)[2]
+        if r["condition"] in (condition, baseline)
     }
     gaps = {}
     for x in sorted({key[1] for key in accuracy}):

@@ -14,6 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from xlmeta_lab.experiments import savings
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
 from xlmeta_lab.teaching.plots import colour_of
 
@@ -118,15 +119,12 @@ def plot_savings_curves(
     """Mean accuracy against K (at the most steps) or against steps (at the largest K), one line per
     condition, with the target as a horizontal line: where a line crosses it is what that condition needs."""
     ax = ax or plt.subplots(figsize=(5.5, 3.8))[1]
-    fixed = "steps" if over == "K" else "K"
-    at = max(r[fixed] for r in rows)
+    fixed, at, curve = savings.along(rows, over)
     for i, name in enumerate(dict.fromkeys(r["condition"] for r in rows)):
-        xs = sorted({r[over] for r in rows if r["condition"] == name})
+        xs = sorted({r[over] for r in curve if r["condition"] == name})
         ys = []
         for x in xs:
-            values = [
-                r["accuracy"] for r in rows if r["condition"] == name and r[over] == x and r[fixed] == at
-            ]
+            values = [r["accuracy"] for r in curve if r["condition"] == name and r[over] == x]
             ys.append(100 * sum(values) / len(values))
         ax.plot(xs, ys, "o-", color=colour_of(_method(name), i), label=name, lw=1.6, ms=4)
     ax.axhline(100 * target, color="k", lw=1, ls="--", label=f"target {100 * target:.1f}%")
