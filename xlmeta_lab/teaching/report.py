@@ -22,7 +22,7 @@ from typing import Any
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol_results import ProtocolResult, summarise
-from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL
+from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, Interval
 
 
 def show_tagged(sentences: Sequence[Sentence], n: int = 2, max_words: int | None = None) -> str:
@@ -363,13 +363,14 @@ def paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_se
     raise KeyError(f"no result for {name!r} at K={k} on {test_set!r}")
 
 
-def interval_direction(row: Mapping[str, Any]) -> str:
-    """Which way a row's paired interval points: ``"up"`` or ``"down"`` when it excludes 0, ``"unclear"`` when it
-    holds 0, ``"few"`` when there are too few units for an interval."""
-    if not has_interval(row):
+def direction(interval: Interval) -> str:
+    """Which way an interval points: ``"up"`` or ``"down"`` when it excludes 0, ``"unclear"`` when it holds 0,
+    ``"few"`` when there are too few units for an interval (or none was computed)."""
+    if interval.n < MIN_UNITS_FOR_INTERVAL or math.isnan(interval.low):
         return "few"
-    if row["diff_low"] > 0:
-        return "up"
-    if row["diff_high"] < 0:
-        return "down"
-    return "unclear"
+    return "up" if interval.low > 0 else "down" if interval.high < 0 else "unclear"
+
+
+def interval_direction(row: Mapping[str, Any]) -> str:
+    """:func:`direction` of a summary row's paired difference."""
+    return direction(Interval(row["diff"], row["diff_low"], row["diff_high"], row["n"]))

@@ -11,7 +11,7 @@ from typing import Any
 from xlmeta_lab.experiments import savings
 from xlmeta_lab.experiments.protocol_results import ProtocolResult
 from xlmeta_lab.experiments.stats import MIN_UNITS_FOR_INTERVAL, Interval, mean_ci
-from xlmeta_lab.teaching.report import interval_direction, paired_row
+from xlmeta_lab.teaching.report import direction, interval_direction, paired_row
 
 
 def effect_sentence(row: Mapping[str, Any], change: str, unit: str = "points") -> str:
@@ -21,13 +21,13 @@ def effect_sentence(row: Mapping[str, Any], change: str, unit: str = "points") -
     where = f"for {row['condition'].split('@')[0]} at K={k}"
     if math.isnan(diff):
         return f"{change} {where}: no paired comparison."
-    direction = interval_direction(row)
-    if direction == "few":
+    way = interval_direction(row)
+    if way == "few":
         return f"{change} {where}: {diff:+.1f} {unit} from {row['n']} unit(s): no interval, no claim."
     interval = f"{diff:+.1f} {unit}, 95% CI [{low:+.1f}, {high:+.1f}], n={row['n']}"
-    if direction == "down":
+    if way == "down":
         return f"{change} lowered French accuracy {where}: {interval}. Negative transfer."
-    if direction == "up":
+    if way == "up":
         return f"{change} raised French accuracy {where}: {interval}."
     return f"{change} {where}: no effect shown, {interval} (the interval contains 0)."
 
@@ -68,8 +68,8 @@ def association_sentence(
     if units_per_language < MIN_UNITS_FOR_INTERVAL:
         return f"{measure} vs {what}: {numbers}; each accuracy from {units_per_language} unit(s): no verdict."
     if p_value < 0.05:
-        direction = "higher" if rho > 0 else "lower"
-        return f"{measure} vs {what}: {numbers}. Languages with a higher {measure} give {direction} French accuracy."
+        higher_or_lower = "higher" if rho > 0 else "lower"
+        return f"{measure} vs {what}: {numbers}. Languages with a higher {measure} give {higher_or_lower} French accuracy."
     return f"{measure} vs {what}: {numbers}. No association shown with {n_languages} languages."
 
 
@@ -98,19 +98,11 @@ def alignment_summary(rows: Sequence[Mapping[str, Any]]) -> str:
                 "up": f"it rose: {span} over {change.n} seeds",
                 "down": f"it fell: {span} over {change.n} seeds",
                 "unclear": f"no change shown: {span}",
-            }[_direction(change)]
+            }[direction(change)]
             lines.append(
                 f"{method:8s} {label:18s} cosine {start:+.3f} at step {first} -> {end:+.3f} at step {last}; {verdict}"
             )
     return "\n".join(lines)
-
-
-def _direction(interval: Interval) -> str:
-    """``"up"`` or ``"down"`` when the interval excludes 0, ``"unclear"`` when it holds 0, ``"few"`` when there
-    are too few units for an interval."""
-    if interval.n < MIN_UNITS_FOR_INTERVAL:
-        return "few"
-    return "up" if interval.low > 0 else "down" if interval.high < 0 else "unclear"
 
 
 def _saving_text(row: Mapping[str, Any]) -> str:
@@ -124,7 +116,7 @@ def _saving_text(row: Mapping[str, Any]) -> str:
         "up": f"saves {span} against {baseline}",
         "down": f"needs MORE than {baseline}: {span}",
         "unclear": f"no saving shown against {baseline}: {span}",
-    }[_direction(saved)]
+    }[direction(saved)]
 
 
 def savings_lines(
@@ -172,7 +164,7 @@ def gap_lines(gaps: Mapping[int, Interval], condition: str, baseline: str, what:
         span = f"{100 * gap.mean:+.1f}" if gap.n < MIN_UNITS_FOR_INTERVAL else (
             f"{100 * gap.mean:+.1f} [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}]"
         )
-        lines.append(f"  {x:>4}: {span} ({words[_direction(gap)]})")
+        lines.append(f"  {x:>4}: {span} ({words[direction(gap)]})")
     return "\n".join(lines)
 
 
