@@ -90,6 +90,11 @@ def _read(path: Path) -> list[dict[str, Any]]:
         ]  # fmt: skip
 
 
+def _by_point(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], float]:
+    """Accuracy by (condition, seed, draw, K, steps): where two runs' grids can be compared point by point."""
+    return {(r["condition"], r["seed"], r["draw"], r["K"], r["steps"]): r["accuracy"] for r in rows}
+
+
 def merge(parts: list[Path], check: Path | None) -> None:
     settings, _, seeds, meta = _setup()
     order = {name: i for i, name in enumerate(("scratch", "joint@en+es", f"{meta}@en+es"))}  # the notebook's
@@ -98,8 +103,7 @@ def merge(parts: list[Path], check: Path | None) -> None:
         key=lambda r: (order[r["condition"]], r["seed"], r["K"], r["steps"], r["draw"]),
     )
     if check is not None:  # the same weights and draws must give the first run's accuracies where grids overlap
-        old = {(r["condition"], r["seed"], r["draw"], r["K"], r["steps"]): r["accuracy"] for r in _read(check)}
-        new = {(r["condition"], r["seed"], r["draw"], r["K"], r["steps"]): r["accuracy"] for r in rows}
+        old, new = _by_point(_read(check)), _by_point(rows)
         shared = old.keys() & new.keys()
         worst = max(abs(old[key] - new[key]) for key in shared)
         print(f"against {check.name}: {len(shared)} shared (unit, K, steps) points, largest difference {worst:.2e}")
