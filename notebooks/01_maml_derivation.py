@@ -84,15 +84,15 @@ from xlmeta_lab.meta import meta_gradient
 from xlmeta_lab.meta.params import call_model
 from xlmeta_lab.teaching import derivation as d
 from xlmeta_lab.teaching import quadratic as q
-from xlmeta_lab.teaching.derivation_plots import (
+from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises.derivation import engine_outer_step, one_step_meta_loss
+from xlmeta_lab.teaching.notebook import report_key_result, start_notebook
+from xlmeta_lab.teaching.plots.derivation import (
     plot_adaptation_map,
     plot_first_order_error,
     plot_reptile_taylor,
     plot_training_curves,
 )
-from xlmeta_lab.teaching.exercises import check
-from xlmeta_lab.teaching.exercises.derivation import engine_outer_step, one_step_meta_loss
-from xlmeta_lab.teaching.notebook import report_key_result, start_notebook
 
 PROFILE, settings, device = start_notebook("01_maml_derivation", PROFILE, SEED, DEVICE)
 # The models here are tiny and the checks compare numbers down to round-off, so everything runs in

@@ -36,7 +36,7 @@
 # | scratch | random weights (no en/es at all) |
 # | joint | ordinary training on en + es sentences (the strong, honest baseline) |
 # | zero-shot | the joint model with **no** French fine-tuning: its K = 0 point |
-# | MAML, FOMAML, Reptile, ANIL | meta-trained on en/es episodes (`xlmeta_lab.experiments.training`) |
+# | MAML, FOMAML, Reptile, ANIL | meta-trained on en/es episodes (`xlmeta_lab.experiments.training.loop`) |
 #
 # **Learning objectives.** You will be able to
 # 1. measure how related two lexicons are, as the share of one language's word forms the other has (exercise 1);
@@ -62,7 +62,7 @@
 #
 # Every number printed below comes from this run; the text around it is generated from the numbers, so when an
 # effect does not show up in your run, the notebook says so. The computation lives in `xlmeta_lab.experiments`
-# (training, the few-shot protocol, statistics) and the sentences in `xlmeta_lab.teaching.report`.
+# (training, the few-shot protocol, statistics) and the sentences in `xlmeta_lab.teaching.reports.wording`.
 
 # %%
 # On Colab, install the workbook's package (nothing happens when you run locally).
@@ -98,18 +98,22 @@ import torch
 from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments.conditions import train_conditions
-from xlmeta_lab.experiments.protocol import run_protocol
-from xlmeta_lab.experiments.protocol_results import merge_results, write_protocol_results
-from xlmeta_lab.experiments.scoring import predict
-from xlmeta_lab.experiments.stats import units_of
-from xlmeta_lab.experiments.toy import toy_setup
+from xlmeta_lab.experiments.adaptation.scoring import predict
+from xlmeta_lab.experiments.protocol.results import merge_results, write_protocol_results
+from xlmeta_lab.experiments.protocol.run import run_protocol
+from xlmeta_lab.experiments.protocol.stats import units_of
+from xlmeta_lab.experiments.studies.conditions import train_conditions
+from xlmeta_lab.experiments.studies.toy import toy_setup
 from xlmeta_lab.meta import call_model
 from xlmeta_lab.models.tagger import tagging_loss
 from xlmeta_lab.teaching.exercises import check
 from xlmeta_lab.teaching.notebook import report_key_result, results_dir, start_notebook
-from xlmeta_lab.teaching.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences
-from xlmeta_lab.teaching.report import (
+from xlmeta_lab.teaching.plots.protocol import (
+    plot_accuracy_vs_k,
+    plot_learning_curves,
+    plot_paired_differences,
+)
+from xlmeta_lab.teaching.reports.wording import (
     budget_lines,
     comparisons_at,
     describe_difference,
@@ -267,7 +271,7 @@ for method, runs in trained.runs.items():
 # %% [markdown]
 # ## 4 · French from K sentences
 #
-# The protocol (`xlmeta_lab.experiments.protocol.run_protocol`): for each K, the same `n_draws` support sets for every
+# The protocol (`xlmeta_lab.experiments.protocol.run.run_protocol`): for each K, the same `n_draws` support sets for every
 # condition; each condition gets the fine-tuning budget (SGD step size and number of steps) that scores best on the
 # French *holdout*, chosen before any test sentence is read; accuracy counts real words only. Intervals are 95%
 # t-intervals over seeds × draws.
@@ -317,7 +321,7 @@ print(budget_lines(result, PROTOCOL))
 # Sentences of different lengths are padded to one length; padding positions carry the gold tag `-100`, and the
 # tagger predicts *some* tag there anyway. Write `token_accuracy(predicted, gold)` (tag-id tensors of one shape,
 # 2-D or flat): the share of **real** words tagged correctly, as a float. The check compares with
-# `xlmeta_lab.experiments.scoring.count_correct`.
+# `xlmeta_lab.experiments.adaptation.scoring.count_correct`.
 
 # %% tags=["exercise"]
 def token_accuracy(predicted, gold):
@@ -340,7 +344,7 @@ token_accuracy = check("02.3", token_accuracy)
 # from a *copy* of the model's weights (`{name: p.detach().clone().requires_grad_(True)}`), and `steps` times take
 # the loss `tagging_loss(call_model(model, params, support.x), support.y)`, its gradient with
 # `torch.autograd.grad`, and a step `p - lr * g`. Return the adapted weights as a dict. The check compares with
-# `xlmeta_lab.experiments.adapt.finetune`, which the protocol uses.
+# `xlmeta_lab.experiments.adaptation.finetune.finetune`, which the protocol uses.
 
 # %% tags=["exercise"]
 def finetune_by_hand(model, support, lr, steps):

@@ -104,15 +104,15 @@ from xlmeta_lab.data.ud import UPOS_TAGS
 from xlmeta_lab.data.untagged import fill_upos, read_untagged, to_conllu, words_of
 from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import support_draws
-from xlmeta_lab.experiments import udpos
-from xlmeta_lab.experiments.adapt import finetune
-from xlmeta_lab.experiments.conditions import train_conditions
+from xlmeta_lab.experiments.adaptation.finetune import finetune
+from xlmeta_lab.experiments.adaptation.scoring import predict
 from xlmeta_lab.experiments.config import FewShotConfig
-from xlmeta_lab.experiments.deploy import adapt_checkpoint, load_tagger
-from xlmeta_lab.experiments.protocol import run_protocol
-from xlmeta_lab.experiments.protocol_results import ProtocolResult, merge_results, write_protocol_results
-from xlmeta_lab.experiments.scoring import predict
-from xlmeta_lab.experiments.stats import t_quantile_975, units_of
+from xlmeta_lab.experiments.deployment.adapted_tagger import adapt_checkpoint, load_tagger
+from xlmeta_lab.experiments.protocol.results import ProtocolResult, merge_results, write_protocol_results
+from xlmeta_lab.experiments.protocol.run import run_protocol
+from xlmeta_lab.experiments.protocol.stats import t_quantile_975, units_of
+from xlmeta_lab.experiments.studies import udpos
+from xlmeta_lab.experiments.studies.conditions import train_conditions
 from xlmeta_lab.models.tagger import count_parameters
 from xlmeta_lab.teaching.exercises import check
 from xlmeta_lab.teaching.notebook import (
@@ -122,13 +122,22 @@ from xlmeta_lab.teaching.notebook import (
     results_dir,
     start_notebook,
 )
-from xlmeta_lab.teaching.plots import (
+from xlmeta_lab.teaching.plots.protocol import (
     plot_accuracy_vs_k,
     plot_learning_curves,
     plot_paired_differences,
     plot_tag_distribution,
 )
-from xlmeta_lab.teaching.report import (
+from xlmeta_lab.teaching.reports.udpos import (
+    before_and_after,
+    more_tasks_verdict,
+    paired_against,
+    per_tag_sentences,
+    per_tag_table,
+    quality_verdicts,
+    switch_language_verdict,
+)
+from xlmeta_lab.teaching.reports.wording import (
     budget_lines,
     difference_headline,
     head_only_sentence,
@@ -139,15 +148,6 @@ from xlmeta_lab.teaching.report import (
     steps_and_advantage,
     steps_curve,
     zero_shot_sentence,
-)
-from xlmeta_lab.teaching.udpos_report import (
-    before_and_after,
-    more_tasks_verdict,
-    paired_against,
-    per_tag_sentences,
-    per_tag_table,
-    quality_verdicts,
-    switch_language_verdict,
 )
 
 PROFILE, settings, device = start_notebook(udpos.NOTEBOOK, PROFILE, SEED, DEVICE)
@@ -299,7 +299,7 @@ for test_set in test_sets:
 # few K-sentence draws and scored the result on the French **holdout**. Write `pick_budget(scores)`: `scores` maps a
 # split's name to `{(lr, steps): [accuracy per draw]}`, for `"holdout"` and, tempting you, for the test sets too.
 # Return the `(lr, steps)` with the highest mean holdout accuracy, ties going to the smaller lr, then to fewer
-# steps. The check compares with `xlmeta_lab.experiments.protocol_results.best_budget` and notices a choice that moves when
+# steps. The check compares with `xlmeta_lab.experiments.protocol.results.best_budget` and notices a choice that moves when
 # only the test scores change.
 
 # %% tags=["exercise"]
@@ -367,7 +367,7 @@ if PROFILE != "full" and MODEL == udpos.WORD_TAGGER and reference_path.exists():
 # `(mean, low, high)` of the per-unit differences `accuracy[u] - baseline[u]` over the units both have, with the
 # 95% interval `mean ± t * sd / sqrt(n)`, where `t = t_quantile_975(n - 1)` (Student's t; imported above) and `sd`
 # the sample standard deviation of the differences. The check compares with
-# `xlmeta_lab.experiments.stats.paired_difference`.
+# `xlmeta_lab.experiments.protocol.stats.paired_difference`.
 
 # %% tags=["exercise"]
 def paired_difference_ci(accuracy, baseline):
@@ -474,7 +474,7 @@ for label, reading in list(readings.items())[1:]:
 #
 # Write `per_tag_counts(predicted, gold, tags)`: tag-id tensors of one shape (padding has gold `-100`) and the tag
 # names; return `{tag name: (correct, total)}` with the words grouped by their **gold** tag, only for tags that
-# occur. The check compares with `xlmeta_lab.experiments.scoring.tag_counts`.
+# occur. The check compares with `xlmeta_lab.experiments.adaptation.scoring.tag_counts`.
 
 # %% tags=["exercise"]
 def per_tag_counts(predicted, gold, tags):

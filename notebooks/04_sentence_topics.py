@@ -91,11 +91,11 @@ import torch
 from xlmeta_lab.data.sib200 import SIB_LABELS, TRAINING_LANGUAGES
 from xlmeta_lab.episodes.topics import TopicEncoder, TopicEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments import sib200
-from xlmeta_lab.experiments.conditions import train_conditions
-from xlmeta_lab.experiments.protocol import run_protocol
-from xlmeta_lab.experiments.protocol_results import write_protocol_results
-from xlmeta_lab.experiments.scoring import predict
+from xlmeta_lab.experiments.adaptation.scoring import predict
+from xlmeta_lab.experiments.protocol.results import write_protocol_results
+from xlmeta_lab.experiments.protocol.run import run_protocol
+from xlmeta_lab.experiments.studies import sib200
+from xlmeta_lab.experiments.studies.conditions import train_conditions
 from xlmeta_lab.models.tagger import count_parameters
 from xlmeta_lab.teaching.exercises import check
 from xlmeta_lab.teaching.notebook import (
@@ -105,13 +105,14 @@ from xlmeta_lab.teaching.notebook import (
     results_dir,
     start_notebook,
 )
-from xlmeta_lab.teaching.plots import (
+from xlmeta_lab.teaching.plots.protocol import (
     plot_accuracy_vs_k,
     plot_accuracy_vs_languages,
     plot_learning_curves,
     plot_paired_differences,
 )
-from xlmeta_lab.teaching.report import (
+from xlmeta_lab.teaching.reports.topics import chance_sentence, languages_report, training_at_chance
+from xlmeta_lab.teaching.reports.wording import (
     budget_lines,
     comparisons_at,
     difference_headline,
@@ -120,7 +121,6 @@ from xlmeta_lab.teaching.report import (
     small_sample_note,
     zero_shot_sentence,
 )
-from xlmeta_lab.teaching.topic_report import chance_sentence, languages_report, training_at_chance
 
 PROFILE, settings, device = start_notebook(sib200.NOTEBOOK, PROFILE, SEED, DEVICE)
 started = time.perf_counter()

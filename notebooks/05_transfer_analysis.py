@@ -83,10 +83,10 @@ import matplotlib.pyplot as plt
 import torch
 
 from xlmeta_lab.data import similarity, typology
-from xlmeta_lab.experiments import savings, transfer
-from xlmeta_lab.experiments.protocol_results import write_protocol_results
+from xlmeta_lab.experiments.protocol.results import write_protocol_results
+from xlmeta_lab.experiments.protocol.stats import mean_ci, permutation_p_value, spearman
 from xlmeta_lab.experiments.results import provenance, write_results
-from xlmeta_lab.experiments.stats import mean_ci, permutation_p_value, spearman
+from xlmeta_lab.experiments.studies import savings, transfer
 from xlmeta_lab.meta.alignment import plain_gradient, reptile_expansion
 from xlmeta_lab.models.tagger import tagging_loss
 from xlmeta_lab.teaching.exercises import check
@@ -97,20 +97,25 @@ from xlmeta_lab.teaching.notebook import (
     results_dir,
     start_notebook,
 )
-from xlmeta_lab.teaching.report import difference_headline, reference_report, small_sample_note, steps_curve
-from xlmeta_lab.teaching.transfer_plots import (
+from xlmeta_lab.teaching.plots.transfer import (
     plot_alignment,
     plot_savings_curves,
     plot_similarity_vs_transfer,
     plot_source_sets,
 )
-from xlmeta_lab.teaching.transfer_report import (
+from xlmeta_lab.teaching.reports.transfer import (
     alignment_summary,
     association_sentence,
     best_single_source,
     paired_effects,
     savings_report,
     similarity_table,
+)
+from xlmeta_lab.teaching.reports.wording import (
+    difference_headline,
+    reference_report,
+    small_sample_note,
+    steps_curve,
 )
 
 PROFILE, settings, device = start_notebook(transfer.NOTEBOOK, PROFILE, SEED, DEVICE)

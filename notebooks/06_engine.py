@@ -77,13 +77,13 @@ import matplotlib.pyplot as plt
 import torch
 from torch.func import functional_call, grad, vmap
 
-from xlmeta_lab.experiments.bench_memory import format_memory_table, memory_rows
-from xlmeta_lab.experiments.bench_sweep import format_sweep, speed_sweep
-from xlmeta_lab.experiments.checkpoints import load_checkpoint
+from xlmeta_lab.experiments.bench.memory import format_memory_table, memory_rows
+from xlmeta_lab.experiments.bench.sweep import format_sweep, speed_sweep
+from xlmeta_lab.experiments.training.checkpoints import load_checkpoint
 from xlmeta_lab.teaching import derivation as d
-from xlmeta_lab.teaching.engine_plots import plot_memory, plot_speed_sweep
 from xlmeta_lab.teaching.exercises import check
 from xlmeta_lab.teaching.notebook import reference_dir, report_key_result, start_notebook
+from xlmeta_lab.teaching.plots.engine import plot_memory, plot_speed_sweep
 from xlmeta_lab.teaching.profiles import profile_settings
 
 PROFILE, settings, device = start_notebook("06_engine", PROFILE, SEED, DEVICE)

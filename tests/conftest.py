@@ -50,7 +50,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     reads, in seconds. Trained once per session; tests write only new files beside it."""
     from xlmeta_lab.data.toy import make_toy_languages
     from xlmeta_lab.experiments.config import TrainConfig
-    from xlmeta_lab.experiments.training import train
+    from xlmeta_lab.experiments.training.loop import train
 
     folder = tmp_path_factory.mktemp("tiny")
     languages = make_toy_languages({"en": 60, "es": 60, "fr": 50}, seed=0)

@@ -18,11 +18,11 @@ import torch
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments.checkpoints import load_checkpoint
 from xlmeta_lab.experiments.config import TrainConfig
-from xlmeta_lab.experiments.launch import process_group
-from xlmeta_lab.experiments.run_folder import LOCK_NAME, claimed_run_folder
-from xlmeta_lab.experiments.training import train
+from xlmeta_lab.experiments.training.checkpoints import load_checkpoint
+from xlmeta_lab.experiments.training.launch import process_group
+from xlmeta_lab.experiments.training.loop import train
+from xlmeta_lab.experiments.training.run_folder import LOCK_NAME, claimed_run_folder
 from xlmeta_lab.meta import Task, distributed_meta_gradient
 from xlmeta_lab.meta.distributed import rank_and_world
 from xlmeta_lab.models.backbones import new_tagger, tagger_config

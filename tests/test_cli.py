@@ -11,9 +11,9 @@ import torch
 from compilers import make_torch_compile_fail, needs_cxx
 
 from xlmeta_lab.cli import build_parser, main
-from xlmeta_lab.experiments import bench_memory
-from xlmeta_lab.experiments.bench import cases, run_benchmark, run_case, select_cases
-from xlmeta_lab.experiments.bench_memory import format_memory_table, memory_rows
+from xlmeta_lab.experiments.bench import memory as bench_memory
+from xlmeta_lab.experiments.bench.engine import cases, run_benchmark, run_case, select_cases
+from xlmeta_lab.experiments.bench.memory import format_memory_table, memory_rows
 from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 from xlmeta_lab.teaching.workbook import NotebookRun, format_summary, key_result_of
 

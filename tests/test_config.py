@@ -9,8 +9,8 @@ from xlmeta_lab.data.splits import seeded_split
 from xlmeta_lab.episodes.tensors import Labeled, TokenInputs
 from xlmeta_lab.experiments.config import TrainConfig, train_config_from_settings
 from xlmeta_lab.experiments.methods import META_METHODS, METHODS, get_method
-from xlmeta_lab.experiments.toy import TOY_KEYS
-from xlmeta_lab.experiments.udpos import UD_KEYS
+from xlmeta_lab.experiments.studies.toy import TOY_KEYS
+from xlmeta_lab.experiments.studies.udpos import UD_KEYS
 from xlmeta_lab.meta import ALGORITHMS, Task
 from xlmeta_lab.meta.params import tree_to
 from xlmeta_lab.teaching.profiles import PROFILE_NAMES, PROFILES, profile_settings

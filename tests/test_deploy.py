@@ -25,11 +25,11 @@ from treebanks import write_conllu
 from xlmeta_lab.cli import main
 from xlmeta_lab.data import sources
 from xlmeta_lab.data.ud import UPOS_TAGS, load_treebank, read_conllu
-from xlmeta_lab.experiments import deploy
 from xlmeta_lab.experiments.config import FewShotConfig, TrainConfig
-from xlmeta_lab.experiments.deploy import MODEL_FILE, adapt_checkpoint, load_tagger
-from xlmeta_lab.experiments.fewshot import fewshot_from_files
-from xlmeta_lab.experiments.training import train
+from xlmeta_lab.experiments.deployment import adapted_tagger as deploy
+from xlmeta_lab.experiments.deployment.adapted_tagger import MODEL_FILE, adapt_checkpoint, load_tagger
+from xlmeta_lab.experiments.deployment.fewshot import fewshot_from_files
+from xlmeta_lab.experiments.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -15,9 +15,9 @@ import torch
 from distributed_worker import CONFIG, ENGINE, GRADIENTS, STOP, TRAINED, languages, tagger_and_tasks
 
 from xlmeta_lab.cli import main
-from xlmeta_lab.experiments.checkpoints import CHECKPOINT_NAME, load_checkpoint
-from xlmeta_lab.experiments.launch import launch_local, local_device
-from xlmeta_lab.experiments.training import train
+from xlmeta_lab.experiments.training.checkpoints import CHECKPOINT_NAME, load_checkpoint
+from xlmeta_lab.experiments.training.launch import launch_local, local_device
+from xlmeta_lab.experiments.training.loop import train
 from xlmeta_lab.meta import meta_gradient_and_loss
 from xlmeta_lab.models.tagger import tagging_loss
 

@@ -17,11 +17,11 @@ from treebanks import ud_train_argv, write_conllu
 from xlmeta_lab.cli import main
 from xlmeta_lab.data.roles import split_target
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
-from xlmeta_lab.experiments.conditions import train_conditions
 from xlmeta_lab.experiments.config import ProtocolConfig
-from xlmeta_lab.experiments.protocol import run_protocol
-from xlmeta_lab.experiments.training import train
+from xlmeta_lab.experiments.protocol.run import run_protocol
+from xlmeta_lab.experiments.studies.conditions import train_conditions
+from xlmeta_lab.experiments.training.checkpoints import CheckpointMismatch, load_checkpoint
+from xlmeta_lab.experiments.training.loop import train
 from xlmeta_lab.models.backbones import ENCODER_KIND, EncoderBackbone
 from xlmeta_lab.models.encoder import EncoderTagger
 
@@ -102,7 +102,7 @@ def test_fewshot_command_adapts_an_encoder_checkpoint(
 def test_train_command_takes_an_encoder_for_ud_and_refuses_one_for_toy(
     encoder: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from xlmeta_lab.experiments import udpos
+    from xlmeta_lab.experiments.studies import udpos
     from xlmeta_lab.teaching import profiles
 
     quick = profiles.PROFILES[udpos.NOTEBOOK]["quick"]

@@ -15,8 +15,8 @@ from compilers import make_torch_compile_fail, needs_cxx
 from torch import nn
 from torch.func import functional_call
 
-from xlmeta_lab.experiments.bench import plain_loop_meta_gradient
-from xlmeta_lab.experiments.bench_tasks import tagger_tasks
+from xlmeta_lab.experiments.bench.engine import plain_loop_meta_gradient
+from xlmeta_lab.experiments.bench.tasks import tagger_tasks
 from xlmeta_lab.meta import (
     ALGORITHMS,
     LearnedInnerRates,

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import xlmeta_lab.experiments.protocol as protocol_module
+import xlmeta_lab.experiments.protocol.run as protocol_module
 from xlmeta_lab.data.roles import FewShotSplits, split_target
 from xlmeta_lab.data.toy import make_toy_languages
-from xlmeta_lab.experiments.conditions import TrainedConditions, train_conditions
 from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
-from xlmeta_lab.experiments.protocol import choose_budget, run_protocol
-from xlmeta_lab.experiments.protocol_results import summarise, write_protocol_results
-from xlmeta_lab.experiments.stats import mean_ci, t_quantile_975
+from xlmeta_lab.experiments.protocol.results import summarise, write_protocol_results
+from xlmeta_lab.experiments.protocol.run import choose_budget, run_protocol
+from xlmeta_lab.experiments.protocol.stats import mean_ci, t_quantile_975
+from xlmeta_lab.experiments.studies.conditions import TrainedConditions, train_conditions
 
 TINY = TrainConfig(
     steps=40,
@@ -153,7 +153,7 @@ def test_maml_and_joint_beat_scratch_at_k5_with_related_languages(
 def test_a_written_result_reads_back_with_its_missing_intervals_as_nan(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import math
 
-    from xlmeta_lab.experiments.protocol_results import (
+    from xlmeta_lab.experiments.protocol.results import (
         Budget,
         ProtocolResult,
         summarise,
@@ -286,7 +286,7 @@ def test_a_stopped_protocol_resumes_from_its_cache_and_recomputes_what_changed(
 
 
 def test_the_weights_digest_reads_scalar_parameters_and_changes_with_any_weight() -> None:
-    from xlmeta_lab.experiments.protocol_cache import weights_digest
+    from xlmeta_lab.experiments.protocol.cache import weights_digest
 
     model = torch.nn.Linear(3, 2)
     model.register_parameter("inner_lr", torch.nn.Parameter(torch.tensor(0.1)))  # 0-dim, as a learned step size
@@ -300,8 +300,8 @@ def test_the_weights_digest_reads_scalar_parameters_and_changes_with_any_weight(
 def test_savings_curves_resume_from_their_cache_and_recompute_a_changed_model(
     toy: dict, trained: TrainedConditions, tmp_path: Path, monkeypatch
 ) -> None:
-    import xlmeta_lab.experiments.savings as savings_module
-    from xlmeta_lab.experiments.protocol_results import Budget
+    import xlmeta_lab.experiments.studies.savings as savings_module
+    from xlmeta_lab.experiments.protocol.results import Budget
 
     splits = split_target(toy["fr"], holdout=40, test=120, seed=0)
     joint = trained.conditions[1]

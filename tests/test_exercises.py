@@ -134,7 +134,7 @@ def _unpaired_interval(accuracy, baseline):  # type: ignore[no-untyped-def]
     import math
     import statistics
 
-    from xlmeta_lab.experiments.stats import t_quantile_975
+    from xlmeta_lab.experiments.protocol.stats import t_quantile_975
 
     units = sorted(set(accuracy) & set(baseline))
     a, b = [accuracy[u] for u in units], [baseline[u] for u in units]

@@ -124,7 +124,7 @@ def test_readme_examples_parse_and_name_files_that_exist(
 
 def two_draw_result():  # type: ignore[no-untyped-def]
     from xlmeta_lab.experiments.config import ProtocolConfig
-    from xlmeta_lab.experiments.protocol_results import ProtocolResult, summarise
+    from xlmeta_lab.experiments.protocol.results import ProtocolResult, summarise
 
     rows = [
         {"condition": c, "K": 5, "seed": 0, "draw": d, "test_set": "t", "accuracy": a}
@@ -135,8 +135,8 @@ def two_draw_result():  # type: ignore[no-untyped-def]
 
 
 def test_two_draws_give_means_but_no_interval_and_no_verdict() -> None:
-    from xlmeta_lab.teaching.report import difference_headline, headline
-    from xlmeta_lab.teaching.udpos_report import quality_verdicts
+    from xlmeta_lab.teaching.reports.udpos import quality_verdicts
+    from xlmeta_lab.teaching.reports.wording import difference_headline, headline
 
     result = two_draw_result()
     cells = "\n".join(result.table("t").splitlines()[2:])  # below the title and the header
@@ -153,7 +153,7 @@ def test_bench_reports_targets_and_fails_on_them_only_when_asked(
 ) -> None:
     from types import SimpleNamespace
 
-    from xlmeta_lab.experiments import bench
+    from xlmeta_lab.experiments.bench import engine as bench
 
     slow = SimpleNamespace(case="sine 1 step", passed=False, max_grad_diff=1e-8)
     monkeypatch.setattr(bench, "run_benchmark", lambda **kwargs: [slow])

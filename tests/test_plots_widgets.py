@@ -15,7 +15,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from xlmeta_lab.cli.experiments import add_experiment_commands  # noqa: E402
-from xlmeta_lab.teaching.plots import plot_accuracy_vs_k, plot_learning_curves, plot_paired_differences  # noqa: E402
+from xlmeta_lab.teaching.plots.protocol import (  # noqa: E402
+    plot_accuracy_vs_k,
+    plot_learning_curves,
+    plot_paired_differences,
+)
 
 SUMMARY = [
     {"condition": c, "K": k, "test_set": "t", "mean": m, "ci_low": m - 0.02, "ci_high": m + 0.02, "n": 4,

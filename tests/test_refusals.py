@@ -14,9 +14,9 @@ import pytest
 from treebanks import fewshot_argv, write_conllu
 
 from xlmeta_lab.cli import main
-from xlmeta_lab.experiments.checkpoints import save_checkpoint
 from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
-from xlmeta_lab.experiments.run_folder import LOCK_NAME, RunFolderError, check_run_folder, run_lock
+from xlmeta_lab.experiments.training.checkpoints import save_checkpoint
+from xlmeta_lab.experiments.training.run_folder import LOCK_NAME, RunFolderError, check_run_folder, run_lock
 
 
 def shrink_toy_quick(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,7 +146,7 @@ def test_expected_failures_are_one_error_line(
 
 def test_a_loss_that_explodes_stops_training_even_when_finite() -> None:
     from xlmeta_lab.data.toy import make_toy_languages
-    from xlmeta_lab.experiments.training import TrainingDiverged, train
+    from xlmeta_lab.experiments.training.loop import TrainingDiverged, train
 
     languages = make_toy_languages(60, languages=("en", "es"), seed=0)
     config = TrainConfig(method="joint", steps=30, outer_lr=50.0, eval_every=30, hidden=16)
@@ -335,7 +335,7 @@ def test_a_fine_tuning_that_diverges_is_never_a_score(
 def test_a_chosen_budget_that_diverges_on_the_draws_names_the_condition_and_budget(
     tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from xlmeta_lab.experiments import protocol
+    from xlmeta_lab.experiments.protocol import run as protocol
 
     # As if the holdout had chosen a budget that then diverges on the scored draws.
     monkeypatch.setattr(protocol, "choose_budget", lambda *args: protocol.Budget(1e30, 2, 0.5))
@@ -353,7 +353,7 @@ def test_finetune_refuses_weights_that_are_no_longer_finite() -> None:
     import torch
 
     from xlmeta_lab.episodes.tensors import Labeled, TokenInputs
-    from xlmeta_lab.experiments.adapt import FineTuningDiverged, finetune
+    from xlmeta_lab.experiments.adaptation.finetune import FineTuningDiverged, finetune
     from xlmeta_lab.models.tagger import Tagger, TaggerConfig
 
     model = Tagger(TaggerConfig(n_tags=3, n_words=6, n_chars=5, word_dim=4, char_dim=4, char_channels=4, hidden=4))
@@ -417,7 +417,7 @@ def test_a_failed_checkpoint_write_says_why_and_keeps_the_previous_one(
 
     import torch
 
-    from xlmeta_lab.experiments.checkpoints import save_checkpoint
+    from xlmeta_lab.experiments.training.checkpoints import save_checkpoint
 
     path = save_checkpoint(tmp_path / "checkpoint.pt", {"step": 1})
 

@@ -7,19 +7,19 @@ from pathlib import Path
 import pytest
 
 from xlmeta_lab.experiments.config import ProtocolConfig
-from xlmeta_lab.experiments.protocol_results import Budget, ProtocolResult, summarise, write_protocol_results
-from xlmeta_lab.teaching.report import (
+from xlmeta_lab.experiments.protocol.results import Budget, ProtocolResult, summarise, write_protocol_results
+from xlmeta_lab.teaching.reports.udpos import (
+    before_and_after,
+    more_tasks_verdict,
+    per_tag_sentences,
+    switch_language,
+)
+from xlmeta_lab.teaching.reports.wording import (
     head_only_sentence,
     reference_report,
     steps_and_advantage,
     steps_curve,
     verdict_of,
-)
-from xlmeta_lab.teaching.udpos_report import (
-    before_and_after,
-    more_tasks_verdict,
-    per_tag_sentences,
-    switch_language,
 )
 
 KS = (0, 1, 5, 20)
@@ -136,14 +136,14 @@ def test_the_reference_is_shown_beside_this_run_with_its_verdicts(
 
 
 def test_negative_transfer_needs_an_interval_too(quick: ProtocolResult) -> None:
-    from xlmeta_lab.teaching.report import negative_transfer_verdict
+    from xlmeta_lab.teaching.reports.wording import negative_transfer_verdict
 
     text = negative_transfer_verdict(quick, 5, close="maml", label="en")
     assert "from 2 unit(s): no interval, no claim about negative transfer" in text
 
 
 def test_training_at_chance_names_only_methods_whose_loss_is_still_ln_n() -> None:
-    from xlmeta_lab.teaching.topic_report import training_at_chance
+    from xlmeta_lab.teaching.reports.topics import training_at_chance
 
     text = training_at_chance({"maml": [0.70, 0.60], "fomaml": [1.946, 1.950], "reptile": [1.80, 1.70]}, 7)
     assert len(text.splitlines()) == 1 and text.startswith("fomaml: final training loss 1.948, ln 7 = 1.946")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from xlmeta_lab.experiments import tagger_study as study
-from xlmeta_lab.experiments.training import train
-from xlmeta_lab.experiments.udpos import ud_setup
+from xlmeta_lab.experiments.studies import tagger_study as study
+from xlmeta_lab.experiments.studies.udpos import ud_setup
+from xlmeta_lab.experiments.training.loop import train
 from xlmeta_lab.teaching.profiles import profile_settings
 
 

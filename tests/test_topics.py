@@ -21,8 +21,8 @@ from xlmeta_lab.episodes.topics import (
     validation_task,
 )
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments import sib200
-from xlmeta_lab.experiments.adapt import finetune_batch
+from xlmeta_lab.experiments.adaptation.finetune import finetune_batch
+from xlmeta_lab.experiments.studies import sib200
 from xlmeta_lab.meta import meta_gradient
 from xlmeta_lab.models.classifier import ClassifierConfig, SentenceClassifier
 from xlmeta_lab.models.tagger import tagging_loss
@@ -242,8 +242,8 @@ def test_train_and_evaluate_commands_run_the_sib200_task(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from xlmeta_lab.cli import main
-    from xlmeta_lab.experiments.checkpoints import load_checkpoint
     from xlmeta_lab.experiments.results import read_results
+    from xlmeta_lab.experiments.training.checkpoints import load_checkpoint
 
     languages = ("--languages", "eng_Latn,spa_Latn,cat_Latn")
     run = tmp_path / "run"
@@ -294,7 +294,7 @@ def test_a_hugging_face_encoder_classifies_topics_offline(
     from tiny_encoder import save_tiny_encoder
 
     from xlmeta_lab.cli import main
-    from xlmeta_lab.experiments.checkpoints import load_checkpoint
+    from xlmeta_lab.experiments.training.checkpoints import load_checkpoint
 
     sentences = load_sib200("eng_Latn", "train", data_dir) + load_sib200("spa_Latn", "train", data_dir)
     encoder = save_tiny_encoder(tmp_path / "tiny-encoder", sentences, words=500)
@@ -342,7 +342,7 @@ def test_the_support_checks_see_a_sib200_sentence_by_its_flores_id(encoder: Topi
     """``xlmeta evaluate --task sib200`` runs the same support/test checks as UD: a French support sentence that
     is a test sentence (same FLORES index), even reworded, is found; a test set that is all support is refused."""
     from xlmeta_lab.data.roles import shared_sentences
-    from xlmeta_lab.experiments.protocol import check_support_and_tests
+    from xlmeta_lab.experiments.protocol.run import check_support_and_tests
 
     test = [Example("le chat dort .", "science/technology", 7, "fr"), Example("il pleut .", "travel", 8, "fr")]
     support = [Example("le chat dort encore .", "science/technology", 7, "fr")]

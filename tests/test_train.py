@@ -14,10 +14,10 @@ from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.episodes.encoders import encode_sentences
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import stack_sets
-from xlmeta_lab.experiments.adapt import finetune, finetune_batch
-from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
+from xlmeta_lab.experiments.adaptation.finetune import finetune, finetune_batch
 from xlmeta_lab.experiments.config import TrainConfig, sentence_passes_per_step, total_steps
-from xlmeta_lab.experiments.training import TrainingDiverged, train
+from xlmeta_lab.experiments.training.checkpoints import CheckpointMismatch, load_checkpoint
+from xlmeta_lab.experiments.training.loop import TrainingDiverged, train
 from xlmeta_lab.models.backbones import new_tagger, tagger_config
 
 SMALL = TrainConfig(

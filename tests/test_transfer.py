@@ -15,9 +15,10 @@ from torch import nn
 from xlmeta_lab.data import roles
 from xlmeta_lab.data import similarity as sim
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.experiments import savings, stats
+from xlmeta_lab.experiments.protocol import stats
+from xlmeta_lab.experiments.studies import savings
 from xlmeta_lab.meta import alignment, meta_gradient
-from xlmeta_lab.teaching import transfer_report as report
+from xlmeta_lab.teaching.reports import transfer as report
 
 
 def test_every_source_language_trains_on_dev_and_test_and_french_is_never_a_source() -> None:
@@ -373,7 +374,7 @@ def test_the_savings_plot_keeps_the_zero_step_point_a_log_axis_would_drop() -> N
     import matplotlib
 
     matplotlib.use("Agg")
-    from xlmeta_lab.teaching.transfer_plots import plot_savings_curves
+    from xlmeta_lab.teaching.plots.transfer import plot_savings_curves
 
     rows = [
         *curve_rows("scratch", 0, 0, {(20, 0): 0.3, (20, 5): 0.5, (20, 50): 0.7}),
@@ -391,7 +392,7 @@ def test_the_savings_plot_keeps_the_zero_step_point_a_log_axis_would_drop() -> N
 
 def test_notebook_03_profile_names_the_context_layer_and_a_budget_grid_past_the_reference_budgets() -> None:
     from xlmeta_lab.experiments.config import train_config_from_settings
-    from xlmeta_lab.experiments.udpos import UD_KEYS
+    from xlmeta_lab.experiments.studies.udpos import UD_KEYS
     from xlmeta_lab.teaching.profiles import profile_settings
 
     for profile in ("quick", "full"):
@@ -405,7 +406,7 @@ def test_notebook_03_profile_names_the_context_layer_and_a_budget_grid_past_the_
 def test_a_bilstm_tagger_meta_trains_on_the_loop_path() -> None:
     from xlmeta_lab.data.toy import make_toy_languages
     from xlmeta_lab.experiments.config import TrainConfig
-    from xlmeta_lab.experiments.training import train
+    from xlmeta_lab.experiments.training.loop import train
 
     languages = make_toy_languages(40, languages=("en", "es"), seed=0)
     for method in ("maml", "joint"):

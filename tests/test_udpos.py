@@ -13,10 +13,10 @@ from xlmeta_lab.data.roles import assert_no_test_leakage, training_tasks
 from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments import udpos
-from xlmeta_lab.experiments.checkpoints import CheckpointMismatch, load_checkpoint
+from xlmeta_lab.experiments.adaptation.scoring import counts_over, per_tag_accuracy
 from xlmeta_lab.experiments.results import read_results
-from xlmeta_lab.experiments.scoring import counts_over, per_tag_accuracy
+from xlmeta_lab.experiments.studies import udpos
+from xlmeta_lab.experiments.training.checkpoints import CheckpointMismatch, load_checkpoint
 from xlmeta_lab.models.backbones import new_tagger, tagger_config
 from xlmeta_lab.teaching.profiles import profile_settings
 
@@ -141,7 +141,7 @@ def test_train_command_runs_the_ud_task(
 
 def test_each_model_and_context_gets_its_own_run_folder() -> None:
     """Switching 03 to a BiLSTM context (or an encoder) must not resume the conv tagger's checkpoints."""
-    from xlmeta_lab.experiments import udpos
+    from xlmeta_lab.experiments.studies import udpos
 
     names = {
         udpos.run_name("quick", 0),

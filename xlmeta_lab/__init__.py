@@ -14,7 +14,7 @@ def __getattr__(name: str) -> object:
     """``from xlmeta_lab import load_tagger`` (PEP 562): torch is imported when the tagger is asked for, so the
     command line starts without it."""
     if name == "load_tagger":
-        from xlmeta_lab.experiments.deploy import load_tagger
+        from xlmeta_lab.experiments.deployment.adapted_tagger import load_tagger
 
         return load_tagger
     raise AttributeError(f"module 'xlmeta_lab' has no attribute {name!r}")

@@ -4,7 +4,7 @@ import os
 import sys
 
 from xlmeta_lab.cli.main import main
-from xlmeta_lab.experiments.launch import launched
+from xlmeta_lab.experiments.training.launch import launched
 
 code = main()
 if launched():

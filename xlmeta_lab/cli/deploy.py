@@ -48,7 +48,7 @@ def add_deploy_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def run_adapt(args: argparse.Namespace) -> int:
     """Adapt, save, and say what was chosen."""
-    from xlmeta_lab.experiments.deploy import adapt_checkpoint, check_model_folder
+    from xlmeta_lab.experiments.deployment.adapted_tagger import adapt_checkpoint, check_model_folder
 
     check_model_folder(args.out, overwrite=args.overwrite)  # before any time is spent
     tagger = adapt_checkpoint(args.init, args.support, fewshot_config(args))
@@ -65,7 +65,7 @@ def run_adapt(args: argparse.Namespace) -> int:
 def run_tag(args: argparse.Namespace) -> int:
     """Tag every sentence of the input; CoNLL-U to standard output."""
     from xlmeta_lab.data.untagged import fill_upos, read_untagged, to_conllu, words_of
-    from xlmeta_lab.experiments.deploy import load_tagger
+    from xlmeta_lab.experiments.deployment.adapted_tagger import load_tagger
 
     tagger = load_tagger(args.model)  # a bad folder fails before standard input is waited for
     text, name = _read_input(args.input)

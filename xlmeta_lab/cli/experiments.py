@@ -61,7 +61,7 @@ def _setup(
     ``model``: ``None`` (or ``char-cnn``) for the model trained from scratch, else a Hugging Face
     encoder's name or folder (``ud-pos`` and ``sib200``). ``languages``: sib200's training languages.
     """
-    from xlmeta_lab.experiments import sib200, toy, udpos
+    from xlmeta_lab.experiments.studies import sib200, toy, udpos
 
     model = model or udpos.WORD_TAGGER
     if task == "toy":
@@ -209,12 +209,12 @@ def fewshot_config(args: argparse.Namespace) -> FewShotConfig:
 def run_train(args: argparse.Namespace) -> int:
     """Train one initialisation on the task's en + es data with the profile's settings.
 
-    ``--nproc N`` starts N processes of this same command (:func:`~xlmeta_lab.experiments.launch.launch_local`),
+    ``--nproc N`` starts N processes of this same command (:func:`~xlmeta_lab.experiments.training.launch.launch_local`),
     which join one process group; under ``torchrun`` the command joins the group torchrun started.
     """
-    from xlmeta_lab.experiments.launch import is_local_leader, launch_local, launched, process_group
-    from xlmeta_lab.experiments.run_folder import claimed_run_folder
-    from xlmeta_lab.experiments.training import TrainingDiverged, train
+    from xlmeta_lab.experiments.training.launch import is_local_leader, launch_local, launched, process_group
+    from xlmeta_lab.experiments.training.loop import TrainingDiverged, train
+    from xlmeta_lab.experiments.training.run_folder import claimed_run_folder
     from xlmeta_lab.meta import resolve_device
     from xlmeta_lab.meta.distributed import rank_and_world
 
@@ -261,17 +261,17 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """The few-shot protocol on French for one checkpoint, next to an untrained tagger (scratch)."""
-    from xlmeta_lab.experiments.checkpoints import (
+    from xlmeta_lab.experiments.deployment.fewshot import checkpoint_condition
+    from xlmeta_lab.experiments.protocol.results import write_protocol_results
+    from xlmeta_lab.experiments.protocol.run import check_support_and_tests, run_protocol
+    from xlmeta_lab.experiments.studies.conditions import train_conditions
+    from xlmeta_lab.experiments.training.checkpoints import (
         CheckpointMismatch,
         asked_otherwise,
         load_checkpoint,
         user_settings,
     )
-    from xlmeta_lab.experiments.conditions import train_conditions
-    from xlmeta_lab.experiments.fewshot import checkpoint_condition
-    from xlmeta_lab.experiments.protocol import check_support_and_tests, run_protocol
-    from xlmeta_lab.experiments.protocol_results import write_protocol_results
-    from xlmeta_lab.teaching.report import describe_difference
+    from xlmeta_lab.teaching.reports.wording import describe_difference
 
     languages = _languages(args)
     checkpoint = load_checkpoint(args.init)
@@ -329,7 +329,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_fewshot(args: argparse.Namespace) -> int:
     """Adapt a checkpoint to K sentences of any UD treebank; print token accuracy with its 95% CI."""
-    from xlmeta_lab.experiments import fewshot
+    from xlmeta_lab.experiments.deployment import fewshot
 
     report = fewshot.fewshot_from_files(args.init, args.support, args.test, fewshot_config(args))
     print(report.describe())

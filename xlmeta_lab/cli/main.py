@@ -67,7 +67,7 @@ def _workbook(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from xlmeta_lab.experiments.bench import run_benchmark
+    from xlmeta_lab.experiments.bench.engine import run_benchmark
     from xlmeta_lab.meta import resolve_device
 
     try:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, DataError) as error:
         if args.debug:
             raise
-        from xlmeta_lab.experiments.launch import is_local_leader
+        from xlmeta_lab.experiments.training.launch import is_local_leader
 
         if is_local_leader():
             print(f"error: {error}", file=sys.stderr)

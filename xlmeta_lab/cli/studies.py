@@ -48,8 +48,8 @@ def add_study_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_tagger_study(args: argparse.Namespace) -> int:
-    from xlmeta_lab.experiments.tagger_study import tagger_study
-    from xlmeta_lab.experiments.udpos import NOTEBOOK
+    from xlmeta_lab.experiments.studies.tagger_study import tagger_study
+    from xlmeta_lab.experiments.studies.udpos import NOTEBOOK
     from xlmeta_lab.teaching.profiles import profile_settings
 
     settings = profile_settings(NOTEBOOK, args.profile)

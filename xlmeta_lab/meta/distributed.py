@@ -13,7 +13,7 @@ broadcast: nothing but one flat gradient buffer crosses the network per meta-ste
 
 Without a process group (or with one process) every function here is the single-process engine, unchanged.
 The process group itself (``torchrun``, ``init_process_group``) is the caller's: see
-:mod:`xlmeta_lab.experiments.launch`.
+:mod:`xlmeta_lab.experiments.training.launch`.
 """
 
 from __future__ import annotations

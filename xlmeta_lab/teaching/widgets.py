@@ -20,11 +20,11 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from xlmeta_lab.experiments.conditions import train_conditions
 from xlmeta_lab.experiments.methods import META_METHODS
-from xlmeta_lab.experiments.protocol import run_protocol
-from xlmeta_lab.experiments.toy import toy_setup
-from xlmeta_lab.teaching.plots import colour_of
+from xlmeta_lab.experiments.protocol.run import run_protocol
+from xlmeta_lab.experiments.studies.conditions import train_conditions
+from xlmeta_lab.experiments.studies.toy import toy_setup
+from xlmeta_lab.teaching.plots.protocol import colour_of
 
 #: Small settings: one click should take seconds on two CPU cores.
 EXPLORER_SETTINGS: dict[str, Any] = {

@@ -3,8 +3,8 @@ and fine-tuning an initialisation on K sentences by hand.
 
 Each checker builds its own small problem (hand-made sentences, or a few seeded toy languages; no data files)
 and compares with the package's own code: :func:`xlmeta_lab.data.toy.form_overlap`,
-:class:`xlmeta_lab.episodes.samplers.TaggingEpisodeSampler`, :func:`xlmeta_lab.experiments.scoring.count_correct`
-and :func:`xlmeta_lab.experiments.adapt.finetune`. Every check takes well under a second.
+:class:`xlmeta_lab.episodes.samplers.TaggingEpisodeSampler`, :func:`xlmeta_lab.experiments.adaptation.scoring.count_correct`
+and :func:`xlmeta_lab.experiments.adaptation.finetune.finetune`. Every check takes well under a second.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from xlmeta_lab.episodes.encoders import WordCharEncoder
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled
 from xlmeta_lab.episodes.vocab import Vocab
-from xlmeta_lab.experiments.adapt import finetune
-from xlmeta_lab.experiments.scoring import count_correct
+from xlmeta_lab.experiments.adaptation.finetune import finetune
+from xlmeta_lab.experiments.adaptation.scoring import count_correct
 from xlmeta_lab.meta import call_model
 from xlmeta_lab.models.backbones import new_tagger
 from xlmeta_lab.models.tagger import TaggerConfig, tagging_loss
@@ -264,7 +264,7 @@ def check_sample_episode(answer: Callable[..., tuple]) -> str:
 
 def token_accuracy(predicted: Tensor, gold: Tensor) -> float:
     """Share of real words (gold != -100) whose predicted tag id is the gold one: the package's
-    :func:`xlmeta_lab.experiments.scoring.count_correct`, as a share."""
+    :func:`xlmeta_lab.experiments.adaptation.scoring.count_correct`, as a share."""
     correct, total = count_correct(predicted, gold)
     return correct / total
 
@@ -324,7 +324,7 @@ def check_token_accuracy(answer: Callable[..., float]) -> str:
             rtol=1e-6,
             atol=1e-9,
         )
-    return f"{result}, against xlmeta_lab.experiments.scoring.count_correct, on padded 2-D and flat 1-D tags"
+    return f"{result}, against xlmeta_lab.experiments.adaptation.scoring.count_correct, on padded 2-D and flat 1-D tags"
 
 
 # -- exercise 4: fine-tuning by hand ----------------------------------------------------------------------
@@ -332,7 +332,7 @@ def check_token_accuracy(answer: Callable[..., float]) -> str:
 
 def finetune_by_hand(model: nn.Module, support: Labeled, lr: float, steps: int) -> dict[str, Tensor]:
     """``steps`` plain SGD steps of size ``lr`` on the support set's tagging loss, from a copy of the model's
-    weights: the package's :func:`xlmeta_lab.experiments.adapt.finetune`, which the protocol uses."""
+    weights: the package's :func:`xlmeta_lab.experiments.adaptation.finetune.finetune`, which the protocol uses."""
     return finetune(model, support, lr=lr, steps=steps)
 
 
@@ -414,4 +414,4 @@ def check_finetune_by_hand(answer: Callable[..., dict[str, Tensor]]) -> str:
             f"{failure}. Fine-tuning here is plain SGD on the whole support set with tagging_loss (the mean over "
             "real words): no optimiser state (Adam, momentum), no mini-batches, no dropout"
         ) from None
-    return f"{result}, against xlmeta_lab.experiments.adapt.finetune ({steps} steps on 5 toy sentences)"
+    return f"{result}, against xlmeta_lab.experiments.adaptation.finetune.finetune ({steps} steps on 5 toy sentences)"

@@ -2,8 +2,8 @@
 with its 95% interval, and per-tag accuracy from gold and predicted tags.
 
 The checkers pass small made-up tables and tensors in (no data files, well under a second each) and compare
-with the package's own code: :func:`xlmeta_lab.experiments.protocol_results.best_budget`,
-:func:`xlmeta_lab.experiments.stats.paired_difference` and :func:`xlmeta_lab.experiments.scoring.tag_counts`.
+with the package's own code: :func:`xlmeta_lab.experiments.protocol.results.best_budget`,
+:func:`xlmeta_lab.experiments.protocol.stats.paired_difference` and :func:`xlmeta_lab.experiments.adaptation.scoring.tag_counts`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from torch import Tensor
 
 from xlmeta_lab.data.ud import UPOS_TAGS
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX
-from xlmeta_lab.experiments.protocol_results import best_budget
-from xlmeta_lab.experiments.scoring import tag_counts
-from xlmeta_lab.experiments.stats import mean_ci, paired_difference, t_quantile_975
+from xlmeta_lab.experiments.adaptation.scoring import tag_counts
+from xlmeta_lab.experiments.protocol.results import best_budget
+from xlmeta_lab.experiments.protocol.stats import mean_ci, paired_difference, t_quantile_975
 from xlmeta_lab.teaching.exercises.core import ExerciseFailed, as_numbers, compare_tensors, exercise
 
 Grid = Mapping[tuple[float, int], Sequence[float]]
@@ -29,7 +29,7 @@ Grid = Mapping[tuple[float, int], Sequence[float]]
 
 def pick_budget(scores: Mapping[str, Grid]) -> tuple[float, int]:
     """The ``(lr, steps)`` the protocol fine-tunes with: the best mean accuracy over draws on the French
-    *holdout*, ties to the smaller lr, then fewer steps (:func:`xlmeta_lab.experiments.protocol_results.best_budget`).
+    *holdout*, ties to the smaller lr, then fewer steps (:func:`xlmeta_lab.experiments.protocol.results.best_budget`).
     The test sets' scores are there to be ignored."""
     return best_budget(scores["holdout"])
 
@@ -135,7 +135,7 @@ def paired_difference_ci(
     accuracy: Mapping[tuple[int, int], float], baseline: Mapping[tuple[int, int], float]
 ) -> tuple[float, float, float]:
     """``(mean, low, high)`` of ``accuracy[u] - baseline[u]`` over the (seed, draw) units both have, with the
-    95% t-interval: :func:`xlmeta_lab.experiments.stats.paired_difference`."""
+    95% t-interval: :func:`xlmeta_lab.experiments.protocol.stats.paired_difference`."""
     interval = paired_difference(accuracy, baseline)
     return interval.mean, interval.low, interval.high
 
@@ -223,7 +223,7 @@ def check_paired_difference(answer: Callable[..., tuple[float, float, float]]) -
                     f"{reference.half_width:.5f}): t_quantile_975(n - 1) * stdev(differences) / sqrt(n)"
                 ) from None
             raise
-    return f"{result}, against xlmeta_lab.experiments.stats.paired_difference"
+    return f"{result}, against xlmeta_lab.experiments.protocol.stats.paired_difference"
 
 
 # -- exercise 3: per-tag accuracy --------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def per_tag_counts(
     predicted: Tensor, gold: Tensor, tags: Sequence[str] = UPOS_TAGS
 ) -> dict[str, tuple[int, int]]:
     """``{tag: (correct, total)}``, words grouped by their gold tag, padding (-100) left out, only tags that
-    occur: :func:`xlmeta_lab.experiments.scoring.tag_counts`."""
+    occur: :func:`xlmeta_lab.experiments.adaptation.scoring.tag_counts`."""
     return tag_counts(predicted, gold, tags)
 
 
@@ -324,4 +324,4 @@ def check_per_tag_counts(answer: Callable[..., dict]) -> str:
             raise ExerciseFailed(
                 f"on the {shape} input the counts differ, first at {_first_difference(got, expected)}"
             )
-    return f"{len(expected)} tags match xlmeta_lab.experiments.scoring.tag_counts, on padded 2-D and flat 1-D tags"
+    return f"{len(expected)} tags match xlmeta_lab.experiments.adaptation.scoring.tag_counts, on padded 2-D and flat 1-D tags"

@@ -1,0 +1,95 @@
+"""The conditions of an experiment: one trained initialisation per method and seed, plus scratch.
+
+Every run builds its vocabulary from the same training split, so all conditions share one architecture and
+vocabulary and differ only in how their weights were learned; the few-shot protocol then evaluates them on
+paired draws. Each trained model goes back to the CPU when its run ends, and the protocol brings it to the device
+only while it uses it: the device holds one model, not one per method and seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes.encoders import SentenceEncoder
+from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.experiments.config import TrainConfig
+from xlmeta_lab.experiments.methods import METHODS
+from xlmeta_lab.experiments.protocol.run import Condition
+from xlmeta_lab.experiments.training.loop import TrainResult, split_validation, train
+from xlmeta_lab.meta import resolve_device
+from xlmeta_lab.models.backbones import Backbone, vocab_of
+from xlmeta_lab.models.registry import backbone_for
+
+
+@dataclass
+class TrainedConditions:
+    """Conditions ready for :func:`~xlmeta_lab.experiments.protocol.run.run_protocol`, the training runs behind them, and their shared backbone."""
+
+    conditions: list[Condition]
+    runs: dict[str, list[TrainResult]]
+    backbone: Backbone
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        """What :func:`run_protocol` needs to encode French for these conditions."""
+        return self.backbone.encoder
+
+    @property
+    def vocab(self) -> Vocab | None:
+        """The word tagger's vocabulary (``None`` for a Hugging Face encoder)."""
+        return vocab_of(self.backbone)
+
+
+def train_conditions(
+    languages: Mapping[str, Sequence[Sentence]],
+    base: TrainConfig,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    scratch: bool = True,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+    device: str | torch.device = "cpu",
+) -> TrainedConditions:
+    """Train one initialisation per method and seed on ``languages``, plus the untrained ``scratch`` model.
+
+    Every run builds its vocabulary from the same training split, so all conditions (scratch included)
+    share one architecture and vocabulary and differ only in how their weights were learned. With
+    ``base.encoder`` set, every condition starts from that pretrained encoder, and scratch is the encoder
+    with a fresh head: no en/es tagging at all. Training runs on ``device``; the models are then kept on the
+    CPU and their conditions name ``device``, where the protocol fine-tunes and scores them one at a time.
+    """
+    device = resolve_device(device)
+    runs: dict[str, list[TrainResult]] = {method: [] for method in methods}
+    for method in methods:
+        for seed in seeds:
+            result = train(
+                languages,
+                replace(base, method=method, seed=seed),
+                Path(out_dir) / f"{method}-seed{seed}" if out_dir is not None else None,
+                resume=out_dir is not None,
+                progress=progress,
+                device=device,
+            )
+            result.model.cpu()  # off the device before the next run; the protocol brings it back
+            runs[method].append(result)
+    backbones = [r.backbone for rs in runs.values() for r in rs]
+    if any(b != backbones[0] for b in backbones):
+        raise RuntimeError("runs built different vocabularies; train them on the same languages")
+    if backbones:
+        backbone = backbones[0]
+    else:  # only scratch: build the backbone as train() would
+        backbone = backbone_for(base, split_validation(languages, base.val_fraction, base.data_seed)[0])
+    conditions = []
+    if scratch:
+        models = [backbone.new_model(s).eval() for s in seeds]
+        conditions.append(Condition("scratch", models, list(seeds), device=device))
+    conditions += [
+        Condition(m, [r.model for r in rs], list(seeds), METHODS[m].adapt, device) for m, rs in runs.items()
+    ]
+    return TrainedConditions(conditions, runs, backbone)
