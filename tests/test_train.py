@@ -108,13 +108,41 @@ def test_checkpoint_from_another_config_is_refused(languages: dict, tmp_path: Pa
 
 
 def test_joint_baseline_spends_the_same_sentence_passes_as_maml() -> None:
-    for inner_steps in (1, 3):
-        maml = replace(SMALL, method="maml", inner_steps=inner_steps)
-        joint = replace(maml, method="joint")
-        maml_passes = total_steps(maml) * sentence_passes_per_step(maml)
-        joint_passes = total_steps(joint) * sentence_passes_per_step(joint)
-        assert maml_passes <= joint_passes < maml_passes + sentence_passes_per_step(joint)
-    assert total_steps(replace(SMALL, method="joint")) == SMALL.steps  # inner_steps=1: same steps
+    """Counted by hand for SMALL (2 tasks of 3 support + 4 query sentences): MAML with s inner steps passes
+    2 * (3s + 4) sentences a step, joint 2 * 7 = 14, Reptile 2 * 7s; joint takes ceil(steps * MAML's / 14)."""
+    maml = replace(SMALL, method="maml")
+    assert [sentence_passes_per_step(replace(maml, inner_steps=s)) for s in (1, 3)] == [14, 26]
+    assert sentence_passes_per_step(replace(maml, method="joint", inner_steps=3)) == 14
+    assert sentence_passes_per_step(replace(maml, method="reptile", inner_steps=3)) == 42
+    topics = replace(maml, task="topic", n_way=7, inner_steps=3)  # sizes count sentences per topic
+    assert sentence_passes_per_step(topics) == 182  # 7 * 2 * (3 * 3 + 4)
+    assert sentence_passes_per_step(replace(topics, method="joint")) == 98  # 7 * 2 * 7
+    assert total_steps(replace(SMALL, method="joint")) == 6  # one inner step: the same 14 passes a step
+    assert total_steps(replace(SMALL, method="joint", inner_steps=3)) == 12  # ceil(6 * 26 / 14) = ceil(11.1)
+    assert total_steps(replace(SMALL, method="joint", inner_steps=3, steps=100)) == 186  # ceil(185.7)
+    assert total_steps(replace(topics, method="joint")) == 12
+    for method in ("maml", "fomaml", "reptile", "anil"):
+        assert total_steps(replace(SMALL, method=method, inner_steps=3)) == 6
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_finetune_is_plain_sgd_on_the_support_set(languages: dict, steps: int) -> None:
+    """Against a float64 loop written by hand (its own cross-entropy, ``w - lr * grad``), to 1e-12: an
+    off-by-one in the steps, a wrong sign or scale, a loss over padding, or a step on other weights shows."""
+    from oracles import sgd_by_hand
+
+    from xlmeta_lab.episodes.vocab import Vocab
+
+    vocab = Vocab.build(languages["en"] + languages["es"])
+    model = new_tagger(tagger_config(SMALL, vocab), seed=0).double()
+    support = encode_sentences(languages["es"][:5], vocab, 14, 8)
+    expected = sgd_by_hand(model, support.x, support.y, lr=0.2, steps=steps)
+    adapted = finetune(model, support, lr=0.2, steps=steps)
+    assert adapted.keys() == expected.keys()
+    for name, value in expected.items():
+        torch.testing.assert_close(adapted[name], value, rtol=0, atol=1e-12, msg=name)
+    moved = max(float((expected[n] - p.detach()).abs().max()) for n, p in model.named_parameters())
+    assert moved > 1e-3  # the steps moved the weights, so the comparison could fail
 
 
 def test_finetune_batch_vmap_equals_loop_and_single_finetune(languages: dict) -> None:
