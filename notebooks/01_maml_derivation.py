@@ -37,9 +37,10 @@
 #
 # **Prerequisites**: gradients and the chain rule; PyTorch tensors and `torch.autograd.grad`. No data to download.
 #
-# **Run time** (measured with papermill on 2 CPU cores, one torch thread, kernel start included): `quick` about
-# 10 seconds, `full` about 35 seconds; not measured on a GPU (nothing here needs one). `PROFILE = "auto"` picks
-# `full` on a GPU and `quick` on a CPU.
+# **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
+# machines in the README): `quick` 7 s on CPU; `full` 35 s on CPU; not measured on a GPU. `PROFILE = "auto"` runs the
+# largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never starts
+# `full` (set `PROFILE = "full"` for that).
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one

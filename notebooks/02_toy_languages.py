@@ -50,9 +50,10 @@
 # **Prerequisites**: notebook 01 (the inner step, first-order MAML, Reptile); Python sets and dicts; PyTorch tensors.
 # No data to download: the languages are generated.
 #
-# **Run time** (measured with papermill on this project's 2 CPU cores, shared with other work): `quick` 25 s, its
-# student copy 28 s (up to 46 s when the cores were busy); `full` not measured. `PROFILE = "auto"` picks `full` on a
-# GPU and `quick` on a CPU.
+# **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
+# machines in the README): `quick` 22 s on CPU; `full` not measured; not measured on a GPU. `PROFILE = "auto"` runs
+# the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never
+# starts `full` (set `PROFILE = "full"` for that).
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one checks your

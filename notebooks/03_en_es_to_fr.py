@@ -48,11 +48,14 @@
 # **Prerequisites**: notebooks 01 and 02 (episodes, the few-shot protocol, paired differences). The data: UD
 # treebanks, downloaded on first use and checked against pinned sha256s, or read from `XLMETA_DATA` offline.
 #
-# **Run time** (measured with papermill on this project's 2 CPU cores, shared with other work): `quick` 46 s, its
-# student copy 38 s (up to 68 s when the cores were busy); `full` about 3.5 h of one-thread CPU time (training 20 min,
-# scoring about 2.5 h, most of it K = 50 at 400 fine-tuning steps), the committed reference run
-# (`results/reference/README.md`; a run stopped midway resumes from its checkpoints and protocol cache); on a GPU,
-# and with a Hugging Face encoder (`MODEL`), not measured. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
+# **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
+# machines in the README): `quick` 20 s on CPU; `full` about 3.5 h (estimated) on CPU (one-thread CPU time of the
+# committed reference run: training 20 min, scoring about 2.5 h; a stopped run resumes from its checkpoints and
+# protocol cache); not measured on a GPU. `PROFILE = "auto"` runs the largest profile measured on your kind of
+# hardware to finish within 10 min and prints its estimate; it never starts `full` (set `PROFILE = "full"` for that).
+#
+# The committed `full` run is described in `results/reference/README.md`; with a Hugging Face encoder (`MODEL`) no run
+# time has been measured.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one checks your

@@ -34,9 +34,12 @@
 #
 # **Prerequisites**: notebook 01 (the MAML loop) and notebook 03 (the conditions and the paired protocol).
 #
-# **Run time** (measured with `papermill` on 2 CPU cores, one thread): `quick` about 2 minutes (1.5 to 2); `full` 31
-# minutes end to end, with another job on the second core (its reference run is committed: a `quick` run prints it
-# in section 7). On a GPU it is much shorter. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU.
+# **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
+# machines in the README): `quick` 33 s on CPU; `full` 31 min on CPU (end to end; the committed reference run); not
+# measured on a GPU. `PROFILE = "auto"` runs the largest profile measured on your kind of hardware to finish within 10
+# min and prints its estimate; it never starts `full` (set `PROFILE = "full"` for that).
+#
+# Its `full` reference run is committed: a `quick` run prints it in section 7.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write, and the cell after each checks your

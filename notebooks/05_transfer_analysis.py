@@ -42,12 +42,14 @@
 # holdout, intervals over seeds × draws). Data: the UD treebanks of `data/README.md` (found through `XLMETA_DATA` or
 # downloaded once); URIEL+ optional (`pip install 'xlmeta-lab[analysis]'`).
 #
-# **Run time** (measured, papermill, 2 shared CPU cores, 1 thread): `quick` about 1 minute (57 s, as long again for
-# the student copy); `full`, the committed reference run (`results/reference/README.md`), 5 to 6 hours of one-thread
-# CPU time (84 training runs of 300 outer steps, then the protocol, about 12 minutes per source set; then alignment;
-# the savings curves alone took about an hour), resumable from its checkpoints and its protocol and savings caches;
-# far less on a GPU. `PROFILE = "auto"` picks `full` on a GPU and `quick` on a CPU. `quick` proves the code path:
-# 1 seed × 2 draws give no intervals and no verdicts, only numbers.
+# **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
+# machines in the README): `quick` 58 s on CPU; `full` about 5.5 h (estimated) on CPU (5 to 6 h of one-thread CPU
+# time; the committed reference run, resumable from its checkpoints and caches); not measured on a GPU. `PROFILE =
+# "auto"` runs the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate;
+# it never starts `full` (set `PROFILE = "full"` for that).
+#
+# `quick` proves the code path: 1 seed × 2 draws give no intervals and no verdicts, only numbers. The committed `full`
+# run is described in `results/reference/README.md`.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write, and the cell after each one checks

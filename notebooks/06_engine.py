@@ -35,8 +35,12 @@
 #
 # **Prerequisites**: notebook 01 (the meta-gradient, and the loop you wrote by hand); PyTorch modules. No data.
 #
-# **Run time** (measured with papermill on 2 CPU cores, kernel start included): `quick` about 20 seconds, `full`
-# not measured (it times more repeats: a few minutes). On a GPU the memory rows become CUDA allocator statistics.
+# **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
+# machines in the README): `quick` 15 s on CPU; `full` not measured; not measured on a GPU. `PROFILE = "auto"` runs
+# the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never
+# starts `full` (set `PROFILE = "full"` for that).
+#
+# On a GPU the memory rows become CUDA allocator statistics.
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. **Predict, then run** prompts ask

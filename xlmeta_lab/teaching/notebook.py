@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import torch
 
 from xlmeta_lab.meta import resolve_device
 from xlmeta_lab.teaching.profiles import PROFILE_NAMES, profile_settings
+from xlmeta_lab.teaching.timings import (
+    DEFAULT_LIMIT_S,
+    AutoChoice,
+    choose_profile,
+    format_duration,
+    hardware_kind,
+    load_timings,
+    measured,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -22,7 +33,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-#: The parameters cell's default: the real numbers where there is a GPU, a minutes-long run where there is not.
+#: The parameters cell's default: the largest profile measured to fit the time at hand on this hardware.
 AUTO_PROFILE = "auto"
 
 
@@ -37,31 +48,43 @@ def check_parameters(notebook: str, profile: object, seed: object, device: objec
         raise ValueError(f"DEVICE={device!r} must be 'auto', 'cpu', 'cuda' (or 'cuda:N') or 'mps'")
 
 
-def resolve_profile(profile: str, device: torch.device) -> str:
-    """``"auto"`` is ``full`` on a GPU (minutes there) and ``quick`` on a CPU (``full`` takes up to hours)."""
+def resolve_profile(
+    notebook: str, profile: str, device: torch.device, *, limit_s: float = DEFAULT_LIMIT_S
+) -> AutoChoice:
+    """The profile to run and why: a named profile as asked, ``"auto"`` by the run times measured on this kind of
+    hardware (:func:`xlmeta_lab.teaching.timings.choose_profile`: never ``full``, never a profile untimed here)."""
+    kind = hardware_kind(device.type)
     if profile != AUTO_PROFILE:
-        return profile
-    return "full" if device.type == "cuda" else "quick"
+        timing = measured(load_timings(), notebook, profile, kind)
+        estimate = None if timing is None else timing.seconds
+        where = kind.upper()
+        known = (
+            f"about {format_duration(timing.seconds)} measured on {where}"
+            if timing
+            else f"not timed on {where}"
+        )
+        return AutoChoice(profile, kind, limit_s, estimate, f"PROFILE={profile!r} as asked: {known}")
+    return choose_profile(notebook, kind, limit_s=limit_s)
 
 
 def start_notebook(
     notebook: str, profile: str, seed: int, device: str = "auto"
 ) -> tuple[str, MappingProxyType, torch.device]:
     """Check the parameters cell, seed everything, pick the device and the profile, print the run's identity;
-    returns ``(profile, settings, device)`` with ``profile`` resolved (``"auto"`` becomes ``quick`` or
-    ``full``). A bad parameter (e.g. ``papermill -p SEED notanint``) is refused here, naming the parameter and
+    returns ``(profile, settings, device)`` with ``profile`` resolved (``"auto"``: see :func:`resolve_profile`),
+    and prints the run time measured for it on this hardware. A bad parameter (e.g. ``papermill -p SEED notanint``) is refused here, naming the parameter and
     what it accepts, rather than failing deep inside numpy or torch."""
     check_parameters(notebook, profile, seed, device)
     seed_everything(seed)
     resolved = resolve_device(device)
-    chosen = resolve_profile(profile, resolved)
+    choice = resolve_profile(notebook, profile, resolved)
+    chosen = choice.profile
     settings = profile_settings(notebook, chosen)
     threads = torch.get_num_threads()
-    why = f' (PROFILE="auto" on {resolved.type.upper()})' if profile == AUTO_PROFILE else ""
     print(
-        f"{notebook}: profile={chosen}{why} seed={seed} device={resolved} torch={torch.__version__} "
-        f"threads={threads}"
+        f"{notebook}: profile={chosen} seed={seed} device={resolved} torch={torch.__version__} threads={threads}"
     )
+    print(choice.explanation)
     print("settings:", ", ".join(f"{k}={v}" for k, v in settings.items()))
     if os.environ.get("XLMETA_DATA"):
         print(f"data folder (XLMETA_DATA): {os.environ['XLMETA_DATA']}")
@@ -78,6 +101,18 @@ def report_key_result(text: str) -> None:
     print(f"{KEY_RESULT_MARKER} {text}")
 
 
+def key_result_in(notebook: Mapping[str, Any]) -> str:
+    """The last headline an executed notebook (an ``nbformat`` node) printed with :func:`report_key_result`,
+    or '' when it printed none."""
+    found = ""
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith(KEY_RESULT_MARKER):
+                    found = line[len(KEY_RESULT_MARKER) :].strip()
+    return found
+
+
 #: Where notebooks write ``results/`` and ``checkpoints/`` instead of the repository, when set.
 ENV_OUTPUT = "XLMETA_OUTPUT"
 
@@ -86,9 +121,12 @@ def repository_dir() -> Path:
     """The checkout a notebook runs from.
 
     Notebooks run inside ``notebooks/`` (``jupyter lab notebooks/``, and papermill's working folder), so
-    the repository is one level up; run elsewhere, it is the working folder.
+    the repository is one level up, and two from the committed student copies in ``notebooks/student/``; run
+    elsewhere, it is the working folder.
     """
     here = Path.cwd()
+    if here.name == "student" and here.parent.name == "notebooks":
+        return here.parent.parent
     return here.parent if here.name == "notebooks" else here
 
 

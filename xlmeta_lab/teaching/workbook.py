@@ -14,6 +14,7 @@ ended (passed or failed); an interrupted run leaves the last complete copy in pl
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from xlmeta_lab.data.roles import TRANSFER_EXPERIMENT_FILES, UD_EXPERIMENT_FILES
 from xlmeta_lab.data.sib200 import TRAINING_LANGUAGES
 from xlmeta_lab.data.sources import resolve_all
 from xlmeta_lab.experiments.progress import ENV_PLAIN
-from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
+from xlmeta_lab.teaching.notebook import key_result_in
 
 DEFAULT_KERNEL = "python3"
 #: The registered data files each notebook reads (notebooks that read none are absent).
@@ -89,14 +90,7 @@ def find_notebooks_dir(explicit: Path | None = None) -> Path:
 
 def key_result_of(executed: Path) -> str:
     """The last line a notebook printed after the key-result marker, or '' if it printed none."""
-    found = ""
-    for cell in nbformat.read(executed, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            text = output.get("text", "")
-            for line in text.splitlines():
-                if line.startswith(KEY_RESULT_MARKER):
-                    found = line[len(KEY_RESULT_MARKER) :].strip()
-    return found
+    return key_result_in(nbformat.read(executed, as_version=4))
 
 
 def select_notebooks(folder: Path, selection: list[str] | None) -> list[Path]:
@@ -111,18 +105,41 @@ def select_notebooks(folder: Path, selection: list[str] | None) -> list[Path]:
     return notebooks
 
 
+#: Where the committed student copies live, relative to the repository; their Colab badges open them there.
+STUDENT_DIR = Path("notebooks") / "student"
+_BADGE = re.compile(
+    r"(https://colab\.research\.google\.com/github/[^)\s]+/blob/[^/)\s]+/)notebooks/([^)\s]+\.ipynb)"
+)
+
+
+def point_badge_at_student_copy(path: Path) -> None:
+    """Make the Colab badge of the copy at ``path`` open the committed student copy, not the solutions."""
+    notebook = nbformat.read(path, as_version=4)
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.cell_type != "markdown" or not _BADGE.search(first.source):
+        raise ValueError(f"{path}: its first cell has no Colab badge to point at the student copy")
+    first.source = _BADGE.sub(lambda m: f"{m[1]}{STUDENT_DIR.as_posix()}/{m[2]}", first.source)
+    nbformat.write(notebook, path)
+
+
 def write_student_workbook(
-    out_dir: Path, selection: list[str] | None = None, notebooks_dir: Path | None = None
+    out_dir: Path = STUDENT_DIR, selection: list[str] | None = None, notebooks_dir: Path | None = None
 ) -> dict[Path, list[str]]:
-    """Write student copies of the (selected) notebooks into ``out_dir`` and say how to run them."""
+    """Write student copies of the (selected) notebooks into ``out_dir`` and say how to run them.
+
+    Every copy's Colab badge opens the committed copy in ``notebooks/student/``, so a learner who clicks it gets
+    stubs to fill in, wherever the instructor wrote this set. Written into ``notebooks/student/`` (the default),
+    they are the committed copies, which a test keeps in step with the solutions.
+    """
     from xlmeta_lab.teaching.student import write_student_copies
 
     written = write_student_copies(select_notebooks(find_notebooks_dir(notebooks_dir), selection), out_dir)
     for path, keys in written.items():
+        point_badge_at_student_copy(path)
         print(f"{path}: {len(keys)} exercises ({', '.join(keys) or 'none'})")
     print(
         f"run them as a learner would: `jupyter lab {out_dir}`; or all at once: "
-        f"`xlmeta workbook --notebooks-dir {out_dir} --out {out_dir / 'executed'}`"
+        f"`xlmeta workbook --notebooks-dir {out_dir} --out build/student`"
     )
     return written
 
@@ -134,8 +151,13 @@ def run_workbook(
     notebooks_dir: Path | None = None,
     kernel: str = DEFAULT_KERNEL,
     seed: int | None = None,
+    record_times: bool = False,
 ) -> list[NotebookRun]:
-    """Execute the notebooks (all, or those whose name starts with one of ``selection``) and summarise."""
+    """Execute the notebooks (all, or those whose name starts with one of ``selection``) and summarise.
+
+    With ``record_times``, the solution notebooks' wall times are recorded (:func:`record_run_times`); a student copy's
+    are not, since its stubs fall back to the workbook's solutions and it is not what the timing file describes.
+    """
     try:
         import papermill  # imported here: it is slow to import and only this command needs it
     except ImportError:
@@ -145,6 +167,10 @@ def run_workbook(
 
     folder = find_notebooks_dir(notebooks_dir)
     notebooks = select_notebooks(folder, selection)
+    if record_times and any(
+        nbformat.read(nb, as_version=4).metadata.get("xlmeta_student_copy") for nb in notebooks
+    ):
+        raise ValueError("--time measures the solution notebooks; these are student copies")
     needed = sorted({key for nb in notebooks for key in NOTEBOOK_DATA.get(nb.stem, ())})
     if needed:
         resolve_all(needed)  # DataNotFoundError: every missing file, and the three ways to provide them
@@ -152,9 +178,14 @@ def run_workbook(
     parameters = {"PROFILE": profile} | ({"SEED": seed} if seed is not None else {})
     interactive = sys.stderr.isatty()  # progress bars for a person at a terminal, never in a log
     # the kernels started here inherit it, so text bars survive in the saved notebooks; restored afterwards
+    machine = _machine() if record_times else ""  # before the run: the load it found, not the load it made
     with mock.patch.dict(os.environ, {ENV_PLAIN: "1"}):
         runs = _execute(papermill, notebooks, folder, out_dir, parameters, kernel, interactive)
     print(format_summary(runs, profile, out_dir))
+    if record_times:
+        print(
+            f"run times written to {record_run_times(runs, profile, machine, folder)}, the README and the notebooks"
+        )
     return runs
 
 
@@ -171,7 +202,9 @@ def _execute(
     manager = _local_kernel_manager()
     engine_options = {"kernel_manager_class": manager} if manager is not None else {}
     runs: list[NotebookRun] = []
-    for notebook in tqdm(notebooks, desc=f"workbook ({parameters['PROFILE']})", unit="notebook", disable=not interactive):
+    for notebook in tqdm(
+        notebooks, desc=f"workbook ({parameters['PROFILE']})", unit="notebook", disable=not interactive
+    ):
         executed = out_dir / notebook.name
         partial = out_dir / f".{notebook.stem}.running.ipynb"
         start = time.perf_counter()
@@ -217,3 +250,40 @@ def format_summary(runs: list[NotebookRun], profile: str, out_dir: Path) -> str:
     failed = sum(r.status != "ok" for r in runs)
     lines.append(f"{len(runs) - failed} ok, {failed} failed, {sum(r.seconds for r in runs):.0f} s in all")
     return "\n".join(lines)
+
+
+def _machine() -> str:
+    """The processor, its cores, torch's threads and how busy it was: what a run time depends on."""
+    import torch
+
+    from xlmeta_lab.experiments.results import processor
+
+    cpu = processor()
+    load = f", 1-minute load {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
+    where = cpu["cuda"] or cpu["model"] or "unknown processor"
+    return f"{where}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{load}"
+
+
+def record_run_times(runs: list[NotebookRun], profile: str, machine: str, notebooks_dir: Path) -> Path:
+    """Write the wall time of every passed run into the timing file (for this machine's kind of hardware), then
+    regenerate the README's table and the notebooks' run-time paragraphs from it. A failed run records nothing:
+    the time to a traceback is not a notebook's run time."""
+    from datetime import UTC, datetime
+
+    import torch
+
+    from xlmeta_lab.teaching.runtime_docs import write_run_time_docs
+    from xlmeta_lab.teaching.timings import Timing, hardware_kind, load_timings, save_timings, with_timing
+
+    kind = hardware_kind("cuda" if torch.cuda.is_available() else "cpu")
+    timings = load_timings()
+    today = datetime.now(UTC).date().isoformat()
+    for run in runs:
+        if run.status == "ok":
+            timing = Timing(
+                round(run.seconds, 1), today, machine, f"`xlmeta workbook --time --profile {profile}`"
+            )
+            timings = with_timing(timings, run.notebook, profile, kind, timing)
+    path = save_timings(timings)
+    write_run_time_docs(notebooks_dir, timings)
+    return path
