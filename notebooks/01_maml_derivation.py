@@ -85,7 +85,7 @@ from xlmeta_lab.meta import meta_gradient
 from xlmeta_lab.meta.params import call_model
 from xlmeta_lab.teaching import derivation as d
 from xlmeta_lab.teaching import quadratic as q
-from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint
 from xlmeta_lab.teaching.exercises.derivation import engine_outer_step, one_step_meta_loss
 from xlmeta_lab.teaching.notebook import report_key_result, start_notebook
 from xlmeta_lab.teaching.plots.derivation import (
@@ -680,3 +680,7 @@ report_key_result(f"meta-gradient: three ways agree to {max_diff:.0e} (Hessian t
 # Nichol, Achiam, Schulman (2018), *On First-Order Meta-Learning Algorithms*, arXiv:1803.02999 ·
 # Raghu et al. (2020), *Rapid Learning or Feature Reuse?* (ANIL), arXiv:1909.09157 ·
 # Pearlmutter (1994), *Fast Exact Multiplication by the Hessian*, Neural Computation 6(1).
+
+# %%
+# Your progress: a check that has not run, or has failed, counts as not done (hint("01.1") and so on for help).
+done, total = exercises_done("01")

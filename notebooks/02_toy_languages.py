@@ -107,7 +107,7 @@ from xlmeta_lab.experiments.studies.conditions import train_conditions
 from xlmeta_lab.experiments.studies.toy import toy_setup
 from xlmeta_lab.meta import call_model
 from xlmeta_lab.models.tagger import tagging_loss
-from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint
 from xlmeta_lab.teaching.notebook import report_key_result, results_dir, start_notebook
 from xlmeta_lab.teaching.plots.protocol import (
     plot_accuracy_vs_k,
@@ -481,3 +481,7 @@ explorer.widget
 #
 # Next, notebook 03 runs the same protocol on real Universal Dependencies treebanks: English and Spanish train
 # the initialisation, French is adapted from K sentences.
+
+# %%
+# Your progress: a check that has not run, or has failed, counts as not done (hint("02.1") and so on for help).
+done, total = exercises_done("02")

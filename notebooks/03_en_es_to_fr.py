@@ -117,7 +117,7 @@ from xlmeta_lab.experiments.protocol.stats import t_quantile_975, units_of
 from xlmeta_lab.experiments.studies import udpos
 from xlmeta_lab.experiments.studies.conditions import train_conditions
 from xlmeta_lab.models.tagger import count_parameters
-from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint
 from xlmeta_lab.teaching.notebook import (
     checkpoints_dir,
     reference_dir,
@@ -607,3 +607,7 @@ print(to_conllu(untagged.sentences))
 # **References.** Finn, Abbeel, Levine (2017), *Model-Agnostic Meta-Learning*, arXiv:1703.03400 ·
 # Raghu et al. (2020), *Rapid Learning or Feature Reuse?* (ANIL), arXiv:1909.09157 ·
 # Nivre et al. (2020), *Universal Dependencies v2*, LREC.
+
+# %%
+# Your progress: a check that has not run, or has failed, counts as not done (hint("03.1") and so on for help).
+done, total = exercises_done("03")

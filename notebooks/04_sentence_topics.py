@@ -100,7 +100,7 @@ from xlmeta_lab.experiments.protocol.run import run_protocol
 from xlmeta_lab.experiments.studies import sib200
 from xlmeta_lab.experiments.studies.conditions import train_conditions
 from xlmeta_lab.models.tagger import count_parameters
-from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint
 from xlmeta_lab.teaching.notebook import (
     checkpoints_dir,
     reference_dir,
@@ -491,3 +491,7 @@ print(f"wall time: {time.perf_counter() - started:.0f} s")
 # (FLORES-200) · Finn, Abbeel, Levine (2017), *MAML*, arXiv:1703.03400 · Raghu et al. (2020), *ANIL*,
 # arXiv:1909.09157 · Ye and Chao (2022), *How to train your MAML to excel in few-shot classification*,
 # arXiv:2106.16245.
+
+# %%
+# Your progress: a check that has not run, or has failed, counts as not done (hint("04.1") and so on for help).
+done, total = exercises_done("04")

@@ -91,7 +91,7 @@ from xlmeta_lab.experiments.results import provenance, write_results
 from xlmeta_lab.experiments.studies import savings, transfer
 from xlmeta_lab.meta.alignment import plain_gradient, reptile_expansion
 from xlmeta_lab.models.tagger import tagging_loss
-from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint
 from xlmeta_lab.teaching.notebook import (
     checkpoints_dir,
     reference_dir,
@@ -486,3 +486,7 @@ print(f"wall time: {time.perf_counter() - started:.0f} s")
 # Littell et al. (2017), *URIEL and lang2vec* · Khan et al. (2025), *URIEL+*, COLING · Lin et al. (2019),
 # *Choosing Transfer Languages for Cross-Lingual Learning*, ACL · Yu et al. (2020), *Gradient Surgery for Multi-Task
 # Learning*, NeurIPS.
+
+# %%
+# Your progress: a check that has not run, or has failed, counts as not done (hint("05.1") and so on for help).
+done, total = exercises_done("05")

@@ -85,7 +85,7 @@ from xlmeta_lab.experiments.bench.memory import format_memory_table, memory_rows
 from xlmeta_lab.experiments.bench.sweep import format_sweep, speed_sweep
 from xlmeta_lab.experiments.training.checkpoints import load_checkpoint
 from xlmeta_lab.teaching import derivation as d
-from xlmeta_lab.teaching.exercises import check
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint
 from xlmeta_lab.teaching.notebook import reference_dir, report_key_result, start_notebook
 from xlmeta_lab.teaching.plots.engine import plot_memory, plot_speed_sweep
 from xlmeta_lab.teaching.profiles import profile_settings
@@ -337,3 +337,7 @@ report_key_result(
 #   with tasks. First order, fewer tasks per process, several processes or bf16 are the ways out.
 # * Distributed meta-training is the single-process computation with the tasks shared out: weight each share's
 #   mean by its task count, sum over processes, divide by the total. The weights match one process's to rounding.
+
+# %%
+# Your progress: a check that has not run, or has failed, counts as not done (hint("06.1") and so on for help).
+done, total = exercises_done("06")

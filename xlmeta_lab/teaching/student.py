@@ -1,31 +1,43 @@
 """Student copies of the notebooks: every solution replaced by a stub that says what to write.
 
 The repository's notebooks are the *solutions*: each exercise cell (tagged ``exercise``) holds its answer
-between two marker lines,
+between two marker lines (:mod:`xlmeta_lab.teaching.exercises.blocks`),
 
     # BEGIN SOLUTION (exercise 01.2)
     ...
     # END SOLUTION
 
-A student copy keeps everything else and replaces each block with the exercise's one-line hint and
+A student copy keeps everything else and replaces each block with the exercise's *first* hint (the idea,
+never the code: the formula and the code come one at a time from ``hint("01.2")``) and
 ``raise NotImplementedError("Exercise 2: ...")``, indented as the block was. The check cell that follows
-(:func:`xlmeta_lab.teaching.exercises.check`) reports such a function as "not done yet" and lets the
-notebook go on with the workbook's own solution, so a student copy runs top to bottom, which CI verifies.
+(:func:`xlmeta_lab.teaching.exercises.check`) reports such a function as "not done yet", says in a banner that
+the notebook goes on with the workbook's own solution, and the notebook runs top to bottom, which CI verifies.
 Student copies are generated (``xlmeta workbook --student DIR``), never committed.
 """
 
 from __future__ import annotations
 
-import re
+import textwrap
 from pathlib import Path
 
 import nbformat
 
-from xlmeta_lab.teaching.exercises import lookup
+from xlmeta_lab.teaching.exercises.blocks import SolutionBlock, checked_cells, replace_solutions
 
-EXERCISE_TAG = "exercise"
-_BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION \(exercise (?P<key>\d\d\.\d+)\)[ \t]*$")
-_END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+#: Width of a stub's comment lines, indentation included.
+_WIDTH = 110
+
+
+def stub_lines(block: SolutionBlock) -> list[str]:
+    """What replaces a solution block: the first hint as comments, where to get the next, and the raise."""
+    item, indent = block.exercise, block.indent
+    first = f"Exercise {item.number} ({item.title}), hint 1 of {len(item.hints)}: {item.hints[0]}"
+    lines = textwrap.wrap(first, _WIDTH - len(indent) - 2, break_on_hyphens=False)
+    if len(item.hints) > 1:
+        lines.append(f'Stuck? hint("{item.key}") shows the next hint: the formula, then the code.')
+    return [f"{indent}# {line}" for line in lines] + [
+        f'{indent}raise NotImplementedError("Exercise {item.number}: {item.title}")'
+    ]
 
 
 def stub_solutions(source: str, where: str) -> tuple[str, list[str]]:
@@ -34,45 +46,17 @@ def stub_solutions(source: str, where: str) -> tuple[str, list[str]]:
     ``where`` names the cell in errors: an unclosed or nested block, or an unknown exercise key, is a
     mistake in the notebook and must not produce a student copy that silently gives the answer away.
     """
-    out: list[str] = []
-    keys: list[str] = []
-    inside: str | None = None
-    for number, line in enumerate(source.splitlines(), start=1):
-        begin, end = _BEGIN.match(line), _END.match(line)
-        if begin:
-            if inside is not None:
-                raise ValueError(f"{where}, line {number}: BEGIN SOLUTION inside the block of exercise {inside}")
-            inside = begin["key"]
-            exercise = lookup(inside)  # KeyError names the known keys
-            keys.append(inside)
-            indent = begin["indent"]
-            out.append(f"{indent}# Exercise {exercise.number}, hint: {exercise.hint}")
-            out.append(f'{indent}raise NotImplementedError("Exercise {exercise.number}: {exercise.title}")')
-        elif end:
-            if inside is None:
-                raise ValueError(f"{where}, line {number}: END SOLUTION without a BEGIN SOLUTION")
-            inside = None
-        elif inside is None:
-            out.append(line)
-    if inside is not None:
-        raise ValueError(f"{where}: the block of exercise {inside} is never closed with # END SOLUTION")
-    return "\n".join(out), keys
+    stubbed, blocks = replace_solutions(source, where, stub_lines)
+    return stubbed, [block.exercise.key for block in blocks]
 
 
 def student_notebook(notebook: nbformat.NotebookNode, name: str) -> tuple[nbformat.NotebookNode, list[str]]:
     """A student copy of ``notebook`` and the exercises it stubs out; every exercise cell must hold a block."""
     copy = nbformat.from_dict(notebook)
     keys: list[str] = []
-    for index, cell in enumerate(copy.cells):
-        if cell.cell_type != "code":
-            continue
-        where = f"{name}, cell {index}"
-        tagged = EXERCISE_TAG in cell.metadata.get("tags", [])
-        cell.source, replaced = stub_solutions(cell.source, where)
-        if tagged and not replaced:
-            raise ValueError(f"{where} is tagged {EXERCISE_TAG!r} but holds no # BEGIN SOLUTION block")
-        if replaced and not tagged:
-            raise ValueError(f"{where} holds a solution block but is not tagged {EXERCISE_TAG!r}")
+    for index, _ in checked_cells(copy.cells, name):
+        cell = copy.cells[index]
+        cell.source, replaced = stub_solutions(cell.source, f"{name}, cell {index}")
         keys += replaced
     copy.metadata["xlmeta_student_copy"] = True
     return copy, keys

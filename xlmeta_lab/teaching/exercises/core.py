@@ -7,7 +7,8 @@ failing that it says by how much, and where, the answer misses.
 
 A function whose body still raises ``NotImplementedError`` (a student copy, see
 :mod:`xlmeta_lab.teaching.student`) is *not done yet*, not wrong: the check says so and hands back the
-workbook's own solution, so the rest of the notebook still runs.
+workbook's own solution, in a banner that says so, so the rest of the notebook still runs. The checks of a
+session are counted, and a notebook's last cell prints ``exercises done: n of m`` (:func:`exercises_done`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = [
     "check",
     "compare_tensors",
     "exercise",
+    "exercises_done",
+    "hint",
     "registered",
 ]
 
@@ -36,15 +39,25 @@ class ExerciseFailed(Exception):
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise: its key (``"01.3"``: notebook 01, exercise 3), what it asks, the one-line hint a student
-    copy shows, the checker (raises :class:`ExerciseFailed`), and the workbook's solution (used when the
-    learner has not done it yet)."""
+    """One exercise: its key (``"01.3"``: notebook 01, exercise 3), what it asks, its hints, the checker (raises
+    :class:`ExerciseFailed`), and the workbook's solution (used when the learner has not done it yet).
+
+    The hints come in layers, as a tutor gives them: the idea, then the formula, then the code. A student copy
+    shows only the first; :func:`hint` reveals the next on request, so reading the code is a choice, not the
+    default. ``open`` marks an open-ended exercise: many answers are right, and the check tests that an answer
+    is sound (honest measurements, a conclusion its own numbers support) instead of comparing with one value.
+    """
 
     key: str
     title: str
-    hint: str
+    hints: tuple[str, ...]
     checker: Callable[[Callable[..., Any]], str]
     solution: Callable[..., Any]
+    open: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.hints) <= 3 or not all(h.strip() for h in self.hints):
+            raise ValueError(f"exercise {self.key} needs one to three non-empty hints (idea, formula, code)")
 
     @property
     def notebook(self) -> str:
@@ -62,13 +75,23 @@ class Exercise:
 _REGISTRY: dict[str, Exercise] = {}
 
 
-def exercise(key: str, title: str, *, hint: str, solution: Callable[..., Any]) -> Callable:
-    """Register the decorated function as the checker of exercise ``key``; it returns a line saying what passed."""
+def exercise(
+    key: str,
+    title: str,
+    *,
+    hints: Sequence[str],
+    solution: Callable[..., Any],
+    open: bool = False,  # noqa: A002 - the word the notebooks' cell tag uses
+) -> Callable:
+    """Register the decorated function as the checker of exercise ``key``; it returns a line saying what passed.
+
+    ``hints``: the idea, then the formula, then the code (one to three of them, in that order).
+    """
 
     def register(checker: Callable[[Callable[..., Any]], str]) -> Callable[[Callable[..., Any]], str]:
         if key in _REGISTRY:
             raise ValueError(f"exercise {key} is registered twice")
-        _REGISTRY[key] = Exercise(key, title, hint, checker, solution)
+        _REGISTRY[key] = Exercise(key, title, tuple(hints), checker, solution, open)
         return checker
 
     return register
@@ -86,28 +109,85 @@ def lookup(key: str) -> Exercise:
     return _REGISTRY[key]
 
 
+#: What the checks of this session found, by key: ``"correct"`` or ``"not done yet"`` (a wrong answer raises and
+#: leaves the key unrecorded, so it counts as not done). Read by :func:`exercises_done`.
+_OUTCOMES: dict[str, str] = {}
+#: How many hint levels of each exercise have been shown; the student copy's stub shows the first.
+_SHOWN: dict[str, int] = {}
+
+CORRECT = "correct"
+NOT_DONE = "not done yet"
+
+
+def hint(key: str, level: int | None = None) -> str:
+    """Print and return hint ``level`` of exercise ``key``; without ``level``, the next one not yet shown.
+
+    The levels are the idea, the formula, then the code: ask for the next only after trying with the last.
+    """
+    item = lookup(key)
+    shown = _SHOWN.get(key, 1)
+    level = min(shown + 1, len(item.hints)) if level is None else level
+    if not 1 <= level <= len(item.hints):
+        raise ValueError(f"exercise {key} has hints 1 to {len(item.hints)}; asked for {level}")
+    _SHOWN[key] = max(shown, level)
+    text = f"exercise {item.number}, hint {level} of {len(item.hints)}: {item.hints[level - 1]}"
+    if level < len(item.hints):
+        text += f'  (next: hint("{key}"))'
+    print(text)
+    return item.hints[level - 1]
+
+
+def fallback_banner(item: Exercise) -> str:
+    """The box a notebook prints when it goes on with the workbook's solution instead of the learner's."""
+    lines = [
+        f"exercise {item.number} is not done yet: from here on this notebook uses the WORKBOOK'S",
+        "solution, not yours; its results are the workbook's until you write the function above",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line:<{width}} |" for line in lines), rule])
+
+
 def check(key: str, answer: Callable[..., Any]) -> Callable[..., Any]:
     """Check the learner's ``answer`` to exercise ``key``; return what the rest of the notebook should use.
 
     Right: prints what was checked and returns ``answer``. Not done yet (``NotImplementedError``): prints
-    ``exercise N: not done yet`` with the hint and returns the workbook's solution, so a student copy runs
-    top to bottom. Wrong: raises :class:`ExerciseFailed` saying what is wrong.
+    ``exercise N: not done yet`` with the first hint and a banner saying the notebook now uses the workbook's
+    solution, and returns that solution, so a student copy runs top to bottom. Wrong: raises
+    :class:`ExerciseFailed` saying what is wrong. Either way :func:`exercises_done` counts it.
     """
     item = lookup(key)
+    _OUTCOMES.pop(key, None)
     try:
         passed = item.checker(answer)
     except NotImplementedError:
-        print(f"exercise {item.number}: not done yet ({item.title}). Hint: {item.hint}")
-        print("  (the rest of the notebook uses the workbook's solution)")
+        _OUTCOMES[key] = NOT_DONE
+        print(f"exercise {item.number}: {NOT_DONE} ({item.title}). Hint 1 of {len(item.hints)}: {item.hints[0]}")
+        if len(item.hints) > 1:
+            print(f'  more: hint("{key}") shows the next hint')
+        print(fallback_banner(item))
         return item.solution
     except ExerciseFailed as failure:
         raise ExerciseFailed(f"{item.label}: {failure}") from None
     except Exception as error:  # the learner's code broke: say where, keep the traceback as the cause
         raise ExerciseFailed(
-            f"{item.label}: your function raised {type(error).__name__}: {error}. Hint: {item.hint}"
+            f"{item.label}: your function raised {type(error).__name__}: {error}. Hint: {item.hints[0]}"
         ) from error
-    print(f"exercise {item.number}: correct. {passed}")
+    _OUTCOMES[key] = CORRECT
+    print(f"exercise {item.number}: {CORRECT}. {passed}")
     return answer
+
+
+def exercises_done(notebook: str) -> tuple[int, int]:
+    """Print ``exercises done: n of m`` for ``notebook`` (e.g. ``"02"``), naming those not done; return (n, m).
+
+    Counts the checks run in this session: an exercise whose check has not run, or raised, is not done.
+    """
+    keys = [e.key for e in registered(notebook)]
+    done = [k for k in keys if _OUTCOMES.get(k) == CORRECT]
+    missing = [k for k in keys if k not in done]
+    print(f"exercises done: {len(done)} of {len(keys)}" + (f" (not yet: {', '.join(missing)})" if missing else ""))
+    return len(done), len(keys)
 
 
 def _describe(value: object) -> str:

@@ -46,8 +46,14 @@ def one_step_meta_gradient(theta: Tensor, task: d.TaskLosses, inner_lr: float) -
 @exercise(
     "01.1",
     "the one-step meta-gradient",
-    hint="take the support gradient with create_graph=True, step, then differentiate the query loss at the "
-    "adapted point with respect to theta",
+    hints=(
+        "MAML's meta-gradient is the gradient of the query loss AFTER one inner step, taken with "
+        "respect to the starting point: the inner step itself has to stay differentiable",
+        "g = (I - alpha H_S(theta)) grad L_Q(theta'), where theta' = theta - alpha grad L_S(theta); "
+        "autograd builds the (I - alpha H_S) factor for you if the inner gradient keeps its graph",
+        "take the support gradient with create_graph=True, step, then differentiate the query loss at the "
+        "adapted point with respect to theta",
+    ),
     solution=one_step_meta_gradient,
 )
 def check_one_step_meta_gradient(answer: Callable[..., Tensor]) -> str:
@@ -99,7 +105,12 @@ def hessian_vector_product(loss: Callable[[Tensor], Tensor], theta: Tensor, vect
 @exercise(
     "01.2",
     "a Hessian-vector product",
-    hint="grad = torch.autograd.grad(loss(theta), theta, create_graph=True); then differentiate (grad * vector).sum()",
+    hints=(
+        "H v is the gradient of the directional derivative grad L . v: one more backward pass gives "
+        "it, without ever forming the Hessian",
+        "H(theta) v = d/dtheta [ grad L(theta) . v ], with v held constant",
+        "grad = torch.autograd.grad(loss(theta), theta, create_graph=True); then differentiate (grad * vector).sum()",
+    ),
     solution=hessian_vector_product,
 )
 def check_hessian_vector_product(answer: Callable[..., Tensor]) -> str:
@@ -140,8 +151,14 @@ def first_order_meta_gradient(theta: Tensor, task: d.TaskLosses, inner_lr: float
 @exercise(
     "01.3",
     "the first-order meta-gradient",
-    hint="the same as exercise 1 without create_graph: detach the adapted point, and take the query "
-    "gradient there",
+    hints=(
+        "first-order MAML treats the adapted point as a constant: the inner step moves theta, but no "
+        "gradient flows back through it",
+        "g_FO = grad L_Q(theta'), theta' = theta - alpha grad L_S(theta): MAML's gradient with (I - "
+        "alpha H_S) replaced by I",
+        "the same as exercise 1 without create_graph: detach the adapted point, and take the query "
+        "gradient there with torch.autograd.grad",
+    ),
     solution=first_order_meta_gradient,
 )
 def check_first_order_meta_gradient(answer: Callable[..., Tensor]) -> str:
@@ -187,7 +204,15 @@ def _sgd_end(theta: Tensor, loss: Callable[[Tensor], Tensor], inner_lr: float, s
 @exercise(
     "01.4",
     "Reptile's direction",
-    hint="run inner_steps plain SGD steps on the loss from theta (no graph needed), return theta - final point",
+    hints=(
+        "Reptile needs no second derivative and no query set: adapt for a few steps and look at how "
+        "far, and which way, you moved",
+        "theta_k = theta_(k-1) - alpha grad L(theta_(k-1)) for k = 1 .. K; the direction is theta_0 -"
+        " theta_K",
+        "point = theta; inner_steps times: point = point - inner_lr * "
+        "torch.autograd.grad(loss(point), point)[0] (point detached and requires_grad_ each time); "
+        "return theta - point",
+    ),
     solution=reptile_direction,
 )
 def check_reptile_direction(answer: Callable[..., Tensor]) -> str:
@@ -272,8 +297,15 @@ def _as_vector(params: object, names: Sequence[str]) -> Tensor:
 @exercise(
     "01.5",
     "the MAML loop by hand",
-    hint="for each task: support loss -> torch.autograd.grad(..., create_graph=True) -> adapted params -> "
-    "query loss -> its gradient w.r.t. params, summed over tasks; then params - outer_lr * sum",
+    hints=(
+        "one outer step: adapt a copy of the parameters to each task's support set, score each "
+        "adapted copy on its query set, and move the shared parameters against the gradient of the "
+        "total",
+        "params <- params - beta * sum over tasks of grad_params L_Q(params - alpha grad "
+        "L_S(params)): a sum over the tasks, not a mean",
+        "for each task: support loss -> torch.autograd.grad(..., create_graph=True) -> adapted params -> "
+        "query loss -> its gradient w.r.t. params, summed over tasks; then params - outer_lr * sum",
+    ),
     solution=maml_outer_step,
 )
 def check_maml_outer_step(answer: Callable[..., dict[str, Tensor]]) -> str:

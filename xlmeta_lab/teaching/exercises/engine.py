@@ -39,8 +39,14 @@ def per_task_support_grads(
 @exercise(
     "06.1",
     "the support gradients of a meta-batch in one vmap call",
-    hint="write one task's loss as a function of (params, x, y); torch.func.grad of it; vmap that with "
-    "in_dims=(None, 0, 0): the parameters are shared, x and y have a task axis",
+    hints=(
+        "the tasks share the parameters and differ only in their data, so one task's gradient "
+        "function, vectorised over the task axis, gives every task's gradient at once",
+        "grads[i] = grad_params loss(params, x[i], y[i]) for every task i, computed as "
+        "vmap(grad(loss)) with the parameters unbatched",
+        "write one task's loss as a function of (params, x, y); torch.func.grad of it; vmap that with "
+        "in_dims=(None, 0, 0): the parameters are shared, x and y have a task axis",
+    ),
     solution=per_task_support_grads,
 )
 def check_per_task_support_grads(answer: Callable[..., dict[str, Tensor]]) -> str:
@@ -93,8 +99,14 @@ def all_reduce_mean(
 @exercise(
     "06.3",
     "the all-reduce of distributed meta-training",
-    hint="each rank's gradient is a mean over its own tasks: turn it back into a sum (times its task count), "
-    "add the ranks up, divide by the total number of tasks",
+    hints=(
+        "every process holds the MEAN gradient of its own tasks, and the processes may hold different"
+        " numbers of tasks; the result must be the mean over all tasks, as if one process had held "
+        "them all",
+        "g = sum over ranks r of (n_r * g_r) / sum over ranks of n_r, name by name",
+        "total = sum(per_rank_tasks); {name: sum(g[name] * n for g, n in zip(per_rank_grads, "
+        "per_rank_tasks)) / total for name in per_rank_grads[0]}",
+    ),
     solution=all_reduce_mean,
 )
 def check_all_reduce_mean(answer: Callable[..., dict[str, Tensor]]) -> str:
@@ -140,8 +152,14 @@ def break_even_steps(first_call_s: float, eager_step_s: float, compiled_step_s: 
 @exercise(
     "06.2",
     "when compiling pays for itself",
-    hint="each compiled step saves (eager - compiled) seconds; the first call costs first_call_s; round up; "
-    "None when nothing is saved",
+    hints=(
+        "compiling costs once and saves a little on every step after; it pays once the savings add up"
+        " to the cost, and never when a compiled step is no faster",
+        "n = ceil(first_call_s / (eager_step_s - compiled_step_s)), and no n when the difference is "
+        "not positive",
+        "saved = eager_step_s - compiled_step_s; return math.ceil(first_call_s / saved) if saved > 0 "
+        "else None",
+    ),
     solution=break_even_steps,
 )
 def check_break_even_steps(answer: Callable[..., int | None]) -> str:

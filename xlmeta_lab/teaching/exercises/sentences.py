@@ -39,8 +39,14 @@ def _label_cases() -> list[tuple[Tensor, Tensor]]:
 @exercise(
     "04.1",
     "permute an episode's labels",
-    hint="label j stands for topic slots[j], so a sentence of topic t gets the j with slots[j] == t: build a "
-    "lookup table with lookup[slots] = torch.arange(len(slots)) and read it at y",
+    hints=(
+        "in an episode a label is a slot, not a topic: the order of the slots is fresh in every "
+        "episode, so a sentence's label is the position of its topic among the slots",
+        "label(sentence) = the j with slots[j] == topic(sentence): the inverse of the permutation "
+        "slots, built once and then indexed",
+        "label j stands for topic slots[j], so a sentence of topic t gets the j with slots[j] == t: build a "
+        "lookup table with lookup[slots] = torch.arange(len(slots)) and read it at y",
+    ),
     solution=episode_labels,
 )
 def check_episode_labels(answer: Callable[[Tensor, Tensor], Tensor]) -> str:
@@ -129,8 +135,15 @@ def _check_one_episode(labels: list[str], support: object, query: object, n: int
 @exercise(
     "04.2",
     "an N-way K-shot episode",
-    hint="group the indices by topic, rng.sample n_way topics among those with at least k_shot + query_per_class "
-    "sentences, then rng.sample that many of each topic and split them into support and query",
+    hints=(
+        "an N-way K-shot episode picks N topics that can fill it, then K support and some query "
+        "sentences of each, never the same sentence twice",
+        "eligible topics have at least k_shot + query_per_class sentences; choose n_way of them, then"
+        " k_shot + query_per_class sentences of each, split into k_shot for the support and the rest "
+        "for the query",
+        "group the indices by topic, rng.sample n_way topics among those with at least k_shot + query_per_class "
+        "sentences, then rng.sample that many of each topic and split them into support and query",
+    ),
     solution=sample_episode,
 )
 def check_sample_episode(answer: Callable[..., tuple[list[int], list[int]]]) -> str:
@@ -177,8 +190,14 @@ def accuracy_against_chance(predicted: Tensor, y: Tensor, n_classes: int) -> tup
 @exercise(
     "04.3",
     "accuracy against chance",
-    hint="accuracy is the share of predicted == y; uniform chance is 1 / n_classes (the head's outputs, not the "
-    "topics present); the majority baseline is the largest count among y's values divided by len(y)",
+    hints=(
+        "a number means something only next to what guessing gets: guessing uniformly, and always "
+        "saying the commonest label",
+        "accuracy = mean(predicted == y); chance = 1 / n_classes; majority = (largest count of one "
+        "label in y) / len(y)",
+        "accuracy is the share of predicted == y; uniform chance is 1 / n_classes (the head's outputs, not the "
+        "topics present); the majority baseline is the largest count among y's values divided by len(y)",
+    ),
     solution=accuracy_against_chance,
 )
 def check_accuracy_against_chance(answer: Callable[[Tensor, Tensor, int], tuple[float, float, float]]) -> str:

@@ -73,8 +73,14 @@ def _types(sentences: Sequence[Sentence], *, punct: bool = False, with_tags: boo
 @exercise(
     "02.1",
     "how many French word forms are Spanish ones",
-    hint="the set of French word forms (tag != 'PUNCT') and the set of Spanish ones; "
-    "len(french & spanish) / len(french)",
+    hints=(
+        "compare vocabularies, not running text: each distinct word form counts once, and punctuation"
+        " is not a word",
+        "share = |French forms that are also Spanish forms| / |French forms|: divided by French's own"
+        " count, not by the union's",
+        "the set of French word forms (tag != 'PUNCT') and the set of Spanish ones; "
+        "len(french & spanish) / len(french)",
+    ),
     solution=form_overlap,
 )
 def check_form_overlap(answer: Callable[..., float]) -> str:
@@ -192,8 +198,14 @@ def _ids(part: Sequence[Sentence]) -> list[str]:
 @exercise(
     "02.2",
     "an episode sampler",
-    hint="keep the sentences of lang; raise ValueError when k + query_size is more than them; "
-    "picked = random.Random(seed).sample(range(len(pool)), k + query_size); the first k are the support",
+    hints=(
+        "an episode is a support set and a query set drawn from one language without overlap, the "
+        "same again for the same seed; asking for more sentences than there are must fail loudly",
+        "draw k + query_size distinct sentences of the language in one go with a generator seeded by "
+        "seed; the first k are the support, the rest the query",
+        "keep the sentences of lang; raise ValueError when k + query_size is more than them; "
+        "picked = random.Random(seed).sample(range(len(pool)), k + query_size); the first k are the support",
+    ),
     solution=sample_episode,
 )
 def check_sample_episode(answer: Callable[..., tuple]) -> str:
@@ -285,7 +297,13 @@ def _accuracy_problem(seed: int) -> tuple[Tensor, Tensor]:
 @exercise(
     "02.3",
     "token accuracy without padding",
-    hint="real = gold != -100; the share of real positions where predicted == gold",
+    hints=(
+        "padding positions are not words: leave them out of the count of words and of the correct "
+        "ones",
+        "accuracy = #(real positions where predicted == gold) / #(real positions), a position being "
+        "real when its gold label is not the padding label -100",
+        "real = gold != -100; the share of real positions where predicted == gold",
+    ),
     solution=token_accuracy,
 )
 def check_token_accuracy(answer: Callable[..., float]) -> str:
@@ -359,9 +377,15 @@ def _flat(params: object, names: Sequence[str]) -> Tensor:
 @exercise(
     "02.4",
     "fine-tuning on K sentences by hand",
-    hint="params = {n: p.detach().clone().requires_grad_(True) for n, p in model.named_parameters()}; "
-    "steps times: loss = tagging_loss(call_model(model, params, support.x), support.y), "
-    "grads = torch.autograd.grad(loss, list(params.values())), params = p - lr * g (detached again)",
+    hints=(
+        "fine-tuning is the inner loop alone: plain gradient descent on the support set, from a copy "
+        "of the initialisation, leaving the model itself untouched",
+        "params_(t+1) = params_t - lr * grad L_support(params_t) for t = 0 .. steps - 1, with no "
+        "graph kept from one step to the next",
+        "params = {n: p.detach().clone().requires_grad_(True) for n, p in model.named_parameters()}; "
+        "steps times: loss = tagging_loss(call_model(model, params, support.x), support.y), "
+        "grads = torch.autograd.grad(loss, list(params.values())), params = p - lr * g (detached again)",
+    ),
     solution=finetune_by_hand,
 )
 def check_finetune_by_hand(answer: Callable[..., dict[str, Tensor]]) -> str:

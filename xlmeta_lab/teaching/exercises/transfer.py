@@ -74,8 +74,14 @@ def _variant(a: list[Sentence], b: list[Sentence], n: int, *, marks: bool, lower
 @exercise(
     "05.1",
     "character n-gram overlap",
-    hint="count the n-grams of '<' + form.lower() + '>' for every word, turn each count into shares that sum "
-    "to 1, then add up min(p[g], q[g]) over the n-grams both languages have",
+    hints=(
+        "two languages look alike in spelling when their character n-grams occur with similar "
+        "frequencies; the overlap of two frequency distributions is the mass they share",
+        "p, q = n-gram shares over '<' + lowercased form + '>', each summing to 1; overlap = sum over"
+        " n-grams g of min(p_g, q_g)",
+        "count the n-grams of '<' + form.lower() + '>' for every word, turn each count into shares that sum "
+        "to 1, then add up min(p[g], q[g]) over the n-grams both languages have",
+    ),
     solution=char_ngram_overlap,
 )
 def check_char_ngram_overlap(answer: Callable[..., float]) -> str:
@@ -121,8 +127,14 @@ def paired_differences(condition: Mapping[Unit, float], baseline: Mapping[Unit, 
 @exercise(
     "05.2",
     "the paired difference of transfer",
-    hint="loop over the units (seed, draw) of the condition; for each one the baseline also has, subtract the "
-    "baseline's accuracy on that same unit",
+    hints=(
+        "as in notebook 03, compare the condition and the baseline on the same (seed, draw) units, "
+        "never their averages",
+        "difference(u) = accuracy_condition(u) - accuracy_baseline(u), for every unit u both of them "
+        "have",
+        "a dict comprehension over the units of the condition, keeping those that are also keys of "
+        "the baseline: {u: condition[u] - baseline[u] ...}",
+    ),
     solution=paired_differences,
 )
 def check_paired_differences(answer: Callable[..., dict]) -> str:
@@ -190,8 +202,14 @@ def _gradient_pairs() -> list[tuple[dict[str, Tensor], dict[str, Tensor]]]:
 @exercise(
     "05.3",
     "cosine of two gradient dicts",
-    hint="flatten every tensor of both dicts, in the same order of names, into one vector each; then "
-    "dot(u, v) / (norm(u) * norm(v))",
+    hints=(
+        "two gradients agree when they point the same way, whatever their lengths; the parameter "
+        "names only say which entries line up",
+        "cos = <u, v> / (|u| |v|), u and v being every tensor of each dict flattened and joined in "
+        "one order of names",
+        "names = sorted(set(a) & set(b)); u = torch.cat([a[n].reshape(-1) for n in names]).double(), "
+        "v the same of b; float(u @ v / (u.norm() * v.norm()))",
+    ),
     solution=gradient_cosine,
 )
 def check_gradient_cosine(answer: Callable[..., float]) -> str:

@@ -81,8 +81,14 @@ def _mean(values: Sequence[float]) -> float:
 @exercise(
     "03.1",
     "choosing the fine-tuning budget",
-    hint="use scores['holdout'] only; the (lr, steps) with the highest mean over draws; on a tie the smaller lr, "
-    "then fewer steps: max(grid, key=lambda b: (mean(grid[b]), -b[0], -b[1]))",
+    hints=(
+        "a budget chosen on the test set makes the test score an optimistic guess: choose on data the"
+        " reported score never uses, and break ties the cheap way",
+        "the argmax over (lr, steps) of the holdout accuracy's mean over draws; on a tie the smaller "
+        "lr, then the fewer steps",
+        "use scores['holdout'] only; the (lr, steps) with the highest mean over draws; on a tie the smaller lr, "
+        "then fewer steps: max(grid, key=lambda b: (mean(grid[b]), -b[0], -b[1]))",
+    ),
     solution=pick_budget,
 )
 def check_pick_budget(answer: Callable[..., tuple[float, int]]) -> str:
@@ -163,8 +169,14 @@ def _triple(mean: float, half: float) -> Tensor:
 @exercise(
     "03.2",
     "the paired difference and its 95% interval",
-    hint="diffs = [accuracy[u] - baseline[u] for u in sorted(set(accuracy) & set(baseline))]; mean, and "
-    "half-width t_quantile_975(n - 1) * statistics.stdev(diffs) / sqrt(n)",
+    hints=(
+        "both conditions were scored on the same (seed, draw) units: differences taken unit by unit "
+        "cancel what the units share, and a handful of units calls for Student's t, not the normal",
+        "d_u = accuracy_u - baseline_u for the shared units; mean(d) +- t(0.975, n - 1) * sd(d) / "
+        "sqrt(n)",
+        "diffs = [accuracy[u] - baseline[u] for u in sorted(set(accuracy) & set(baseline))]; mean, and "
+        "half-width t_quantile_975(n - 1) * statistics.stdev(diffs) / sqrt(n)",
+    ),
     solution=paired_difference_ci,
 )
 def check_paired_difference(answer: Callable[..., tuple[float, float, float]]) -> str:
@@ -267,8 +279,14 @@ def _first_difference(got: Mapping, expected: Mapping) -> str:
 @exercise(
     "03.3",
     "per-tag accuracy",
-    hint="real = gold != -100; for each tag id t among gold[real]: total = (gold[real] == t).sum(), correct = "
-    "((gold[real] == t) & (predicted[real] == t)).sum(); key by tags[t]",
+    hints=(
+        "per-tag accuracy asks, of the words whose GOLD tag is t, how many were tagged t; padding "
+        "does not count",
+        "accuracy(t) = #(gold == t and predicted == t) / #(gold == t), over real positions, for each "
+        "t found in gold",
+        "real = gold != -100; for each tag id t among gold[real]: total = (gold[real] == t).sum(), correct = "
+        "((gold[real] == t) & (predicted[real] == t)).sum(); key by tags[t]",
+    ),
     solution=per_tag_counts,
 )
 def check_per_tag_counts(answer: Callable[..., dict]) -> str:
