@@ -379,7 +379,8 @@ def test_student_copy_runs_top_to_bottom(
     if script.stem in NOTEBOOK_DATA:
         request.getfixturevalue("data_dir")
     (copy,) = write_student_copies([script.with_suffix(".ipynb")], tmp_path / "student")
-    executed = tmp_path / "executed.ipynb"
+    executed = tmp_path / "executed" / copy.name  # the notebook's own name, which --progress reads
+    executed.parent.mkdir()
     papermill.execute_notebook(
         str(copy), str(executed), parameters={"PROFILE": "quick"}, kernel_name="python3",
         cwd=str(copy.parent), progress_bar=False,
@@ -387,6 +388,73 @@ def test_student_copy_runs_top_to_bottom(
     printed = "".join(
         o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
     )
-    for exercise in registered(script.stem[:2]):
+    exercises = registered(script.stem[:2])
+    for exercise in exercises:
         assert f"exercise {exercise.number}: not done yet" in printed
     assert ": correct." not in printed
+    assert printed.count("uses the WORKBOOK'S") == len(exercises), "every fallback is announced"
+    assert f"exercises done: 0 of {len(exercises)}" in printed
+
+    from xlmeta_lab.teaching.exercises.progress import notebook_progress
+
+    progress = notebook_progress(executed)
+    assert progress.finished and set(progress.outcomes.values()) == {"not done yet"}
+
+
+# -- a learner's progress, read back from executed copies ------------------------------------------------------
+
+
+def _executed(path: Path, outputs: list[dict]) -> None:
+    """An executed notebook whose cells printed ``outputs`` (one cell each), as papermill would save it."""
+    cells = []
+    for output in outputs:
+        cell = nbformat.v4.new_code_cell("...")
+        cell.outputs = [nbformat.from_dict(output)]
+        cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+
+
+def _printed(text: str) -> dict:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def test_progress_lists_each_learners_exercises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xlmeta_lab.cli import main
+    from xlmeta_lab.teaching.exercises.progress import folder_progress
+
+    name = "01_maml_derivation.ipynb"
+    _executed(  # ada: 1 right after a wrong try, 2 not done, 3 wrong (the notebook stopped there)
+        tmp_path / "ada" / name,
+        [
+            {"output_type": "error", "ename": "ExerciseFailed", "evalue": "exercise 1 (x): off", "traceback": []},
+            _printed("exercise 1: correct. the meta-gradient matches\n"),
+            _printed("exercise 2: not done yet (a Hessian-vector product). Hint 1 of 3: ...\n"),
+            {"output_type": "error", "ename": "ExerciseFailed", "evalue": "exercise 3 (y): sign", "traceback": []},
+        ],
+    )
+    _executed(  # bo: everything checked, the notebook ran to its end
+        tmp_path / "bo" / name,
+        [_printed(f"exercise {n}: correct. fine\n") for n in range(1, 6)] + [_printed("exercises done: 5 of 5\n")],
+    )
+    ada, bo = folder_progress(tmp_path)
+    assert (ada.learner, bo.learner) == ("ada", "bo")
+    assert ada.outcomes == {
+        "01.1": "correct", "01.2": "not done yet", "01.3": "wrong", "01.4": "not reached", "01.5": "not reached"
+    }
+    assert not ada.finished and bo.finished and len(bo.done) == 5
+    assert main(["workbook", "--progress", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == [
+        "ada", "01_maml_derivation", "1", "of", "5", "done;", "wrong:", "01.3;", "not", "done", "yet:", "01.2;",
+        "not", "reached:", "01.4,", "01.5;", "did", "not", "reach", "its", "last", "cell",
+    ]
+    assert out[1].split()[:6] == ["bo", "01_maml_derivation", "5", "of", "5", "done"]
+    assert out[-1] == "6 of 10 exercises done in 2 notebooks"
+
+
+def test_progress_of_an_empty_folder_says_so(tmp_path: Path) -> None:
+    from xlmeta_lab.teaching.exercises.progress import folder_progress
+
+    with pytest.raises(FileNotFoundError, match="no executed notebooks"):
+        folder_progress(tmp_path)

@@ -51,6 +51,11 @@ def _workbook(args: argparse.Namespace) -> int:
             notebooks_dir=Path(args.notebooks_dir) if args.notebooks_dir else None,
         )
         return 0
+    if args.progress:
+        from xlmeta_lab.teaching.exercises.progress import folder_progress, format_progress
+
+        print(format_progress(folder_progress(Path(args.progress))))
+        return 0
     try:
         runs = run_workbook(
             profile=args.profile,
@@ -123,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=None,
         help="instead of running, write student copies (solutions replaced by stubs) into DIR",
+    )
+    workbook.add_argument(
+        "--progress",
+        metavar="DIR",
+        default=None,
+        help="instead of running, list which exercises each executed notebook under DIR has done "
+        "(one sub-folder per learner, or none)",
     )
     workbook.set_defaults(func=_workbook)
 
