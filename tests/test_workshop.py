@@ -3,6 +3,7 @@ everywhere they are printed, and a ``--time`` that rewrites them from a fresh me
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,34 @@ def test_time_records_passed_runs_and_rewrites_the_readme_and_notebooks(
     assert "typed by hand" not in source and "`quick` 12 s on CPU" in " ".join(source.split())
     assert source.endswith("#\n# Next paragraph.\n")
     assert write_run_time_docs(repo / "notebooks", recorded) == []  # written once, nothing left to change
+
+
+STUDENT = ROOT / "notebooks" / "student"
+
+
+def test_committed_student_copies_are_what_the_solutions_generate(tmp_path: Path) -> None:
+    """Regenerated from today's solutions, the student copies are the committed ones, cell for cell."""
+    from xlmeta_lab.teaching.workbook import write_student_workbook
+
+    written = write_student_workbook(tmp_path, notebooks_dir=ROOT / "notebooks")
+    assert sorted(p.name for p in written) == sorted(p.name for p in STUDENT.glob("*.ipynb"))
+    stale = [
+        path.name
+        for path in written
+        if json.loads(path.read_text(encoding="utf-8"))
+        != json.loads((STUDENT / path.name).read_text(encoding="utf-8"))
+    ]
+    assert not stale, f"student copies behind their solutions: {stale}; run `xlmeta workbook --student`"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_a_student_copys_badge_opens_the_student_copy(script: Path) -> None:
+    copy = json.loads((STUDENT / f"{script.stem}.ipynb").read_text(encoding="utf-8"))
+    title = "".join(copy["cells"][0]["source"])
+    assert f"/blob/main/notebooks/student/{script.stem}.ipynb)" in title
+    assert f"/blob/main/notebooks/{script.stem}.ipynb)" not in title
+    assert copy["metadata"]["xlmeta_student_copy"] and "formats" not in copy["metadata"].get("jupytext", {})
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"/blob/main/notebooks/student/{script.stem}.ipynb)" in readme, (
+        "the README links every student copy"
+    )

@@ -56,6 +56,11 @@ def _workbook(args: argparse.Namespace) -> int:
 
         print(format_progress(folder_progress(Path(args.progress))))
         return 0
+    if args.html:
+        from xlmeta_lab.teaching.static_site import write_site
+
+        print(f"open {write_site(Path(args.out), Path(args.html))} in a browser")
+        return 0
     try:
         runs = run_workbook(
             profile=args.profile,
@@ -64,6 +69,7 @@ def _workbook(args: argparse.Namespace) -> int:
             notebooks_dir=Path(args.notebooks_dir) if args.notebooks_dir else None,
             kernel=args.kernel,
             seed=args.seed,
+            record_times=args.time,
         )
     except WorkbookInterrupted as stopped:
         print(f"stopped: {stopped}", file=sys.stderr)
@@ -126,8 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     workbook.add_argument(
         "--student",
         metavar="DIR",
+        nargs="?",
+        const="notebooks/student",
         default=None,
-        help="instead of running, write student copies (solutions replaced by stubs) into DIR",
+        help="instead of running, write student copies (solutions replaced by stubs) into DIR "
+        "(default: notebooks/student, the committed copies)",
+    )
+    workbook.add_argument(
+        "--time",
+        action="store_true",
+        help="record each passed notebook's wall time in the timing file, the README's table and the notebooks",
+    )
+    workbook.add_argument(
+        "--html",
+        metavar="DIR",
+        default=None,
+        help="instead of running, render the executed notebooks of --out as web pages with an index into DIR",
     )
     workbook.add_argument(
         "--progress",

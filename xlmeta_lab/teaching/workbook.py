@@ -112,13 +112,15 @@ _BADGE = re.compile(
 )
 
 
-def point_badge_at_student_copy(path: Path) -> None:
-    """Make the Colab badge of the copy at ``path`` open the committed student copy, not the solutions."""
+def finish_student_copy(path: Path) -> None:
+    """Make the copy at ``path`` a learner's: its Colab badge opens the committed student copy (not the
+    solutions), and it is not paired with a ``.py`` source, so saving it in Jupyter writes no second file."""
     notebook = nbformat.read(path, as_version=4)
     first = notebook.cells[0] if notebook.cells else None
     if first is None or first.cell_type != "markdown" or not _BADGE.search(first.source):
         raise ValueError(f"{path}: its first cell has no Colab badge to point at the student copy")
     first.source = _BADGE.sub(lambda m: f"{m[1]}{STUDENT_DIR.as_posix()}/{m[2]}", first.source)
+    notebook.metadata.get("jupytext", {}).pop("formats", None)
     nbformat.write(notebook, path)
 
 
@@ -135,7 +137,7 @@ def write_student_workbook(
 
     written = write_student_copies(select_notebooks(find_notebooks_dir(notebooks_dir), selection), out_dir)
     for path, keys in written.items():
-        point_badge_at_student_copy(path)
+        finish_student_copy(path)
         print(f"{path}: {len(keys)} exercises ({', '.join(keys) or 'none'})")
     print(
         f"run them as a learner would: `jupyter lab {out_dir}`; or all at once: "
