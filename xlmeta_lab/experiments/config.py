@@ -47,7 +47,9 @@ class TrainConfig:
     ``n_way``-way: ``support_size`` and ``query_size`` count sentences *per topic* (K-shot), sentences longer than
     ``max_len`` words are cut (not skipped), and the meta-learners' episodes have their labels permuted unless
     ``permute_labels`` is False (:mod:`xlmeta_lab.episodes.topics` says why it matters); the joint baseline
-    always sees the fixed labels. ``bf16`` runs the
+    always sees the fixed labels. ``head`` is where each meta-learning task's classifier starts: the model's own
+    head (``"zero"``, as initialised) or the support set's class prototypes (``"prototype"``, Proto-MAML), in
+    the inner loop, validation and test-time fine-tuning alike (:mod:`xlmeta_lab.meta.prototypes`). ``bf16`` runs the
     forward passes of training (inner and outer) under ``torch.autocast`` in bfloat16: about half the
     activation memory and faster matrix products on GPUs that have it, gradients a little less exact; the
     weights and the optimiser stay in float32.
@@ -82,17 +84,31 @@ class TrainConfig:
     task: Literal["tagging", "topic"] = "tagging"
     n_way: int = 7
     permute_labels: bool = True
+    head: Literal["zero", "prototype"] = "zero"
     bf16: bool = False
 
     def __post_init__(self) -> None:
         get_method(self.method)  # an unknown method is an error naming the known ones
         if self.task not in ("tagging", "topic"):
             raise ValueError(f"task must be 'tagging' or 'topic', got {self.task!r}")
+        if self.head not in ("zero", "prototype"):
+            raise ValueError(f"head must be 'zero' or 'prototype', got {self.head!r}")
         for name in ("inner_lr", "outer_lr"):
             require_positive_finite(name, getattr(self, name))
         for name in ("steps", "meta_batch", "support_size", "query_size", "inner_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def task_head(self) -> str:
+        """The head each task starts from for this run's method (the method's own, else ``head``)."""
+        return get_method(self.method).head or self.head
+
+    @property
+    def method_inner_steps(self) -> int:
+        """Inner steps this run's method takes (the method's own, else ``inner_steps``)."""
+        steps = get_method(self.method).inner_steps
+        return self.inner_steps if steps is None else steps
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,9 +172,10 @@ class ProtocolConfig:
     def __post_init__(self) -> None:
         for lr in self.lrs:
             require_positive_finite("a fine-tuning learning rate", lr)
-        if not self.lrs or not self.steps or min(self.steps) < 1:
+        if not self.lrs or not self.steps or min(self.steps) < 0:
             raise ValueError(
-                f"the fine-tuning grid needs lrs and steps >= 1, got lrs={self.lrs} steps={self.steps}"
+                f"the fine-tuning grid needs lrs and steps >= 0 (0: no fine-tuning), got lrs={self.lrs} "
+                f"steps={self.steps}"
             )
         if self.n_draws < 1 or any(k < 0 for k in self.ks):
             raise ValueError(

@@ -16,6 +16,7 @@ from torch import nn
 from xlmeta_lab.meta.batching import VMAP_ERRORS, Batched, give_up_on_vmap, stack_for_vmap
 from xlmeta_lab.meta.inner import InnerLoop, InnerLR
 from xlmeta_lab.meta.params import AdaptSpec, Params, select_adapted, trainable_params, tree_to
+from xlmeta_lab.meta.prototypes import TaskStart
 from xlmeta_lab.meta.task import LossFn
 
 
@@ -27,14 +28,16 @@ def adapt_params(
     inner_lr: InnerLR,
     inner_steps: int,
     adapt: AdaptSpec = None,
+    start: TaskStart | None = None,
 ) -> Params:
     """Fine-tune a copy of ``model``'s weights on one support set; the model itself is left unchanged.
 
     This is the inner loop on its own, as used at test time: the returned dict can be passed to
-    :func:`xlmeta_lab.meta.params.call_model` to predict with the adapted weights.
+    :func:`xlmeta_lab.meta.params.call_model` to predict with the adapted weights. ``start`` is the
+    meta-training inner loop's (e.g. a prototype head set from ``support``).
     """
     params = {n: p.detach() for n, p in trainable_params(model).items()}
-    inner = InnerLoop(model, loss_fn, tuple(select_adapted(params, adapt)), inner_lr, inner_steps)
+    inner = InnerLoop(model, loss_fn, tuple(select_adapted(params, adapt)), inner_lr, inner_steps, start)
     device = next(iter(params.values())).device
     support = tree_to(support, device)
     with torch.enable_grad():
@@ -51,6 +54,7 @@ def adapt_trajectory(
     record: Sequence[int],
     adapt: AdaptSpec = None,
     batched: Batched = "auto",
+    start: TaskStart | None = None,
 ) -> dict[int, Params]:
     """Fine-tune copies of ``model``'s weights on several support sets at once, as independent tasks.
 
@@ -58,7 +62,8 @@ def adapt_trajectory(
     any other, so they run through the same inner loop, in one ``vmap`` call where the model allows it
     (a per-draw loop otherwise, with the same numbers). One trajectory serves every candidate budget:
     the weights after each step count in ``record`` are returned as ``{steps: {name: tensor [D, ...]}}``
-    with the draws on the leading axis.
+    with the draws on the leading axis. ``start`` sets each draw's starting weights from its support set before
+    the first step (a prototype head), so ``record=(0,)`` with a prototype start is a prototypical network.
     """
     record = sorted(set(record))
     if not record or record[0] < 0:
@@ -75,7 +80,7 @@ def adapt_trajectory(
     ]
 
     def trajectory(support: tuple, run: Callable[[InnerLoop, Params, tuple], Params]) -> list[Params]:
-        fast, out = params, []
+        fast, out = params if start is None else start(model, params, support), []
         for leg in legs:
             if leg is not None:
                 fast = run(leg, fast, support)

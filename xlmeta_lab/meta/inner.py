@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from xlmeta_lab.meta.params import Params, call_model
+from xlmeta_lab.meta.prototypes import TaskStart
 from xlmeta_lab.meta.rates import LearnedInnerRates
 from xlmeta_lab.meta.task import LossFn
 
@@ -42,6 +43,13 @@ class InnerLoop:
     adapted: tuple[str, ...]
     inner_lr: InnerLR
     inner_steps: int
+    #: Where each task's fast weights start: ``theta`` itself (``None``), or e.g. ``theta`` with its head set
+    #: from the support set (:class:`~xlmeta_lab.meta.prototypes.PrototypeHead`), differentiably in ``theta``.
+    start: TaskStart | None = None
+
+    def start_task(self, params: Params, support: tuple) -> Params:
+        """The task's starting weights: ``params``, or what :attr:`start` makes of them and the support set."""
+        return dict(params) if self.start is None else self.start(self.model, params, support)
 
     def learned_rates(self) -> dict[str, Tensor]:
         """The learned rate tensors, keyed ``inner_lr.<name>`` (none for a fixed rate): meta-parameters too."""
@@ -65,14 +73,24 @@ class InnerLoop:
         """``inner_steps`` SGD steps with ``torch.autograd.grad``; ``create_graph`` keeps the second-order
         path (MAML), without it each step's gradient is a constant (FOMAML, Reptile, test time)."""
         rate, adapted = self.rate(), self.adapted
-        fast = dict(params)
+        fast = self.start_task(params, sets[0])
         for n in adapted:  # a detached start still needs a graph for the first gradient
             if not fast[n].requires_grad:
                 fast[n] = fast[n].detach().requires_grad_()
+            elif self.start is not None:
+                # A node of its own: a prototype head is computed from these very tensors, and the inner
+                # gradient of a weight must not run back through the head's start as well (run_func's
+                # torch.func.grad sees each adapted weight as one input, the same way).
+                fast[n] = fast[n].view_as(fast[n])
         for step in range(self.inner_steps):
             loss = self.data_loss(fast, sets)
+            # a start computed from theta (prototypes) must keep its graph for the query loss's backward
             grads = torch.autograd.grad(
-                loss, [fast[n] for n in adapted], create_graph=create_graph, allow_unused=True
+                loss,
+                [fast[n] for n in adapted],
+                create_graph=create_graph,
+                retain_graph=create_graph or self.start is not None,
+                allow_unused=True,
             )
             used = {n: g for n, g in zip(adapted, grads) if g is not None}  # unused weights keep their value
             fast = sgd_update(fast, used, rate, step)
@@ -90,7 +108,7 @@ class InnerLoop:
     ) -> Params:
         """The same SGD steps with ``torch.func.grad``, so they can run inside ``vmap`` and an outer ``grad``."""
         rate, adapted = self.rate(rate_tensors), self.adapted
-        fast = dict(params)
+        fast = self.start_task(params, sets[0])
         for step in range(self.inner_steps):
 
             def support_loss(sub: Params, fast: Params = fast) -> Tensor:

@@ -18,6 +18,7 @@ from xlmeta_lab.meta.batching import Batched
 from xlmeta_lab.meta.distributed import distributed_meta_gradient
 from xlmeta_lab.meta.maml import Algorithm, MetaGradient, meta_gradient_and_loss
 from xlmeta_lab.meta.params import AdaptSpec, Params, select_adapted, trainable_params
+from xlmeta_lab.meta.prototypes import TaskStart
 from xlmeta_lab.meta.rates import LearnedInnerRates
 from xlmeta_lab.meta.task import LossFn, Task
 
@@ -35,6 +36,9 @@ class MetaLearner(nn.Module):
         adapt: parameters the inner loop updates (``None``: all; ``"head"``: ANIL).
         learn_inner_lr: learn one inner rate per adapted tensor and step (Meta-SGD / MAML++).
         batched, compile: see :func:`xlmeta_lab.meta.meta_gradient`.
+        start: where each task's inner loop starts (``None``: the initialisation; a
+            :class:`~xlmeta_lab.meta.prototypes.PrototypeHead`: its head set from the support set's prototypes),
+            in meta-training and in :meth:`adapt`.
         distributed: every process of a ``torch.distributed`` group passes the same tasks to :meth:`step`,
             computes the meta-gradient of its share and all-reduces it, so all take the same outer step
             (:mod:`xlmeta_lab.meta.distributed`).
@@ -61,6 +65,7 @@ class MetaLearner(nn.Module):
         batched: Batched = "auto",
         compile: bool = False,
         distributed: bool = False,
+        start: TaskStart | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -71,6 +76,7 @@ class MetaLearner(nn.Module):
         self.batched = batched
         self.compile = compile
         self.distributed = distributed
+        self.start = start
         adapted = select_adapted(trainable_params(model), adapt)
         self.inner_rates = LearnedInnerRates(adapted, inner_steps, inner_lr) if learn_inner_lr else None
         self.inner_lr = inner_lr
@@ -89,6 +95,7 @@ class MetaLearner(nn.Module):
             adapt=self.adapt_spec,
             batched=self.batched,
             compile=self.compile,
+            start=self.start,
         )
         named = dict(self.model.named_parameters())
         if self.inner_rates is not None:
@@ -107,5 +114,11 @@ class MetaLearner(nn.Module):
             self.inner_rates if self.inner_rates is not None and steps <= self.inner_steps else self.inner_lr
         )
         return adapt_params(
-            self.model, self.loss_fn, support, inner_lr=rates, inner_steps=steps, adapt=self.adapt_spec
+            self.model,
+            self.loss_fn,
+            support,
+            inner_lr=rates,
+            inner_steps=steps,
+            adapt=self.adapt_spec,
+            start=self.start,
         )

@@ -12,6 +12,8 @@ For tasks ``i = 1..T``, each with a support set ``S_i`` and a query set ``Q_i``:
 * Reptile (Nichol et al., 2018) needs no query gradient at all: it adapts on support and query and
   returns ``1/T * sum_i (theta - theta_i)``, a direction an ordinary optimiser can step along.
 * ANIL (Raghu et al., 2020) adapts only some parameters (usually the head); the rest stay at ``theta``.
+* Proto-MAML (Triantafillou et al., 2020) starts each task's head at its support set's class prototypes,
+  computed from ``theta`` inside the differentiated computation (``start=``, :mod:`xlmeta_lab.meta.prototypes`).
 
 Two execution paths give the same numbers (tested): a plain loop over tasks with ``torch.autograd.grad``
 (works for every model, keeps fused kernels such as the LSTM's), and one ``torch.func.vmap`` call over
@@ -47,6 +49,7 @@ from xlmeta_lab.meta.batching import VMAP_ERRORS, Batched, give_up_on_vmap, stac
 from xlmeta_lab.meta.compiled import run_maybe_compiled
 from xlmeta_lab.meta.inner import InnerLoop, InnerLR
 from xlmeta_lab.meta.params import AdaptSpec, Params, select_adapted, trainable_params, tree_to
+from xlmeta_lab.meta.prototypes import TaskStart
 from xlmeta_lab.meta.rates import LearnedInnerRates
 from xlmeta_lab.meta.task import LossFn, Task
 
@@ -76,6 +79,7 @@ def meta_gradient(
     adapt: AdaptSpec = None,
     batched: Batched = "auto",
     compile: bool = False,
+    start: TaskStart | None = None,
 ) -> dict[str, Tensor]:
     """The meta-gradient of ``model``'s parameters over a batch of tasks.
 
@@ -94,6 +98,10 @@ def meta_gradient(
         compile: run the batched (vmap) path through ``torch.compile``: several times faster per
             meta-step for small models, after a first call that compiles for tens of seconds (see
             :mod:`xlmeta_lab.meta.compiled`). The per-task loop always runs eagerly.
+        start: where each task's inner loop starts (``None``: ``theta``); :class:`~xlmeta_lab.meta.prototypes.
+            PrototypeHead` sets the head from the support set's class prototypes (Proto-MAML), inside the
+            differentiated computation. With a start, ``inner_steps=0`` is allowed: MAML with a prototype
+            start and no inner step trains a prototypical network.
 
     Returns:
         A dict with the same keys as ``model.named_parameters()`` (zeros for frozen parameters): for
@@ -119,6 +127,7 @@ def meta_gradient(
         adapt=adapt,
         batched=batched,
         compile=compile,
+        start=start,
     ).grads
 
 
@@ -133,16 +142,18 @@ def meta_gradient_and_loss(
     adapt: AdaptSpec = None,
     batched: Batched = "auto",
     compile: bool = False,
+    start: TaskStart | None = None,
 ) -> MetaGradient:
     """:func:`meta_gradient`, also returning the mean query loss (for logging and NaN checks)."""
     if method not in ALGORITHMS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(ALGORITHMS)}")
     if not tasks:
         raise ValueError("meta_gradient needs at least one task")
-    if inner_steps < 1:
-        raise ValueError(f"inner_steps must be >= 1, got {inner_steps}")
+    fewest = 0 if start is not None and method != "reptile" else 1  # Reptile with no step would not move
+    if inner_steps < fewest:
+        raise ValueError(f"inner_steps must be >= {fewest} for {method}, got {inner_steps}")
     params = trainable_params(model)
-    inner = InnerLoop(model, loss_fn, tuple(select_adapted(params, adapt)), inner_lr, inner_steps)
+    inner = InnerLoop(model, loss_fn, tuple(select_adapted(params, adapt)), inner_lr, inner_steps, start)
     if isinstance(inner_lr, LearnedInnerRates) and (
         not inner_lr.covers(inner.adapted) or inner_lr.inner_steps < inner_steps
     ):
@@ -203,14 +214,21 @@ def _reptile_loop(
 ) -> tuple[dict[str, Tensor], Tensor]:
     """Reptile one task at a time: the mean of ``theta - theta_task``, no query gradient needed."""
     start = {n: t.detach() for n, t in params.items()}
-    steps, query_losses = {n: torch.zeros_like(start[n]) for n in inner.adapted}, []
+    steps, query_losses = {n: torch.zeros_like(start[n]) for n in _reptile_moves(inner)}, []
     for support, query in tasks:
         fast = inner.run_autograd(start, [support, query], create_graph=False)
         with torch.no_grad():
-            for n in inner.adapted:
+            for n in steps:
                 steps[n] += (start[n] - fast[n]) / len(tasks)
             query_losses.append(inner.data_loss(fast, [query]))
     return steps, torch.stack(query_losses).mean()
+
+
+def _reptile_moves(inner: InnerLoop) -> tuple[str, ...]:
+    """The weights Reptile steps: the adapted ones, less those a task start sets (theta's value of them is
+    never read, so ``theta - theta_task`` says nothing about them)."""
+    replaced = set(inner.start.names) if inner.start is not None else set()
+    return tuple(n for n in inner.adapted if n not in replaced)
 
 
 @contextmanager
@@ -256,7 +274,7 @@ def _meta_gradient_vmap(
             )
         # the mean of the differences, not theta minus the mean: a weight no task moved gets exactly 0 (the
         # mean of equal float32 values can be one rounding step off, which Adam would turn into a full step)
-        return {n: (theta[n] - fast[n]).mean(0) for n in inner.adapted}, losses.mean()
+        return {n: (theta[n] - fast[n]).mean(0) for n in _reptile_moves(inner)}, losses.mean()
 
     # vmap runs the inner loops of all tasks in one call; ordinary autograd then differentiates the
     # mean query loss back to theta (measured faster here than an outer ``torch.func.grad``).

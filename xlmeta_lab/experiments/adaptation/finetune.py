@@ -19,6 +19,7 @@ from xlmeta_lab.episodes.tensors import Labeled, stack_sets, take_sentences
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.meta import adapt_trajectory, call_model
 from xlmeta_lab.meta.params import AdaptSpec, Params, tree_to
+from xlmeta_lab.meta.prototypes import task_start
 from xlmeta_lab.models.tagger import tagging_loss
 
 
@@ -27,18 +28,21 @@ class FineTuningDiverged(ValueError):
     no result. The message names what was fine-tuned and the budget (steps, lr)."""
 
 
-def finetune(model: nn.Module, support: Labeled, *, lr: float, steps: int, adapt: AdaptSpec = None) -> Params:
+def finetune(
+    model: nn.Module, support: Labeled, *, lr: float, steps: int, adapt: AdaptSpec = None, head: str = "zero"
+) -> Params:
     """``steps`` SGD steps with step size ``lr`` on the whole support set, from ``model``'s weights.
 
     The same update as MAML's inner loop, so a meta-learned initialisation is fine-tuned the way it was
-    trained to be. Returns the adapted weights; ``model`` itself is unchanged. Weights that are no longer finite
+    trained to be, from the same ``head`` (``"prototype"``: the support set's class prototypes, see
+    :mod:`xlmeta_lab.meta.prototypes`). Returns the adapted weights; ``model`` itself is unchanged. Weights that are no longer finite
     are refused (:class:`FineTuningDiverged`), so a diverged adaptation is never scored, saved or plotted.
     """
     weights = {
         n: t[0]
-        for n, t in finetune_batch(model, stack_sets([support]), lr=lr, record=(steps,), adapt=adapt)[
-            steps
-        ].items()
+        for n, t in finetune_batch(
+            model, stack_sets([support]), lr=lr, record=(steps,), adapt=adapt, head=head
+        )[steps].items()
     }
     broken = [n for n, t in weights.items() if not torch.isfinite(t).all()]
     if broken:
@@ -58,18 +62,27 @@ def finetune_batch(
     record: Sequence[int],
     adapt: AdaptSpec = None,
     batched: bool | Literal["auto"] = "auto",
+    head: str = "zero",
 ) -> dict[int, Params]:
     """Fine-tune ``model`` on ``D`` support sets at once; weights after each step count in ``record``.
 
     ``supports`` holds the sets stacked on a leading axis (e.g. ``word_ids [D, K, L]``). The draws are
     independent tasks, so they go through the engine's :func:`~xlmeta_lab.meta.adapt_trajectory` together
     (one ``vmap`` call where the model allows it). Returns ``{steps: {name: tensor [D, ...]}}``, so one
-    trajectory serves every candidate step budget.
+    trajectory serves every candidate step budget. ``head="prototype"`` starts each draw from its own class
+    prototypes, so ``record`` holding 0 scores the prototype classifier before any step.
     """
     supports = tree_to(supports, next(model.parameters()).device)
     draws = [take_sentences(supports, d) for d in range(supports.y.shape[0])]
     return adapt_trajectory(
-        model, tagging_loss, draws, inner_lr=lr, record=record, adapt=adapt, batched=batched
+        model,
+        tagging_loss,
+        draws,
+        inner_lr=lr,
+        record=record,
+        adapt=adapt,
+        batched=batched,
+        start=task_start(head),
     )
 
 

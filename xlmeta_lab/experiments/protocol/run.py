@@ -74,7 +74,10 @@ class Condition:
     """An initialisation to evaluate: one model per training seed, and what fine-tuning adapts.
 
     ``device``: where the models are fine-tuned and scored, each moved there only while it is used (keep
-    them on the CPU); ``None`` uses each model where it is.
+    them on the CPU); ``None`` uses each model where it is. ``head``: where each draw's fine-tuning starts, the
+    model's own head or (``"prototype"``) the draw's class prototypes (:mod:`xlmeta_lab.meta.prototypes`).
+    ``steps``: the step counts its budget may be chosen from (``None``: the protocol's grid); ``(0,)`` with a
+    prototype head is a prototypical network, never fine-tuned.
     """
 
     name: str
@@ -82,6 +85,8 @@ class Condition:
     seeds: Sequence[int]
     adapt: AdaptSpec = None
     device: str | torch.device | None = None
+    head: str = "zero"
+    steps: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if len(self.models) != len(self.seeds) or not self.models:
@@ -181,7 +186,12 @@ def choose_budget(
                 supports = stack_draws(draws, encoder)
                 for lr in protocol.lrs:
                     trajectory = finetune_batch(
-                        model, supports, lr=lr, record=protocol.steps, adapt=condition.adapt
+                        model,
+                        supports,
+                        lr=lr,
+                        record=protocol.steps if condition.steps is None else condition.steps,
+                        adapt=condition.adapt,
+                        head=condition.head,
                     )
                     for steps, weights in trajectory.items():
                         if diverged_draws(model, weights, supports):
@@ -251,6 +261,14 @@ def run_protocol(
     return ProtocolResult(rows, summarise(rows, protocol.baseline), budgets, protocol)
 
 
+def _fine_tuning(condition: Condition) -> dict[str, Any]:
+    """A condition's head and step counts for a cache key, when not the defaults (so older keys still hold)."""
+    return {
+        **({"head": condition.head} if condition.head != "zero" else {}),
+        **({"steps": list(condition.steps)} if condition.steps is not None else {}),
+    }
+
+
 class _Parts:
     """The protocol's cached parts and their keys; without a cache folder it keeps nothing and finds nothing."""
 
@@ -274,6 +292,7 @@ class _Parts:
             protocol=self.protocol,
             condition=condition.name,
             adapt=condition.adapt,
+            **_fine_tuning(condition),
             weights=[self._digest(m) for m in models],
             pool=self.splits["support_pool"],
             holdout=self.splits["holdout"],
@@ -288,6 +307,7 @@ class _Parts:
             condition=condition.name,
             seed=condition.seeds[index],
             adapt=condition.adapt,
+            **_fine_tuning(condition),
             weights=self._digest(condition.models[index]),
             budget=budget.to_dict(),
             pool=self.splits["support_pool"],
@@ -322,7 +342,12 @@ def _seed_rows(
             draws = _draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol)
             supports = stack_draws(draws, encoder)
             weights = finetune_batch(
-                model, supports, lr=budget.lr, record=(budget.steps,), adapt=condition.adapt
+                model,
+                supports,
+                lr=budget.lr,
+                record=(budget.steps,),
+                adapt=condition.adapt,
+                head=condition.head,
             )[budget.steps]
             require_finite(
                 model, weights, supports, lr=budget.lr, steps=budget.steps, what=f"{condition.name}, K={k}"

@@ -90,6 +90,15 @@ def train_conditions(
         models = [backbone.new_model(s).eval() for s in seeds]
         conditions.append(Condition("scratch", models, list(seeds), device=device))
     conditions += [
-        Condition(m, [r.model for r in rs], list(seeds), METHODS[m].adapt, device) for m, rs in runs.items()
+        Condition(
+            m,
+            [r.model for r in rs],
+            list(seeds),
+            METHODS[m].adapt,
+            device,
+            head=replace(base, method=m).task_head if METHODS[m].is_meta else "zero",
+            steps=(0,) if METHODS[m].inner_steps == 0 else None,  # a prototypical network is not fine-tuned
+        )
+        for m, rs in runs.items()
     ]
     return TrainedConditions(conditions, runs, backbone)

@@ -53,6 +53,7 @@ from xlmeta_lab.experiments.training.launch import gathered, local_device
 from xlmeta_lab.meta import MetaLearner, Task, resolve_device
 from xlmeta_lab.meta.distributed import my_share, rank_and_world, sum_over_processes
 from xlmeta_lab.meta.params import AdaptSpec, tree_to
+from xlmeta_lab.meta.prototypes import task_start
 from xlmeta_lab.models.backbones import Backbone, vocab_of
 from xlmeta_lab.models.registry import backbone_for
 from xlmeta_lab.models.tagger import tagging_loss
@@ -123,11 +124,12 @@ class _MetaStepper:
             tagging_loss,
             method=METHODS[config.method].algorithm,
             inner_lr=config.inner_lr,
-            inner_steps=config.inner_steps,
+            inner_steps=config.method_inner_steps,
             outer_lr=config.outer_lr,
             adapt=METHODS[config.method].adapt,
             learn_inner_lr=config.learn_inner_lr,
             distributed=rank_and_world()[1] > 1,
+            start=task_start(config.task_head),
         )
 
     def step(self, tasks: Sequence[Task]) -> float:
@@ -180,12 +182,15 @@ class _Validation:
     inner_lr: float
     inner_steps: int
     adapt: AdaptSpec
+    head: str = "zero"
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
         row: dict[str, float] = {}
         for lang, task in self.tasks.items():
             support, query = task
-            adapted = finetune(model, support, lr=self.inner_lr, steps=self.inner_steps, adapt=self.adapt)
+            adapted = finetune(
+                model, support, lr=self.inner_lr, steps=self.inner_steps, adapt=self.adapt, head=self.head
+            )
             row[f"val_acc.{lang}"] = token_accuracy(model, None, query)
             row[f"val_acc_adapted.{lang}"] = token_accuracy(model, adapted, query)
         for key in ("val_acc", "val_acc_adapted"):
@@ -196,7 +201,9 @@ class _Validation:
 
 def _validation(val: Mapping[str, list[Any]], encoder: SentenceEncoder, config: TrainConfig) -> _Validation:
     tasks = validation_tasks(val, encoder, config)
-    return _Validation(tasks, config.inner_lr, config.inner_steps, METHODS[config.method].adapt)
+    method = METHODS[config.method]
+    head = config.task_head if method.is_meta else "zero"
+    return _Validation(tasks, config.inner_lr, config.method_inner_steps, method.adapt, head)
 
 
 def train(
