@@ -3,12 +3,18 @@ everywhere they are printed, and a ``--time`` that rewrites them from a fresh me
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 
+from xlmeta_lab.cli.main import main
+from xlmeta_lab.data import bundle, sources
+from xlmeta_lab.data.roles import UD_EXPERIMENT_FILES
 from xlmeta_lab.teaching import notebook as start_up
 from xlmeta_lab.teaching import timings as timing_file
 from xlmeta_lab.teaching.profiles import PROFILES
@@ -217,3 +223,80 @@ def test_a_student_copys_badge_opens_the_student_copy(script: Path) -> None:
     assert f"/blob/main/notebooks/student/{script.stem}.ipynb)" in readme, (
         "the README links every student copy"
     )
+
+
+def test_a_packed_bundle_round_trips_through_xlmeta_data_and_xlmeta_data_env(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pack what notebook 03 reads, then use the zip both ways a learner would: as ``XLMETA_DATA`` and unpacked."""
+    zip_path = tmp_path / "session.zip"
+    assert main(["data", "pack", str(zip_path), "--notebooks", "03", "--data-dir", str(data_dir)]) == 0
+    assert sorted(bundle.manifest_of(zip_path)) == sorted(
+        sources.entry(key).relpath for key in UD_EXPERIMENT_FILES
+    )
+
+    monkeypatch.setenv(sources.ENV_DATA, str(zip_path))
+    monkeypatch.setenv(sources.ENV_CACHE, str(tmp_path / "cache"))
+    folder = sources.resolve_all(UD_EXPERIMENT_FILES)  # each file checked against its pinned sha256
+    assert folder.is_relative_to(tmp_path / "cache" / "bundles")
+    assert sources.resolve_all(UD_EXPERIMENT_FILES) == folder  # unpacked once, then read from there
+
+    unpacked = tmp_path / "unpacked"
+    assert main(["data", "unpack", str(zip_path), "--data-dir", str(unpacked)]) == 0
+    rows = {row.key: row for row in sources.verify(unpacked)}
+    assert all(rows[key].ok for key in UD_EXPERIMENT_FILES)
+    assert f"{len(UD_EXPERIMENT_FILES)} files unpacked into {unpacked}" in capsys.readouterr().out
+
+
+def _rewrite(zip_path: Path, change: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(zip_path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for name, data in (members | change).items():
+            archive.writestr(name, data)
+
+
+def test_a_damaged_or_unsafe_bundle_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "a.conllu"
+    source.write_text("1\tUn\tun\tDET\t_\t_\t0\troot\t_\t_\n\n", encoding="utf-8")
+    zip_path = bundle.pack({"UD_French-GSD/fr_gsd-ud-dev.conllu": source}, tmp_path / "b.zip")
+    _rewrite(zip_path, {"UD_French-GSD/fr_gsd-ud-dev.conllu": b"other bytes"})
+    assert main(["data", "unpack", str(zip_path), "--data-dir", str(tmp_path / "out")]) == 2
+    assert "does not match its manifest's sha256" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "UD_French-GSD").exists()
+
+    manifest = json.dumps(
+        {"format": 1, "files": {"../escape.txt": hashlib.sha256(b"x").hexdigest()}}
+    ).encode()
+    unsafe = tmp_path / "unsafe.zip"
+    with zipfile.ZipFile(unsafe, "w") as archive:
+        archive.writestr("../escape.txt", b"x")
+        archive.writestr(bundle.MANIFEST, manifest)
+    with pytest.raises(bundle.BundleError, match="outside the data folder"):
+        bundle.unpack(unsafe, tmp_path / "out")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_fetch_gets_and_checks_only_what_the_chosen_notebooks_read(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Downloads are served from the mirror (no network in tests), through the same pinned-sha256 check."""
+    served = []
+
+    def from_mirror(url: str, known_hash: str, fname: str, path: Path, progressbar: bool) -> str:
+        item = next(i for i in sources.REGISTRY.values() if i.url == url)
+        served.append(item.key)
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return shutil.copy(data_dir / item.relpath, Path(path) / fname)
+
+    monkeypatch.setattr(sources.pooch, "retrieve", from_mirror)
+    empty = tmp_path / "data"
+    assert main(["data", "fetch", "--notebooks", "01", "03", "--data-dir", str(empty)]) == 0
+    out = capsys.readouterr().out
+    assert "01_maml_derivation: reads no data files" in out
+    assert sorted(served) == sorted(UD_EXPERIMENT_FILES)
+    assert (
+        main(["data", "fetch", "--notebooks", "03", "--data-dir", str(empty)]) == 0
+    )  # all there: no download
+    assert len(served) == len(UD_EXPERIMENT_FILES)
+    assert main(["data", "fetch", "--notebooks", "09"]) == 2

@@ -1,4 +1,8 @@
-"""``xlmeta data list | fetch | verify | inspect FILE``: see, get and check the data files.
+"""``xlmeta data list | fetch | verify | inspect FILE | pack FILE.zip | unpack FILE.zip``: see, get, check and
+hand out the data files.
+
+``fetch`` and ``pack`` take ``--notebooks 03 04``: only what those notebooks read (all files without it), so an
+instructor can fetch before a session and hand out one checksummed zip instead of a room downloading at once.
 
 Wired into the main CLI with ``add_data_commands(subparsers)``; each subcommand stores its
 handler as ``func`` (``args -> exit code``).
@@ -10,9 +14,13 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from xlmeta_lab.data import sources
+from xlmeta_lab.data import bundle, sources
 from xlmeta_lab.data.sib200 import read_labels, read_sib200
 from xlmeta_lab.data.ud import read_conllu, tag_inventory
+from xlmeta_lab.teaching.profiles import PROFILES
+
+#: The workbook's notebooks, for ``--notebooks``.
+_NOTEBOOKS = tuple(sorted(PROFILES))
 
 
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +31,16 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _notebooks_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notebooks",
+        nargs="+",
+        metavar="NN",
+        default=None,
+        help="only what these notebooks read (e.g. 01 02 03)",
+    )
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every registered file: key, where it sits in a data folder, license, pinned URL."""
     for item in sources.REGISTRY.values():
@@ -30,14 +48,62 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def notebook_keys(selection: list[str] | None) -> list[str]:
+    """The registered files the notebooks starting with ``selection`` read (every file without a selection)."""
+    if not selection:
+        return list(sources.REGISTRY)
+    from xlmeta_lab.teaching.workbook import (
+        NOTEBOOK_DATA,
+    )  # here: only a selection needs the workbook's table
+
+    unknown = [s for s in selection if not any(name.startswith(s) for name in _NOTEBOOKS)]
+    if unknown:
+        raise ValueError(f"--notebooks {' '.join(unknown)}: no such notebook; known: {', '.join(_NOTEBOOKS)}")
+    chosen = [name for name in _NOTEBOOKS if any(name.startswith(s) for s in selection)]
+    for name in chosen:
+        if not NOTEBOOK_DATA.get(name):
+            print(f"{name}: reads no data files")
+    return list(dict.fromkeys(key for name in chosen for key in NOTEBOOK_DATA.get(name, ())))
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
-    """Resolve every file, downloading what the chosen folder lacks."""
+    """Resolve the chosen files, downloading what the chosen folder lacks, each checked by sha256."""
     try:
-        for path in sources.fetch(args.data_dir):
-            print(f"OK  {path}")
+        for key in notebook_keys(args.notebooks):
+            print(f"OK  {sources.resolve(key, args.data_dir, download=True)}")
     except sources.DataError as err:
         print(f"error: {err}")
         return 1
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    """One zip of the chosen files (fetched first where missing), with a manifest of their sha256s."""
+    keys = notebook_keys(args.notebooks)
+    files = {sources.entry(key).relpath: sources.resolve(key, args.data_dir, download=True) for key in keys}
+    target = bundle.pack(files, args.file)
+    print(
+        f"{target}: {len(files)} files, {target.stat().st_size / 2**20:.1f} MiB, sha256 {sources.sha256_of(target)}"
+    )
+    print(
+        f"hand it out; each learner runs `xlmeta data unpack {target.name}`, or sets {sources.ENV_DATA}={target.name}"
+    )
+    return 0
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    """Check a bundle against its manifest and the pinned sha256s, then unpack it where the notebooks look."""
+    folder = Path(args.data_dir) if args.data_dir else sources.cache_dir()
+    bundle.unpack(args.file, folder)
+    for relpath in bundle.manifest_of(args.file):
+        item = next((i for i in sources.REGISTRY.values() if i.relpath == relpath), None)
+        if item is None:
+            raise ValueError(f"{args.file}: {relpath} is not a registered data file")
+        sources.resolve(item.key, folder)  # the pinned sha256, not only the bundle's own manifest
+    where = (
+        "the user cache, where the notebooks look when no folder is given" if not args.data_dir else folder
+    )
+    print(f"{len(bundle.manifest_of(args.file))} files unpacked into {folder} ({where}) and checked")
     return 0
 
 
@@ -90,7 +156,19 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     commands.add_parser("list", help="registered files, licenses and sources").set_defaults(func=cmd_list)
     fetch = commands.add_parser("fetch", help="download what is missing (checked by sha256)")
     _data_dir_option(fetch)
+    _notebooks_option(fetch)
     fetch.set_defaults(func=cmd_fetch)
+    pack = commands.add_parser("pack", help="one checksummed zip of the data files, to hand out or upload")
+    pack.add_argument("file", help="the zip to write, e.g. xlmeta-data.zip")
+    _data_dir_option(pack)
+    _notebooks_option(pack)
+    pack.set_defaults(func=cmd_pack)
+    unpack = commands.add_parser(
+        "unpack", help="check a zip from `data pack` and unpack it where notebooks look"
+    )
+    unpack.add_argument("file", help="a zip written by `xlmeta data pack`")
+    unpack.add_argument("--data-dir", default=None, help="unpack here instead of the user cache")
+    unpack.set_defaults(func=cmd_unpack)
     verify = commands.add_parser("verify", help="check every file's sha256; exit 1 on missing/mismatch")
     _data_dir_option(verify)
     verify.set_defaults(func=cmd_verify)

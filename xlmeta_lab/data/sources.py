@@ -12,7 +12,8 @@ Resolution (one folder is chosen, then used; there is no silent fallback to anot
    file is downloaded from its pinned URL and checked by pooch.
 
 Folders 1 and 2 are laid out like the read-only mirror (``UD_French-GSD/fr_gsd-ud-test.conllu``,
-``SIB-200/fra_Latn/test.tsv``); a file missing there is an error, not a download, so an
+``SIB-200/fra_Latn/test.tsv``), or are a zip of such a folder made by ``xlmeta data pack`` (:mod:`bundle`), which
+is unpacked once into the user cache and read from there; a file missing there is an error, not a download, so an
 incomplete offline mirror is noticed instead of quietly bypassed. Every file found is checked
 against its sha256 (memoised per path, size and mtime); a mismatch is an error.
 """
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pooch
+
+from xlmeta_lab.data import bundle
 
 ENV_DATA = "XLMETA_DATA"
 ENV_CACHE = "XLMETA_CACHE"
@@ -204,12 +207,17 @@ def cache_dir() -> Path:
 
 
 def data_folder(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """The folder files are read from, and why it was chosen (shown in messages)."""
+    """The folder files are read from, and why it was chosen (shown in messages). A zip made by
+    ``xlmeta data pack`` stands for the folder it unpacks to (once, into the user cache)."""
     if data_dir is not None:
-        return Path(data_dir), "given as data_dir / --data-dir"
-    if os.environ.get(ENV_DATA):
-        return Path(os.environ[ENV_DATA]), f"from ${ENV_DATA}"
-    return cache_dir(), "the user cache"
+        folder, why = Path(data_dir), "given as data_dir / --data-dir"
+    elif os.environ.get(ENV_DATA):
+        folder, why = Path(os.environ[ENV_DATA]), f"from ${ENV_DATA}"
+    else:
+        return cache_dir(), "the user cache"
+    if folder.suffix == ".zip" and folder.is_file():
+        return bundle.unpacked_folder(folder, cache_dir()), f"{why}, unpacked from the bundle {folder}"
+    return folder, why
 
 
 def require_folder(folder: str | os.PathLike) -> Path:
