@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 from treebanks import fewshot_argv, ud_train_argv
 
 from xlmeta_lab.cli import main
-from xlmeta_lab.data.roles import assert_no_test_leakage, training_tasks
+from xlmeta_lab.data.roles import assert_no_test_leakage, shared_sentences, training_tasks
 from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
@@ -31,11 +33,12 @@ def test_training_never_holds_french_tests_or_their_translations(
 ) -> None:
     from xlmeta_lab.data.roles import parallel_pud
 
-    train_ids = {s.sent_id for pool in setup.training.values() for s in pool}
-    test_ids = {s.sent_id for tests in setup.splits.tests.values() for s in tests}
-    pud_ids = {s.sent_id for pool in parallel_pud(data_dir).values() for s in pool}
-    assert len(train_ids) == sum(len(p) for p in setup.training.values()) == 4078 + 1827
-    assert not train_ids & test_ids and not train_ids & pud_ids
+    training = [s for pool in setup.training.values() for s in pool]
+    tests = [s for tests in setup.splits.tests.values() for s in tests]
+    pud = [s for pool in parallel_pud(data_dir).values() for s in pool]
+    assert len({s.sent_id for s in training}) == len(training) == 4078 + 1827
+    # by words, and by the ids PUD translations share (the only ids that can meet across files)
+    assert not shared_sentences(training, tests) and not shared_sentences(training, pud)
     assert {s.source for pool in setup.training.values() for s in pool} == {
         "en_ewt-dev", "en_ewt-test", "es_gsd-dev", "es_gsd-test"
     }  # fmt: skip
@@ -107,8 +110,15 @@ def test_fewshot_command_reports_accuracy_with_an_interval(
     printed = capsys.readouterr().out
     assert "after fine-tuning on K=3 sentences" in printed and "95% CI, n=3 draws" in printed
     saved = read_results(out)
-    rows = [r for r in saved["summary"] if r["K"] == 3]
-    assert rows and rows[0]["n"] == 3 and 0 <= rows[0]["mean"] <= 1
+    (summary,) = [r for r in saved["summary"] if r["K"] == 3]
+    draws = [r["accuracy"] for r in saved["rows"] if r["K"] == 3]
+    assert summary["n"] == len(draws) == 3
+    # the mean of the 3 draws, with mean +- t(0.975, 2 df) * sd / sqrt(3) around it, as printed
+    assert summary["mean"] == pytest.approx(statistics.fmean(draws), abs=1e-12)
+    half = 4.302652729911275 * statistics.stdev(draws) / math.sqrt(3)
+    assert half > 0 and summary["ci_high"] - summary["mean"] == pytest.approx(half, abs=1e-12)
+    assert summary["mean"] - summary["ci_low"] == pytest.approx(half, abs=1e-12)
+    assert f"{100 * summary['mean']:.1f}% ± {100 * half:.1f} (95% CI, n=3 draws)" in printed
 
 
 def test_fewshot_refuses_k_larger_than_the_pool(
