@@ -13,7 +13,13 @@ from compilers import make_torch_compile_fail, needs_cxx
 from xlmeta_lab.cli import build_parser, main
 from xlmeta_lab.experiments.bench import memory as bench_memory
 from xlmeta_lab.experiments.bench.engine import cases, run_benchmark, run_case, select_cases
-from xlmeta_lab.experiments.bench.memory import format_memory_table, memory_rows
+from xlmeta_lab.experiments.bench.memory import (
+    MemoryRow,
+    format_memory_table,
+    memory_rows,
+    second_order_growth,
+)
+from xlmeta_lab.experiments.bench.waits import Wait, format_waits, time_waits
 from xlmeta_lab.teaching.notebook import KEY_RESULT_MARKER
 from xlmeta_lab.teaching.workbook import NotebookRun, format_summary, key_result_of
 
@@ -87,16 +93,40 @@ def test_bench_says_when_a_compiled_row_ran_eagerly(monkeypatch: pytest.MonkeyPa
     assert row.path == "vmap+eager(!)" and row.max_grad_diff <= 1e-5
 
 
-def test_bench_memory_rows_say_how_they_were_measured_and_maml_grows_with_inner_steps() -> None:
+def test_bench_memory_rows_say_how_they_were_measured_and_check_that_maml_grows() -> None:
+    """How large the peaks are is the bench's to print (a test's allocator numbers move with the machine's load);
+    the table must say how it measured, and carry the check that second-order MAML grows with inner steps."""
     meter, rows = memory_rows(torch.device("cpu"), methods=("maml", "fomaml"), pairs=[(1, 2), (4, 2)])
     table = format_memory_table(meter, rows, torch.device("cpu"))
     assert f"measured as: {meter.description}" in table and "4 steps, 2 tasks" in table
     if meter.peak_bytes is None:
         pytest.skip(meter.description)
     assert "resident set" in meter.description  # a Linux CPU: the resident set, not tracemalloc
-    peak = {(r.method, r.inner_steps): r.peak_mib for r in rows}
-    assert all(v > 0 for v in peak.values())
-    assert peak[("maml", 4)] > 1.3 * peak[("maml", 1)]  # second order keeps every inner step's graph
+    assert "check: maml at 4 inner steps takes" in table
+
+
+def test_the_memory_check_compares_maml_at_its_most_inner_steps_with_one_step() -> None:
+    def rows(*peaks: tuple[int, int, float]) -> list[MemoryRow]:
+        return [MemoryRow("maml", s, t, "vmap", mib) for s, t, mib in peaks] + [MemoryRow("fomaml", 4, 4, "vmap", 1.0)]
+
+    grown = second_order_growth(rows((1, 2, 9.0), (1, 4, 10.0), (2, 4, 14.0), (4, 4, 25.0)))
+    assert grown == (
+        "check: maml at 4 inner steps takes 2.50x its 1-step peak (4 tasks), as expected >= 1.3x "
+        "(second order keeps every inner step's graph)"
+    )
+    flat = second_order_growth(rows((1, 4, 10.0), (4, 4, 11.0)))
+    assert flat is not None and "1.10x" in flat and "BELOW the expected >= 1.3x" in flat
+    assert second_order_growth(rows((1, 4, 10.0), (1, 8, 30.0))) is None  # no inner-step pair: nothing to say
+    assert second_order_growth(rows((1, 4, None), (4, 4, None))) is None  # not measured
+
+
+def test_bench_times_what_a_learner_waits_for(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = time_waits([Wait("nothing", lambda: print("a check's verdict"), 1.0)], repeats=2)
+    assert capsys.readouterr().out == ""  # what the timed code prints is not the bench's output
+    assert [(r.name, r.budget_s) for r in rows] == [("nothing", 1.0)]
+    assert rows[0].fastest_s <= rows[0].median_s <= rows[0].slowest_s
+    table = format_waits(rows, 2)
+    assert "median of 2" in table and table.splitlines()[-1].startswith("nothing")
 
 
 def test_bench_prints_and_writes_its_memory_rows(
@@ -104,8 +134,17 @@ def test_bench_prints_and_writes_its_memory_rows(
 ) -> None:
     monkeypatch.setattr(bench_memory, "grid", lambda: [(1, 2)])  # one small column keeps the test short
     out = tmp_path / "bench.json"
-    run_benchmark(1, only=["sine 1 step"], compiled=False, out=out, memory_device=torch.device("cpu"))
-    assert "peak memory of one meta-step" in capsys.readouterr().out
+    run_benchmark(
+        1,
+        only=["sine 1 step"],
+        compiled=False,
+        out=out,
+        memory_device=torch.device("cpu"),
+        waits=[Wait("nothing", lambda: None, 1.0)],
+    )
+    printed = capsys.readouterr().out
+    assert "peak memory of one meta-step" in printed and "waits a learner sits through" in printed
+    assert [w["name"] for w in json.loads(out.read_text())["waits"]] == ["nothing"]
     memory = json.loads(out.read_text())["memory"]
     assert memory["device"] == "cpu" and memory["measured_as"]
     assert [(r["method"], r["inner_steps"], r["tasks"]) for r in memory["rows"]] == [

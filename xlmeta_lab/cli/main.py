@@ -77,6 +77,22 @@ def _workbook(args: argparse.Namespace) -> int:
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 
+def _learner_waits() -> list:
+    """What ``xlmeta bench`` times for the notebooks: the toy languages, and each exercise check of notebooks 02
+    and 03 on its solution (a learner waits for one after every try; the notebooks answer within 2 s)."""
+    from functools import partial
+
+    from xlmeta_lab.experiments.bench.waits import Wait, data_waits
+    from xlmeta_lab.teaching.exercises import check, registered
+
+    checks = [
+        Wait(f"the check of exercise {e.key}", partial(check, e.key, e.solution), 2.0)
+        for e in registered()
+        if e.notebook in ("02", "03")
+    ]
+    return [*data_waits(), *checks]
+
+
 def _bench(args: argparse.Namespace) -> int:
     from xlmeta_lab.experiments.bench.engine import run_benchmark
     from xlmeta_lab.meta import resolve_device
@@ -92,6 +108,7 @@ def _bench(args: argparse.Namespace) -> int:
         only=args.only or (),
         compiled=not args.eager_only,
         memory_device=memory_device,
+        waits=() if args.no_waits else _learner_waits(),
     )
     if any(r.max_grad_diff > 1e-5 for r in rows):
         print(
@@ -181,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the peak-memory rows run (CUDA memory statistics on a GPU, the resident set on a CPU)",
     )
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory rows")
+    bench.add_argument(
+        "--no-waits", action="store_true", help="skip timing what a learner waits for (toy data, exercise checks)"
+    )
     bench.add_argument(
         "--enforce-targets",
         action="store_true",

@@ -23,10 +23,14 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from xlmeta_lab.experiments.bench import memory as bench_memory
+from xlmeta_lab.experiments.bench import waits as bench_waits
 from xlmeta_lab.experiments.bench.tasks import sine_case, tagger_tasks
 from xlmeta_lab.experiments.results import provenance, write_json
 from xlmeta_lab.meta import LossFn, Task, meta_gradient_and_loss
 from xlmeta_lab.meta.compiled import compile_failed
+
+#: Repeats of each wait: a few, since some (an exercise's check) take seconds each.
+WAIT_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -187,11 +191,13 @@ def run_benchmark(
     only: Sequence[str] = (),
     compiled: bool = True,
     memory_device: torch.device | None = None,
+    waits: Sequence[bench_waits.Wait] = (),
 ) -> list[Row]:
     """Run the cases (see :func:`select_cases`), print the table and write it as JSON with its provenance.
 
     With ``memory_device``, the peak memory of MAML, FOMAML and Reptile against inner steps and task-batch
-    size follows (:mod:`xlmeta_lab.experiments.bench.memory`), in the table and in the JSON.
+    size follows (:mod:`xlmeta_lab.experiments.bench.memory`), in the table and in the JSON; with ``waits``, the
+    time a learner waits for each against its budget (:mod:`xlmeta_lab.experiments.bench.waits`).
     """
     chosen = select_cases(only, compiled)
     previous = torch.get_num_threads()
@@ -208,6 +214,9 @@ def run_benchmark(
                 "measured_as": meter.description,
                 "rows": [asdict(r) for r in memory_rows],
             }
+        wait_rows = bench_waits.time_waits(waits, repeats=WAIT_REPEATS, threads=threads) if waits else []
+        if wait_rows:
+            print("\n" + bench_waits.format_waits(wait_rows, WAIT_REPEATS))
     finally:
         torch.set_num_threads(previous)
     if out is not None:
@@ -218,6 +227,7 @@ def run_benchmark(
             "processor": platform.processor() or platform.machine(),
             "rows": [asdict(r) for r in rows],
             **({"memory": memory} if memory else {}),
+            **({"waits": [asdict(r) for r in wait_rows]} if wait_rows else {}),
         }
         print(f"written: {write_json(out, payload)}")
     return rows

@@ -39,6 +39,9 @@ TASKS = (2, 4, 8)
 INNER_STEPS = (1, 2, 4)
 TASKS_FIXED = 4
 MIB = 2**20
+#: Second-order MAML keeps every inner step's graph, so its peak at the most inner steps measured should be at
+#: least this many times its peak at one step with as many tasks (a CPU's resident set blurs it with slack).
+MAML_GROWTH_EXPECTED = 1.3
 _PROC = Path("/proc/self")
 
 
@@ -167,4 +170,21 @@ def format_memory_table(meter: Meter, rows: Sequence[MemoryRow], device: torch.d
         lines.append(
             f"{method:<9}{path:<6}" + "".join(("-" if v is None else f"{v:.1f}").rjust(width) for v in cells)
         )
-    return "\n".join(lines)
+    growth = second_order_growth(rows)
+    return "\n".join(lines if growth is None else [*lines, growth])
+
+
+def second_order_growth(rows: Sequence[MemoryRow]) -> str | None:
+    """A line checking what the rows are for: MAML's peak at its most inner steps against its peak at one step,
+    with the same number of tasks (``None`` when the rows hold no such pair, or no measurement)."""
+    peaks = {(r.inner_steps, r.tasks): r.peak_mib for r in rows if r.method == "maml" and r.peak_mib}
+    pairs = [(s, t) for s, t in peaks if s > 1 and (1, t) in peaks]
+    if not pairs:
+        return None
+    steps, tasks = max(pairs)
+    growth = peaks[(steps, tasks)] / peaks[(1, tasks)]
+    verdict = "as expected" if growth >= MAML_GROWTH_EXPECTED else "BELOW the expected"
+    return (
+        f"check: maml at {steps} inner steps takes {growth:.2f}x its 1-step peak ({tasks} tasks), {verdict} "
+        f">= {MAML_GROWTH_EXPECTED}x (second order keeps every inner step's graph)"
+    )
