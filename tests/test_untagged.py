@@ -43,12 +43,18 @@ def test_conllu_input_keeps_its_columns_and_fills_only_the_words() -> None:
     assert sentence.metadata["sent_id"] == "good-2" and sentence.metadata["text"] == "Sleep, then eat."
     words = words_of(untagged.sentences[0])
     assert words == ["Il", "parle", "de", "le", "chat", "."]  # the syntactic words, not the range "du"
-    for s in untagged.sentences:
-        fill_upos(s, ["X"] * len(words_of(s)))
+    # a different tag for every word, none its old one: a word given its neighbour's tag, or left alone, shows
+    tags = [["NOUN", "ADJ", "PRON", "ADV", "DET", "SYM"], ["INTJ", "CCONJ", "NUM", "PROPN", "X"]]
+    for s, mine in zip(untagged.sentences, tags, strict=True):
+        fill_upos(s, mine)
     out = to_conllu(untagged.sentences)
     assert "3-4\tdu\t_\t_" in out and "2.1\tsleep\tsleep\tVERB" in out  # range and empty node untouched
-    assert "1\tIl\til\tX\t_\t_\t2\tnsubj\t_\t_" in out
-    assert len(conllu.parse(out)) == 2
+    assert "1\tIl\til\tNOUN\t_\t_\t2\tnsubj\t_\t_" in out  # only the UPOS column changed
+    back = conllu.parse(out)
+    assert [[(t["form"], t["upos"]) for t in s if isinstance(t["id"], int)] for s in back] == [
+        list(zip(["Il", "parle", "de", "le", "chat", "."], tags[0], strict=True)),
+        list(zip(["Sleep", ",", "then", "eat", "."], tags[1], strict=True)),
+    ]
 
 
 def test_a_sentence_without_text_gets_it_from_its_tokens() -> None:
