@@ -151,6 +151,13 @@ def add_experiment_commands(subparsers: argparse._SubParsersAction) -> None:
     eval_parser.add_argument(
         "--data-dir", default=None, help="UD/SIB-200 folder (default: $XLMETA_DATA or cache)"
     )
+    eval_parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes to share the protocol's (condition, seed) units among, at most one per core "
+        "(default: $XLMETA_WORKERS or 1); the results are those of one process",
+    )
     eval_parser.set_defaults(func=run_evaluate)
 
     fewshot_parser = subparsers.add_parser(
@@ -215,12 +222,24 @@ def run_train(args: argparse.Namespace) -> int:
     from xlmeta_lab.experiments.training.launch import is_local_leader, launch_local, launched, process_group
     from xlmeta_lab.experiments.training.loop import TrainingDiverged, train
     from xlmeta_lab.experiments.training.run_folder import claimed_run_folder
+    from xlmeta_lab.experiments.workers import available_cores
     from xlmeta_lab.meta import resolve_device
     from xlmeta_lab.meta.distributed import rank_and_world
 
     languages = _languages(args)
     if args.nproc < 1:
         raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError as error:  # e.g. cuda asked for on a machine without a GPU
+        raise ValueError(f"--device {args.device}: {error}") from None
+    cores = available_cores()
+    if args.nproc > cores and device.type == "cpu" and not launched():
+        # refused before a process starts: each would take turns on the cores for minutes, without a word
+        raise ValueError(
+            f"--nproc {args.nproc}, but this machine lets the run use {cores} CPU core(s): more processes than "
+            f"cores would only take turns on them; start at most {cores}"
+        )
     if args.nproc > 1 and not launched():
         return launch_local(
             args.nproc, "xlmeta_lab.cli", args.command_line, module=True, quiet=not args.debug
@@ -231,10 +250,6 @@ def run_train(args: argparse.Namespace) -> int:
             f"--nproc {args.nproc}, but the launcher started {here} process(es) on this machine; "
             "under torchrun, leave --nproc out"
         )
-    try:
-        device = resolve_device(args.device)
-    except RuntimeError as error:  # e.g. cuda asked for on a machine without a GPU
-        raise ValueError(f"--device {args.device}: {error}") from None
     # The folder is claimed (checked and locked) before any time is spent on data.
     with (
         process_group(device) as device,
@@ -305,7 +320,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     splits, encoder = setup.splits, checkpoint.backbone.encoder
     check_support_and_tests([*splits.support_pool, *splits.holdout], splits.tests, encoder)
     protocol = replace(setup.protocol, baseline="scratch")
-    result = run_protocol([*scratch.conditions, trained], splits, encoder, protocol)
+    result = run_protocol([*scratch.conditions, trained], splits, encoder, protocol, workers=args.workers)
     print(result.table())
     for k in (k for k in protocol.ks if k > 0):
         print(describe_difference(result.get(method, k)))

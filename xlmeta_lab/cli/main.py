@@ -70,6 +70,7 @@ def _workbook(args: argparse.Namespace) -> int:
             kernel=args.kernel,
             seed=args.seed,
             record_times=args.time,
+            workers=args.workers,
         )
     except WorkbookInterrupted as stopped:
         print(f"stopped: {stopped}", file=sys.stderr)
@@ -97,12 +98,20 @@ def _bench(args: argparse.Namespace) -> int:
     from xlmeta_lab.experiments.bench.engine import run_benchmark
     from xlmeta_lab.meta import resolve_device
 
+    if args.protocol:
+        from xlmeta_lab.experiments.bench.protocol import protocol_benchmark
+        from xlmeta_lab.teaching.profiles import profile_settings
+
+        settings = profile_settings("03_en_es_to_fr", "full")
+        print(protocol_benchmark(settings, repeats=args.repeats or 3, threads=args.threads))
+        return 0
+
     try:
         memory_device = None if args.no_memory else resolve_device(args.memory_device)
     except RuntimeError as error:  # e.g. cuda asked for on a machine without a GPU
         raise ValueError(f"--memory-device {args.memory_device}: {error}") from None
     rows = run_benchmark(
-        repeats=args.repeats,
+        repeats=args.repeats or 20,
         threads=args.threads,
         out=Path(args.json) if args.json else None,
         only=args.only or (),
@@ -147,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     workbook.add_argument("--kernel", default="python3", help="Jupyter kernel name")
     workbook.add_argument("--seed", type=int, default=None, help="override every notebook's SEED")
     workbook.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes each notebook's protocol and training share their (condition, seed) units among, at "
+        "most one per core (sets $XLMETA_WORKERS for the kernels; results are those of one process)",
+    )
+    workbook.add_argument(
         "--student",
         metavar="DIR",
         nargs="?",
@@ -176,7 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     workbook.set_defaults(func=_workbook)
 
     bench = sub.add_parser("bench", help="meta-steps/s of the engine against a plain per-task loop")
-    bench.add_argument("--repeats", type=int, default=20, help="interleaved timings per case")
+    bench.add_argument(
+        "--repeats", type=int, default=None, help="interleaved timings per case (default 20; --protocol: 3)"
+    )
+    bench.add_argument(
+        "--protocol",
+        action="store_true",
+        help="instead: fine-tuning steps/s and sentence passes/s of notebook 03's full protocol workload, "
+        "stacked and in length buckets, against a plain per-draw loop",
+    )
     bench.add_argument("--threads", type=int, default=1, help="torch threads (1 gives comparable ratios)")
     bench.add_argument(
         "--json", default="results/bench.json", help="where to write the table as JSON ('' for none)"

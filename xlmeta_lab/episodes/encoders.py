@@ -20,7 +20,7 @@ import torch
 
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
-from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, TokenInputs
+from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, TokenInputs, stack_sets
 from xlmeta_lab.episodes.vocab import PAD, UNK, Vocab
 
 TAG_TO_ID = {tag: i for i, tag in enumerate(UPOS_TAGS)}
@@ -206,3 +206,33 @@ def encode_buckets(
     encoder = as_encoder(encoder, max_word_len)
     ordered = sorted(sentences, key=lambda s: len(s))
     return [encoder.encode(ordered[i : i + size]) for i in range(0, len(ordered), size)]
+
+
+def bucket_draws(
+    draws: Sequence[Sequence[Sentence]], encoder: SentenceEncoder, *, reach: int, size: int = 16
+) -> list[Labeled]:
+    """K-shot draws as length buckets, each stacked on a leading draw axis: ``[D, ~size, L_b]`` per bucket.
+
+    Stacked as one set (``stack_draws``), every sentence of every draw is padded to the longest among them:
+    at K = 50 most positions are padding, and fine-tuning pays for each on every step. Here each draw's
+    sentences are sorted by length and cut into ``ceil(K / size)`` buckets of near-equal counts; bucket ``b``
+    of every draw is padded to the longest sentence in bucket ``b`` of any draw (shapes must agree for vmap).
+
+    ``reach``: how many positions past a sentence's last word can change what the model says about its words
+    (its context layers' reach to the right; :func:`~xlmeta_lab.experiments.adaptation.finetune.padding_reach`).
+    A sentence's padding is kept at ``min(what the stacked set gives it, reach)`` or more, so the model reads
+    every sentence as it does in the stacked set: the loss and its gradient are the same sum, in another order.
+    """
+    longest = padded_length([s for d in draws for s in d])
+    k = len(draws[0])
+    if any(len(d) != k for d in draws):
+        raise ValueError(f"draws of equal size only, got {sorted({len(d) for d in draws})}")
+    n = max(1, -(-k // size))
+    bounds = [round(i * k / n) for i in range(n + 1)]
+    ranked = [sorted(d, key=len) for d in draws]
+    buckets = []
+    for start, stop in zip(bounds, bounds[1:]):
+        parts = [d[start:stop] for d in ranked]
+        length = min(longest, max(len(s) for part in parts for s in part) + reach)
+        buckets.append(stack_sets([encoder.encode(list(part), length) for part in parts]))
+    return buckets

@@ -29,6 +29,7 @@ from xlmeta_lab.data.roles import TRANSFER_EXPERIMENT_FILES, UD_EXPERIMENT_FILES
 from xlmeta_lab.data.sib200 import TRAINING_LANGUAGES
 from xlmeta_lab.data.sources import resolve_all
 from xlmeta_lab.experiments.progress import ENV_PLAIN
+from xlmeta_lab.experiments.workers import WORKERS_VARIABLE, worker_count
 from xlmeta_lab.teaching.notebook import key_result_in
 
 DEFAULT_KERNEL = "python3"
@@ -154,8 +155,12 @@ def run_workbook(
     kernel: str = DEFAULT_KERNEL,
     seed: int | None = None,
     record_times: bool = False,
+    workers: int | None = None,
 ) -> list[NotebookRun]:
     """Execute the notebooks (all, or those whose name starts with one of ``selection``) and summarise.
+
+    ``workers``: processes each notebook's protocol and training of conditions share their units among, handed
+    to the kernels as ``$XLMETA_WORKERS`` (:mod:`xlmeta_lab.experiments.workers`); ``None`` leaves it as it is.
 
     With ``record_times``, the solution notebooks' wall times are recorded (:func:`record_run_times`); a student copy's
     are not, since its stubs fall back to the workbook's solutions and it is not what the timing file describes.
@@ -181,7 +186,8 @@ def run_workbook(
     interactive = sys.stderr.isatty()  # progress bars for a person at a terminal, never in a log
     # the kernels started here inherit it, so text bars survive in the saved notebooks; restored afterwards
     machine = _machine() if record_times else ""  # before the run: the load it found, not the load it made
-    with mock.patch.dict(os.environ, {ENV_PLAIN: "1"}):
+    shared = {WORKERS_VARIABLE: str(worker_count(workers))} if workers is not None else {}
+    with mock.patch.dict(os.environ, {ENV_PLAIN: "1", **shared}):
         runs = _execute(papermill, notebooks, folder, out_dir, parameters, kernel, interactive)
     print(format_summary(runs, profile, out_dir))
     if record_times:

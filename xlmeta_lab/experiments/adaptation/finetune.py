@@ -13,14 +13,20 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from xlmeta_lab.episodes.tensors import Labeled, stack_sets, take_sentences
+from xlmeta_lab.data.ud import Sentence
+from xlmeta_lab.episodes.encoders import SentenceEncoder, bucket_draws
+from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, stack_sets, take_sentences
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.meta import adapt_trajectory, call_model
-from xlmeta_lab.meta.params import AdaptSpec, Params, tree_to
+from xlmeta_lab.meta.params import AdaptSpec, Params, select_adapted, trainable_params, tree_to
 from xlmeta_lab.meta.prototypes import task_start
-from xlmeta_lab.models.tagger import tagging_loss
+from xlmeta_lab.models.tagger import Tagger, tagging_loss
+
+#: Sentences per length bucket of a support set (:func:`fine_tuning_sets`): K = 50 is read as 4 buckets of
+#: 12 or 13, each padded to its own longest sentence instead of the longest of all.
+SUPPORT_BUCKET = 16
 
 
 class FineTuningDiverged(ValueError):
@@ -56,7 +62,7 @@ def finetune(
 
 def finetune_batch(
     model: nn.Module,
-    supports: Labeled,
+    supports: Labeled | Sequence[Labeled],
     *,
     lr: float,
     record: Sequence[int],
@@ -66,12 +72,21 @@ def finetune_batch(
 ) -> dict[int, Params]:
     """Fine-tune ``model`` on ``D`` support sets at once; weights after each step count in ``record``.
 
-    ``supports`` holds the sets stacked on a leading axis (e.g. ``word_ids [D, K, L]``). The draws are
-    independent tasks, so they go through the engine's :func:`~xlmeta_lab.meta.adapt_trajectory` together
-    (one ``vmap`` call where the model allows it). Returns ``{steps: {name: tensor [D, ...]}}``, so one
-    trajectory serves every candidate step budget. ``head="prototype"`` starts each draw from its own class
-    prototypes, so ``record`` holding 0 scores the prototype classifier before any step.
+    ``supports`` holds the sets stacked on a leading axis (e.g. ``word_ids [D, K, L]``), or the same sets in
+    length buckets, each stacked so (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`): then every step reads
+    each bucket at its own length and takes the loss over all of a draw's words, the same mean as on the
+    stacked sets. The draws are independent tasks, so they go through the engine's
+    :func:`~xlmeta_lab.meta.adapt_trajectory` together (one ``vmap`` call where the model allows it).
+    Returns ``{steps: {name: tensor [D, ...]}}``, so one trajectory serves every candidate step budget.
+    ``head="prototype"`` starts each draw from its own class prototypes, so ``record`` holding 0 scores the
+    prototype classifier before any step.
     """
+    if not isinstance(supports, Labeled):
+        if head != "zero":
+            raise ValueError(
+                f"head={head!r} starts from the whole support set: give it stacked, not in buckets"
+            )
+        return _finetune_buckets(model, supports, lr=lr, record=record, adapt=adapt, batched=batched)
     supports = tree_to(supports, next(model.parameters()).device)
     draws = [take_sentences(supports, d) for d in range(supports.y.shape[0])]
     return adapt_trajectory(
@@ -84,6 +99,91 @@ def finetune_batch(
         batched=batched,
         start=task_start(head),
     )
+
+
+def _finetune_buckets(
+    model: nn.Module,
+    buckets: Sequence[Labeled],
+    *,
+    lr: float,
+    record: Sequence[int],
+    adapt: AdaptSpec,
+    batched: bool | Literal["auto"],
+) -> dict[int, Params]:
+    """:func:`finetune_batch` on support sets in length buckets: the engine adapts a view of ``model`` that reads
+    a draw's buckets one by one (its weights named ``model.<name>``), with the loss over all their words."""
+    device = next(model.parameters()).device
+    buckets = [tree_to(b, device) for b in buckets]
+    draws = [
+        (tuple(tuple(t[d] for t in b.x) for b in buckets), tuple(b.y[d] for b in buckets))
+        for d in range(buckets[0].y.shape[0])
+    ]
+    chosen = set(select_adapted(trainable_params(model), adapt))
+    trajectory = adapt_trajectory(
+        _Buckets(model),
+        _buckets_loss,
+        draws,
+        inner_lr=lr,
+        record=record,
+        adapt=lambda name: name.removeprefix("model.") in chosen,
+        batched=batched,
+    )
+    return {
+        steps: {name.removeprefix("model."): t for name, t in weights.items()}
+        for steps, weights in trajectory.items()
+    }
+
+
+def padding_reach(model: nn.Module) -> int | None:
+    """How many padding positions past a sentence's last word can change what ``model`` says about its words;
+    ``None`` where any can (a BiLSTM reads the sentence from its padded end) or the model is not known here.
+
+    The word tagger's padding positions are not zeros (they carry the input projection's bias), and each of its
+    context convolutions reads ``kernel_size // 2`` positions to the right: a word sees that far past the end of
+    its sentence through each layer. So a sentence padded by at least that many positions reads the same
+    however much more padding follows, which is what lets :func:`~xlmeta_lab.episodes.encoders.bucket_draws`
+    pad each bucket to its own length without changing a number beyond float noise.
+    """
+    if not isinstance(model, Tagger):
+        return None
+    config = model.config
+    if config.context == "conv":
+        return config.context_layers * (config.kernel_size // 2)
+    return 0 if config.context == "none" else None
+
+
+def fine_tuning_sets(
+    draws: Sequence[Sequence[Sentence]],
+    encoder: SentenceEncoder,
+    model: nn.Module,
+    head: str,
+    stacked: Labeled,
+) -> Labeled | list[Labeled]:
+    """The draws as fine-tuning reads them: in length buckets (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`)
+    where the model's reach into padding is known and each draw starts from the model's own head, else
+    ``stacked`` (all draws padded to one length) as they are. A prototype head is computed from the whole support set at
+    once, and a BiLSTM reads every padding position, so those are not bucketed."""
+    reach = padding_reach(model)
+    if reach is None or head != "zero" or len(draws[0]) <= SUPPORT_BUCKET:
+        return stacked
+    return bucket_draws(draws, encoder, reach=reach, size=SUPPORT_BUCKET)
+
+
+class _Buckets(nn.Module):
+    """``model`` read on a support set given as length buckets: one call per bucket, the logits of each."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *buckets: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return tuple(self.model(*x) for x in buckets)
+
+
+def _buckets_loss(logits: Sequence[Tensor], tags: Sequence[Tensor]) -> Tensor:
+    """:func:`tagging_loss` over the words of every bucket together: their summed loss over their count."""
+    words = sum((t != IGNORE_INDEX).sum() for t in tags)
+    return sum(tagging_loss(out, t, reduction="sum") for out, t in zip(logits, tags)) / words
 
 
 @torch.no_grad()

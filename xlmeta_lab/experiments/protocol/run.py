@@ -35,7 +35,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ from xlmeta_lab.episodes.topics import class_balanced_draws
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adaptation.finetune import (
     diverged_draws,
+    fine_tuning_sets,
     finetune_batch,
     report_diverged_budgets,
     require_finite,
@@ -66,6 +67,7 @@ from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, counts_
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol.cache import ProtocolCache, part_key, splits_digests, weights_digest
 from xlmeta_lab.experiments.protocol.results import Budget, ProtocolResult, best_budget, summarise
+from xlmeta_lab.experiments.workers import run_units, worker_count
 from xlmeta_lab.meta.params import AdaptSpec
 
 
@@ -184,10 +186,11 @@ def choose_budget(
             for k in ks:
                 draws = _draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
                 supports = stack_draws(draws, encoder)
+                sets = fine_tuning_sets(draws, encoder, model, condition.head, supports)
                 for lr in protocol.lrs:
                     trajectory = finetune_batch(
                         model,
-                        supports,
+                        sets,
                         lr=lr,
                         record=protocol.steps if condition.steps is None else condition.steps,
                         adapt=condition.adapt,
@@ -216,6 +219,7 @@ def run_protocol(
     *,
     progress: Callable[[str], None] | None = None,
     cache: str | Path | None = None,
+    workers: int | None = None,
 ) -> ProtocolResult:
     """Evaluate every condition on every test set of ``splits`` (see the module doc for the protocol).
 
@@ -227,38 +231,103 @@ def run_protocol(
     ``cache``: a folder where each condition's budget and each (condition, seed)'s rows are kept as they are
     done, so a run stopped midway (killed, out of time on Colab) resumes from them; a part whose protocol,
     model weights or sentences changed is computed afresh (:mod:`~xlmeta_lab.experiments.protocol.cache`).
+
+    ``workers``: processes to share the units among (each condition's budget, then each (condition, seed)'s
+    rows), ``None`` for ``$XLMETA_WORKERS`` or 1 (:func:`~xlmeta_lab.experiments.workers.worker_count`). Every
+    unit is computed by the same function from the same inputs wherever it runs, so the result is the one a
+    single process gives; each part is cached as it arrives.
     """
     encoder = as_encoder(encoder, protocol.max_word_len)
     names = [c.name for c in conditions]
     if len(set(names)) != len(names):
         raise ValueError(f"condition names must be unique, got {names}")
+    workers = worker_count(workers)
     parts = _Parts(cache, protocol, splits)
-    budgets = {}
+    budgets: dict[str, Budget] = {}
+    todo: list[Condition] = []
     for c in conditions:
-        key = parts.budget_key(c)
-        saved = parts.load("budget", key)
+        saved = parts.load("budget", parts.budget_key(c))
         if saved is not None:
             budgets[c.name] = Budget.from_record(saved)
         else:
-            budgets[c.name] = choose_budget(c, splits.support_pool, splits.holdout, encoder, protocol)
-            parts.save("budget", key, budgets[c.name].to_record(), {"condition": c.name})
+            todo.append(c)
+    units = [_budget_models(c, protocol) for c in todo]
+    for i, budget in run_units(_budget_unit, units, _Shared(splits, encoder, protocol), workers):
+        budgets[todo[i].name] = budget
+        parts.save("budget", parts.budget_key(todo[i]), budget.to_record(), {"condition": todo[i].name})
+    budgets = {c.name: budgets[c.name] for c in conditions}  # in the conditions' order, however they arrived
     if progress is not None:
         progress("budgets: " + ", ".join(f"{n} lr={b.lr} steps={b.steps}" for n, b in budgets.items()))
-    tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}
-    rows: list[dict[str, Any]] = []
+    seed_rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    missing: list[tuple[Condition, int]] = []
     for condition in conditions:
-        budget = budgets[condition.name]
-        for index, seed in enumerate(condition.seeds):
-            key = parts.rows_key(condition, index, budget)
-            saved = parts.load("rows", key)
-            if saved is None:
-                with condition.model_on_device(index) as model:
-                    saved = _seed_rows(condition, seed, model, budget, splits, tests, encoder, protocol)
-                parts.save("rows", key, saved, {"condition": condition.name, "seed": seed})
-            rows += saved
-        if progress is not None:
+        for index in range(len(condition.seeds)):
+            saved = parts.load("rows", parts.rows_key(condition, index, budgets[condition.name]))
+            if saved is not None:
+                seed_rows[(condition.name, index)] = saved
+            else:
+                missing.append((condition, index))
+    left = {c.name: sum(1 for m, _ in missing if m is c) for c in conditions}
+    if progress is not None:
+        for name in (name for name, n in left.items() if n == 0):
+            progress(f"evaluated {name}")
+    tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}
+    shared = _Shared(splits, encoder, protocol, tests)
+    units = [(_one_seed(c, i), budgets[c.name]) for c, i in missing]
+    for j, rows in run_units(_rows_unit, units, shared, workers):
+        condition, index = missing[j]
+        key = parts.rows_key(condition, index, budgets[condition.name])
+        parts.save("rows", key, rows, {"condition": condition.name, "seed": condition.seeds[index]})
+        seed_rows[(condition.name, index)] = rows
+        left[condition.name] -= 1
+        if progress is not None and left[condition.name] == 0:
             progress(f"evaluated {condition.name}")
+    rows = [row for c in conditions for i in range(len(c.seeds)) for row in seed_rows[(c.name, i)]]
     return ProtocolResult(rows, summarise(rows, protocol.baseline), budgets, protocol)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every unit of one protocol run reads: sent once to each worker, not with every unit."""
+
+    splits: FewShotSplits
+    encoder: SentenceEncoder
+    protocol: ProtocolConfig
+    tests: Mapping[str, list[Labeled]] | None = None  # encoded once the budgets are chosen
+
+
+def _budget_models(condition: Condition, protocol: ProtocolConfig) -> Condition:
+    """The condition with only the models its budget is chosen with: a worker is sent no more than it uses."""
+    models = condition.models[: protocol.budget_models or None]
+    return replace(condition, models=list(models), seeds=list(condition.seeds[: len(models)]))
+
+
+def _one_seed(condition: Condition, index: int) -> Condition:
+    """The condition with only the model of seed ``index``: one (condition, seed) unit."""
+    return replace(condition, models=[condition.models[index]], seeds=[condition.seeds[index]])
+
+
+def _budget_unit(shared: _Shared, condition: Condition) -> Budget:
+    return choose_budget(
+        condition, shared.splits.support_pool, shared.splits.holdout, shared.encoder, shared.protocol
+    )
+
+
+def _rows_unit(shared: _Shared, unit: tuple[Condition, Budget]) -> list[dict[str, Any]]:
+    condition, budget = unit
+    if shared.tests is None:
+        raise RuntimeError("rows are scored on the encoded test sets; none were given")
+    with condition.model_on_device(0) as model:
+        return _seed_rows(
+            condition,
+            condition.seeds[0],
+            model,
+            budget,
+            shared.splits,
+            shared.tests,
+            shared.encoder,
+            shared.protocol,
+        )
 
 
 def _fine_tuning(condition: Condition) -> dict[str, Any]:
@@ -343,7 +412,7 @@ def _seed_rows(
             supports = stack_draws(draws, encoder)
             weights = finetune_batch(
                 model,
-                supports,
+                fine_tuning_sets(draws, encoder, model, condition.head, supports),
                 lr=budget.lr,
                 record=(budget.steps,),
                 adapt=condition.adapt,

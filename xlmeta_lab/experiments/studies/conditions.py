@@ -21,6 +21,7 @@ from xlmeta_lab.experiments.config import TrainConfig
 from xlmeta_lab.experiments.methods import METHODS
 from xlmeta_lab.experiments.protocol.run import Condition
 from xlmeta_lab.experiments.training.loop import TrainResult, split_validation, train
+from xlmeta_lab.experiments.workers import run_units, worker_count
 from xlmeta_lab.meta import resolve_device
 from xlmeta_lab.models.backbones import Backbone, vocab_of
 from xlmeta_lab.models.registry import backbone_for
@@ -55,6 +56,7 @@ def train_conditions(
     out_dir: str | Path | None = None,
     progress: bool = False,
     device: str | torch.device = "cpu",
+    workers: int | None = None,
 ) -> TrainedConditions:
     """Train one initialisation per method and seed on ``languages``, plus the untrained ``scratch`` model.
 
@@ -63,21 +65,31 @@ def train_conditions(
     ``base.encoder`` set, every condition starts from that pretrained encoder, and scratch is the encoder
     with a fresh head: no en/es tagging at all. Training runs on ``device``; the models are then kept on the
     CPU and their conditions name ``device``, where the protocol fine-tunes and scores them one at a time.
+
+    ``workers``: processes to share the (method, seed) runs among, ``None`` for ``$XLMETA_WORKERS`` or 1
+    (:func:`~xlmeta_lab.experiments.workers.worker_count`). Each run is the same call wherever it runs, from its
+    own seed, so the weights do not depend on the number of workers; with ``out_dir`` each keeps its own
+    resumable run folder. A worker's progress lines go to its own console, so here a line says when a run is done.
     """
     device = resolve_device(device)
+    units = [
+        _Run(
+            replace(base, method=method, seed=seed),
+            Path(out_dir) / f"{method}-seed{seed}" if out_dir is not None else None,
+        )
+        for method in methods
+        for seed in seeds
+    ]
+    workers = worker_count(workers)
+    shared = _Training(languages, device, progress and workers == 1)
+    done: dict[int, TrainResult] = {}
+    for index, result in run_units(_train_unit, units, shared, workers):
+        done[index] = result
+        if progress and workers > 1:
+            print(f"trained {units[index].config.method} (seed {units[index].config.seed})", flush=True)
     runs: dict[str, list[TrainResult]] = {method: [] for method in methods}
-    for method in methods:
-        for seed in seeds:
-            result = train(
-                languages,
-                replace(base, method=method, seed=seed),
-                Path(out_dir) / f"{method}-seed{seed}" if out_dir is not None else None,
-                resume=out_dir is not None,
-                progress=progress,
-                device=device,
-            )
-            result.model.cpu()  # off the device before the next run; the protocol brings it back
-            runs[method].append(result)
+    for index in sorted(done):
+        runs[units[index].config.method].append(done[index])
     backbones = [r.backbone for rs in runs.values() for r in rs]
     if any(b != backbones[0] for b in backbones):
         raise RuntimeError("runs built different vocabularies; train them on the same languages")
@@ -102,3 +114,33 @@ def train_conditions(
         for m, rs in runs.items()
     ]
     return TrainedConditions(conditions, runs, backbone)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One training unit: a method and seed's settings, and its run folder."""
+
+    config: TrainConfig
+    out_dir: Path | None
+
+
+@dataclass(frozen=True)
+class _Training:
+    """What every training unit shares: the languages, the device, whether a run prints its steps."""
+
+    languages: Mapping[str, Sequence[Sentence]]
+    device: torch.device
+    progress: bool
+
+
+def _train_unit(shared: _Training, run: _Run) -> TrainResult:
+    result = train(
+        shared.languages,
+        run.config,
+        run.out_dir,
+        resume=run.out_dir is not None,
+        progress=shared.progress,
+        device=shared.device,
+    )
+    result.model.cpu()  # off the device before the next run; the protocol brings it back
+    return result
