@@ -127,6 +127,7 @@ from xlmeta_lab.teaching.notebook import (
 )
 from xlmeta_lab.teaching.plots.protocol import (
     plot_accuracy_vs_k,
+    plot_beside_reference,
     plot_learning_curves,
     plot_paired_differences,
     plot_tag_distribution,
@@ -536,6 +537,9 @@ paths = write_protocol_results(
 print("written:", ", ".join(str(p) for p in paths.values()))
 if PROFILE != "full" and MODEL == udpos.WORD_TAGGER:
     print(reference_report(reference_path, main_test, result))
+    if "committed full run" in readings:  # this run's means as points, over the reference's lines and intervals
+        plot_beside_reference(result.summary, readings["committed full run"].summary, test_set=main_test)
+        plt.show()
 best_k5 = max(meta, key=lambda m: result.get(m, k_after, main_test)["mean"])
 report_key_result(
     f"K={k_after} fr GSD: {headline(result, 'joint', k_after, main_test)}, best meta "
