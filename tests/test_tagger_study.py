@@ -1,9 +1,11 @@
 """The tagger study (conv against BiLSTM, shorter against longer meta-training): each run is kept at every
 length on the way, exactly as a run of that length would end, a stopped study resumes without training again,
-and its comparisons pair (seed, draw) units."""
+and its comparisons pair (seed, draw) units: recomputed here, unit by unit, from the rows."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,7 +52,8 @@ def test_the_study_keeps_each_length_of_one_run_and_resumes_without_training(
     # every comparison pairs the 2 draws of the one seed; lstm against conv at each length, 4 against 2 steps
     pairs = {(c["condition"], c["against"]) for c in first.comparisons}
     assert ("joint-lstm-4", "joint-conv-4") in pairs and ("joint-conv-4", "joint-conv-2") in pairs
-    assert all(c["units"] == 2 for c in first.comparisons)
+    for comparison in first.comparisons:
+        assert_paired_by_unit(comparison, first.result.rows)
     assert {c["context"] for c in first.cost} == {"conv", "lstm"}
     assert all(c["seconds_per_step"] > 0 for c in first.cost)
     assert next(c for c in first.cost if c["context"] == "lstm")["parameters"] != first.cost[0]["parameters"]
@@ -58,6 +61,25 @@ def test_the_study_keeps_each_length_of_one_run_and_resumes_without_training(
     again = study.tagger_study(settings, 0, [0], out_dir=tmp_path, **kwargs)
     assert again.result.rows == first.result.rows  # resumed from the kept weights: the same scores
     assert all(c["seconds_per_step"] != c["seconds_per_step"] for c in again.cost)  # nan: nothing trained
+
+
+def assert_paired_by_unit(comparison: dict, rows: list[dict]) -> None:
+    """The comparison is the mean of per-unit differences, each (seed, draw) against itself, with the t-interval
+    of those differences (an unpaired interval, or units paired by position, gives other numbers)."""
+    where = (comparison["K"], comparison["test_set"])
+
+    def by_unit(name: str) -> dict[tuple[int, int], float]:
+        mine = [r for r in rows if r["condition"] == name and (r["K"], r["test_set"]) == where]
+        return {(r["seed"], r["draw"]): r["accuracy"] for r in mine}
+
+    ours, theirs = by_unit(comparison["condition"]), by_unit(comparison["against"])
+    assert sorted(ours) == sorted(theirs) == [(0, 0), (0, 1)]
+    gaps = [100 * (ours[u] - theirs[u]) for u in sorted(ours)]
+    half = 12.706204736174707 * statistics.stdev(gaps) / math.sqrt(2)  # t(0.975, 1 df)
+    assert comparison["units"] == 2
+    assert comparison["diff"] == pytest.approx(statistics.fmean(gaps), abs=1e-9)
+    assert comparison["diff_high"] - comparison["diff"] == pytest.approx(half, abs=1e-9)
+    assert comparison["diff"] - comparison["diff_low"] == pytest.approx(half, abs=1e-9)
 
 
 def test_an_unknown_test_set_is_refused_with_the_known_ones(settings: dict, data_dir: Path) -> None:
