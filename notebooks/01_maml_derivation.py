@@ -85,7 +85,7 @@ from xlmeta_lab.meta import meta_gradient
 from xlmeta_lab.meta.params import call_model
 from xlmeta_lab.teaching import derivation as d
 from xlmeta_lab.teaching import quadratic as q
-from xlmeta_lab.teaching.exercises import check, exercises_done, hint
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint  # noqa: F401 (hint: yours to call)
 from xlmeta_lab.teaching.exercises.derivation import engine_outer_step, one_step_meta_loss
 from xlmeta_lab.teaching.notebook import report_key_result, start_notebook
 from xlmeta_lab.teaching.plots.derivation import (

@@ -107,7 +107,7 @@ from xlmeta_lab.experiments.studies.conditions import train_conditions
 from xlmeta_lab.experiments.studies.toy import toy_setup
 from xlmeta_lab.meta import call_model
 from xlmeta_lab.models.tagger import tagging_loss
-from xlmeta_lab.teaching.exercises import check, exercises_done, hint
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint  # noqa: F401 (hint: yours to call)
 from xlmeta_lab.teaching.notebook import report_key_result, results_dir, start_notebook
 from xlmeta_lab.teaching.plots.protocol import (
     plot_accuracy_vs_k,
@@ -462,6 +462,84 @@ from xlmeta_lab.teaching.widgets import ToyExplorer
 
 explorer = ToyExplorer(seed=SEED)
 explorer.widget
+
+# %% [markdown]
+# ## 7 · Your own experiments (open-ended)
+#
+# Two exercises with no single right answer. Each hands you `measure`, which trains MAML on the toy with what you
+# give it, adapts it to French from K sentences with the budget the protocol chose for MAML, and returns the French
+# **holdout** accuracy (never a test set: you are choosing). Every call trains a model (seconds at `quick`), so keep
+# your design small. The check accepts any sound finding: numbers `measure` returned, a design that can answer the
+# question, and a conclusion your own numbers support. It cannot read your explanation: the rubric is for that.
+#
+# ### Exercise 5 · Tune MAML's inner loop
+#
+# Choose inner step counts and inner learning rates (at least two of each, crossed), measure every cell, pick the
+# best and say whether more inner steps helped at that rate. Return `{"grid": {(inner_steps, inner_lr): accuracy},
+# "best": (inner_steps, inner_lr), "more_steps_help": True or False}`.
+#
+# *Rubric.* A good answer also explains the curve in a few sentences: why too large an inner rate hurts (the step
+# overshoots the support loss, and the outer loop must find an initialisation that survives it), what more steps
+# cost (a backward pass each, in every meta-step) and why they may not pay when one step already fits K sentences,
+# and how much of a difference is noise (one seed, one draw: rerun the best two cells with another `SEED`).
+
+# %% tags=["exercise", "open"]
+def tune_inner_loop(measure):
+    """{"grid": {(inner_steps, inner_lr): accuracy}, "best": (inner_steps, inner_lr), "more_steps_help": bool}."""
+    # BEGIN SOLUTION (exercise 02.5)
+    grid = {(steps, lr): measure(steps, lr) for steps in (1, 3) for lr in (0.03, 0.3)}
+    best = max(grid, key=grid.get)
+    return {"grid": grid, "best": best, "more_steps_help": grid[(3, best[1])] > grid[(1, best[1])]}
+    # END SOLUTION
+
+
+# %%
+from xlmeta_lab.teaching.exercises.measures import inner_loop_measure, sources_measure
+
+open_budget, k_open = result.budgets["maml"], (5 if 5 in PROTOCOL.ks else max(PROTOCOL.ks))
+print(f"measure: MAML on the toy, adapted to French from K={k_open} with lr={open_budget.lr}, {open_budget.steps} steps")
+tuned = check("02.5", tune_inner_loop, inner_loop_measure(setup, k=k_open, lr=open_budget.lr, steps=open_budget.steps))
+
+# %% [markdown]
+# ### Exercise 6 · Design a negative-transfer experiment
+#
+# Section 6 asked whether a language the toy already has hurts. Design your own test: pick a baseline set of source
+# languages and compare it with the same set plus one more (make one with `make_toy_languages(n, seed=...,
+# languages=("xx",))`: an unknown name gets its own lexicon and word order), and any other sets you like.
+# `measure({name: sentences, ...})` trains MAML on them. Return `{"sets": {label: {name: sentences}}, "accuracy":
+# {label: accuracy}, "baseline": label, "hurts": [labels below the baseline]}`.
+#
+# *Rubric.* Change one thing at a time (the baseline plus one language), say why the added language might hurt
+# (its words take embedding rows and gradient steps away from the forms French shares with Spanish; another word
+# order pulls the context layers elsewhere) and what would convince you it does (the same gap on other seeds and
+# draws: one point on one seed is not negative transfer).
+
+# %% tags=["exercise", "open"]
+def negative_transfer_experiment(measure, languages):
+    """{"sets", "accuracy", "baseline", "hurts"}: MAML's French accuracy from each training set you design."""
+    # BEGIN SOLUTION (exercise 02.6)
+    from xlmeta_lab.data.toy import make_toy_languages
+
+    size = len(languages["es"])
+    unrelated = make_toy_languages(size, seed=1234, languages=("xx",))["xx"]  # its own lexicon and word order
+    sets = {
+        "es": {"es": languages["es"]},
+        "es + unrelated": {"es": languages["es"], "xx": unrelated},
+        "en + es": {"en": languages["en"], "es": languages["es"]},
+    }
+    accuracy = {name: measure(training) for name, training in sets.items()}
+    hurts = sorted(name for name in sets if name != "es" and accuracy[name] < accuracy["es"])
+    return {"sets": sets, "accuracy": accuracy, "baseline": "es", "hurts": hurts}
+    # END SOLUTION
+
+
+# %%
+designed = check(
+    "02.6",
+    negative_transfer_experiment,
+    sources_measure(setup, k=k_open, lr=open_budget.lr, steps=open_budget.steps),
+    setup.training,
+)
 
 # %% [markdown]
 # ## What to take away

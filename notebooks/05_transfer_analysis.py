@@ -91,7 +91,7 @@ from xlmeta_lab.experiments.results import provenance, write_results
 from xlmeta_lab.experiments.studies import savings, transfer
 from xlmeta_lab.meta.alignment import plain_gradient, reptile_expansion
 from xlmeta_lab.models.tagger import tagging_loss
-from xlmeta_lab.teaching.exercises import check, exercises_done, hint
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint  # noqa: F401 (hint: yours to call)
 from xlmeta_lab.teaching.notebook import (
     checkpoints_dir,
     reference_dir,
@@ -464,6 +464,40 @@ if PROFILE != "full":  # the committed full run, labelled as such, beside this r
     print(reference_report(reference_dir() / f"{transfer.NOTEBOOK}-full.json", TEST, result))
 report_key_result(f"K={k_main} {TEST}: {META}@{PAIR} {difference_headline(result, f'{META}@{PAIR}', k_main, TEST)}")
 print(f"wall time: {time.perf_counter() - started:.0f} s")
+
+# %% [markdown]
+# ### Exercise 4 · Predict the best source language, then compare (open-ended)
+#
+# Section 1 measured how close each source language is to French in three ways. Choose one measure, predict from it
+# which single source language gives the best French tagger, then compare with what section 2 measured
+# (`accuracy[lang]`: the meta-learner trained on that language alone, at K = 5, mean over units). Return
+# `{"measure": ..., "predicted": lang, "measured": lang, "agree": True or False, "rank_correlation": Spearman's rho
+# between your measure and the accuracies}`.
+#
+# *Rubric.* Commit to the measure before you look (say why it should matter for a character-CNN tagger), then
+# explain the disagreements: treebank size and genre, a script the character CNN cannot share, a measure that sees
+# spelling but not word order. With one seed at `quick`, a rank correlation over a handful of languages is a hint,
+# not a result.
+
+# %% tags=["exercise", "open"]
+def predict_best_source(similarities, accuracy):
+    """{"measure", "predicted", "measured", "agree", "rank_correlation"} from similarities[lang][measure] and accuracy[lang]."""
+    # BEGIN SOLUTION (exercise 05.4)
+    from xlmeta_lab.experiments.protocol.stats import spearman
+
+    measure = next(iter(next(iter(similarities.values()))))
+    langs = sorted(accuracy)
+    predicted = max(langs, key=lambda lang: similarities[lang][measure])
+    measured = max(langs, key=accuracy.get)
+    rho = spearman([similarities[lang][measure] for lang in langs], [accuracy[lang] for lang in langs])
+    return {"measure": measure, "predicted": predicted, "measured": measured, "agree": predicted == measured,
+            "rank_correlation": rho}
+    # END SOLUTION
+
+
+# %%
+single_accuracy = {lang: result.get(f"{META}@{lang}", k_main, TEST)["mean"] for lang in singles}
+prediction = check("05.4", predict_best_source, {lang: similarities[lang] for lang in singles}, single_accuracy)
 
 # %% [markdown]
 # ## What to take away

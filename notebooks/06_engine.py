@@ -85,7 +85,7 @@ from xlmeta_lab.experiments.bench.memory import format_memory_table, memory_rows
 from xlmeta_lab.experiments.bench.sweep import format_sweep, speed_sweep
 from xlmeta_lab.experiments.training.checkpoints import load_checkpoint
 from xlmeta_lab.teaching import derivation as d
-from xlmeta_lab.teaching.exercises import check, exercises_done, hint
+from xlmeta_lab.teaching.exercises import check, exercises_done, hint  # noqa: F401 (hint: yours to call)
 from xlmeta_lab.teaching.notebook import reference_dir, report_key_result, start_notebook
 from xlmeta_lab.teaching.plots.engine import plot_memory, plot_speed_sweep
 from xlmeta_lab.teaching.profiles import profile_settings
@@ -324,6 +324,54 @@ report_key_result(
     f"engine up to {best:.1f}x the plain loop ({len(sweep)} sweep points); two processes match one to "
     f"{distributed_gap:.0e}"
 )
+
+# %% [markdown]
+# ### Exercise 4 · Read the inner rates Meta-SGD learns (open-ended)
+#
+# `MetaLearner(..., learn_inner_lr=True)` learns one inner step size per parameter tensor and inner step
+# (`xlmeta_lab/meta/rates.py`, Meta-SGD), beside the initialisation. Train one on sine regression (`sine_tasks` from
+# `xlmeta_lab.data.sine`; any small network, starting rate and number of meta-steps), then read the learned rates.
+# Return `{"learner": the MetaLearner, "init": the starting rate, "rates": {name: rate averaged over inner steps},
+# "largest": the name with the largest rate, "grew": [names whose rate ended above init]}`.
+#
+# *Rubric.* Interpret the rates layer by layer: which tensors the inner loop should move most (often the biases and
+# the last layer, which shift and scale a sine), what a rate near zero says (that tensor is shared by all tasks: ANIL's
+# bet in reverse), and what a *negative* rate means (for that tensor, a step against the support gradient's sign
+# adapts better). Say whether the picture holds for another seed.
+
+# %% tags=["exercise", "open"]
+def learned_rates_experiment():
+    """{"learner", "init", "rates", "largest", "grew"}: Meta-SGD trained on sine tasks, and its learned rates."""
+    # BEGIN SOLUTION (exercise 06.4)
+    from torch import nn
+
+    from xlmeta_lab.data.sine import sine_tasks
+    from xlmeta_lab.meta import MetaLearner
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+    init = 0.01
+    learner = MetaLearner(
+        model, nn.functional.mse_loss, inner_lr=init, inner_steps=1, outer_lr=0.003, learn_inner_lr=True
+    )
+    stream = torch.Generator().manual_seed(0)
+    for _ in range(60):
+        learner.step(sine_tasks(4, generator=stream))
+    rates = {name: float(rate.detach().mean()) for name, rate in learner.inner_rates.named_rates().items()}
+    return {
+        "learner": learner,
+        "init": init,
+        "rates": rates,
+        "largest": max(rates, key=rates.get),
+        "grew": sorted(name for name, rate in rates.items() if rate > init),
+    }
+    # END SOLUTION
+
+
+# %%
+rates_finding = check("06.4", learned_rates_experiment)
+if rates_finding:
+    print({name: round(rate, 4) for name, rate in rates_finding["rates"].items()})
 
 # %% [markdown]
 # ## What to take away

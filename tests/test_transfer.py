@@ -15,7 +15,6 @@ from torch import nn
 from xlmeta_lab.data import roles
 from xlmeta_lab.data import similarity as sim
 from xlmeta_lab.data.ud import Sentence
-from xlmeta_lab.experiments.protocol import stats
 from xlmeta_lab.experiments.studies import savings
 from xlmeta_lab.meta import alignment, meta_gradient
 from xlmeta_lab.teaching.reports import transfer as report
@@ -220,16 +219,6 @@ def test_sentences_and_steps_needed_and_saved_by_hand() -> None:
         savings.needed(rows, target, over="lr")
 
 
-def test_rank_correlation_and_its_permutation_p_value_by_hand() -> None:
-    assert stats.ranks([10, 20, 20, 5]) == [2, 3.5, 3.5, 1]
-    assert stats.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert stats.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    assert math.isnan(stats.spearman([1, 2, 3], [5, 5, 5]))
-    # five points in the same order: 2 of the 120 orderings (this one and its reverse) are as extreme
-    p = stats.permutation_p_value([1, 2, 3, 4, 5], [2, 4, 6, 8, 10], n_permutations=4000)
-    assert p == pytest.approx(2 / 120, abs=0.01)
-
-
 # -- notebook 05's exercises: typical slips get their own hint --------------------------------------------
 
 
@@ -283,8 +272,12 @@ def test_exercise_slips_get_their_hint(key: str, answer: object, hint: str) -> N
 # -- report sentences: worded by the numbers, negative results as such --------------------------------------
 
 
-def paired_row(diff: float, low: float, high: float, n: int = 6) -> dict:
-    return {"condition": "joint@en+es+zh", "K": 5, "diff": diff, "diff_low": low, "diff_high": high, "n": n}
+def paired_row(diff: float, low: float, high: float, n: int = 6, p_holm: float | None = None) -> dict:
+    """A summary row; its Holm p, unless given, is what the interval alone says (below 0.05 when it excludes 0)."""
+    if p_holm is None:
+        p_holm = 0.01 if low > 0 or high < 0 else 0.5
+    return {"condition": "joint@en+es+zh", "K": 5, "diff": diff, "diff_low": low, "diff_high": high, "n": n,
+            "diff_p_holm": p_holm, "holm_family": 4}  # fmt: skip
 
 
 def test_effect_sentence_says_negative_transfer_only_when_the_interval_is_below_zero() -> None:
@@ -294,12 +287,33 @@ def test_effect_sentence_says_negative_transfer_only_when_the_interval_is_below_
     assert "no effect shown" in report.effect_sentence(paired_row(-0.01, -0.03, 0.01), change)
     few = report.effect_sentence(paired_row(-0.05, math.nan, math.nan, n=2), change)
     assert "no claim" in few and "Negative" not in few
+    # an interval below zero on its own, but not after Holm's correction over the family: no negative transfer
+    corrected = report.effect_sentence(paired_row(-0.03, -0.05, -0.01, p_holm=0.12), change)
+    assert "no effect shown after correction" in corrected and "Holm-corrected p = 0.120 over 4" in corrected
+    assert "Negative" not in corrected
 
 
 def test_association_sentence_gives_no_verdict_on_too_few_units() -> None:
     assert "no verdict" in report.association_sentence("overlap", 0.9, 0.01, 9, 2, "accuracy")
-    assert "higher French accuracy" in report.association_sentence("overlap", 0.9, 0.01, 9, 6, "accuracy")
+    text = report.association_sentence("overlap", 0.9, 0.01, 9, 6, "accuracy")
+    assert "higher French accuracy: an association, too few languages for a rule" in text
     assert "No association shown" in report.association_sentence("overlap", 0.2, 0.6, 9, 6, "accuracy")
+    corrected = report.association_sentence("overlap", 0.7, 0.03, 9, 6, "accuracy", p_holm=0.24, family=8)
+    assert "Holm-corrected over 8 tests: 0.240" in corrected and "No association shown" in corrected
+
+
+def test_association_lines_correct_the_whole_table() -> None:
+    """Nine languages, two measures, two methods: the perfectly ordered pair is kept after Holm, the others are not
+    (their raw p-values are what Holm multiplies: four tests here)."""
+    langs = list("abcdefghi")
+    measures = {"m1": {lang: float(i) for i, lang in enumerate(langs)},
+                "m2": {lang: float((i * 4) % 9) for i, lang in enumerate(langs)}}  # fmt: skip
+    accuracy = {"joint": {lang: 0.5 + 0.01 * i for i, lang in enumerate(langs)},
+                "maml": {lang: 0.5 + 0.01 * ((i * 5) % 9) for i, lang in enumerate(langs)}}  # fmt: skip
+    lines = report.association_lines(measures, accuracy, 15, "French accuracy at K=5").splitlines()
+    assert len(lines) == 4 and all("Holm-corrected over 4 tests" in line for line in lines)
+    assert "an association" in lines[0] and "m1 vs joint's" in lines[0]
+    assert sum("an association" in line for line in lines) == 1
 
 
 def test_alignment_summary_claims_a_change_only_with_three_seeds() -> None:

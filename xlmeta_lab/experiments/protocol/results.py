@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xlmeta_lab.experiments.config import ProtocolConfig
-from xlmeta_lab.experiments.protocol.stats import MIN_UNITS_FOR_INTERVAL, mean_ci, paired_difference
+from xlmeta_lab.experiments.protocol.stats import MIN_UNITS_FOR_INTERVAL, crossed_ci, crossed_difference, holm
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
 
 
@@ -92,6 +92,20 @@ class ProtocolResult:
                 return row
         raise KeyError(f"no result for condition={condition!r}, K={k}, test_set={test_set!r}")
 
+    def holdout_accuracy(self, name: str) -> float:
+        """The French holdout accuracy of ``name`` at its chosen budget (mean over seeds, Ks and draws): the one
+        number the protocol may choose a condition by, since the test sets never saw a choice."""
+        if name not in self.budgets:
+            raise KeyError(f"{name!r} has no budget in this result, so no holdout accuracy to choose it by")
+        return self.budgets[name].holdout_acc
+
+    def best_on_holdout(self, names: Sequence[str]) -> str:
+        """Of ``names``, the condition with the best French holdout accuracy (ties: the first named). Every "best
+        condition" the workbook goes on to report or deploy is chosen here, never by a test score."""
+        if not names:
+            raise ValueError("no conditions to choose from")
+        return max(names, key=lambda name: (self.holdout_accuracy(name), -list(names).index(name)))
+
     def table(self, test_set: str | None = None) -> str:
         """A plain-text table: mean accuracy ± 95% CI half-width per condition and K, in percent."""
         test_set = test_set or self.summary[0]["test_set"]
@@ -101,7 +115,7 @@ class ProtocolResult:
         width, name_width = 20, max(len(n) for n in ["condition", *conditions]) + 1
         what = accuracy_label(self.protocol)
         per = " (K per class)" if self.protocol.k_per_class else ""
-        lines = [f"{what} on {test_set}, % (mean ± 95% CI half-width over seeds x draws){per}"]
+        lines = [f"{what} on {test_set}, % (mean ± 95% CI half-width, crossed seeds x draws){per}"]
         lines.append("condition".ljust(name_width) + "".join(f"K={k}".rjust(width) for k in ks))
         for name in conditions:
             cells = []
@@ -121,15 +135,18 @@ def _cell(row: Mapping[str, Any]) -> str:
 def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint") -> list[dict[str, Any]]:
     """Mean and 95% CI per (condition, K, test set), with the paired difference to ``baseline``.
 
-    The difference pairs units with the same (seed, draw) at the same K and test set; conditions without
-    the baseline's units get ``nan``.
+    Both intervals are the crossed seeds x draws ones (:func:`~xlmeta_lab.experiments.protocol.stats.crossed_ci`),
+    with their Satterthwaite df (``df``, ``diff_df``). The difference pairs units with the same (seed, draw) at the
+    same K and test set; conditions without the baseline's units get ``nan``. ``diff_p`` is the two-sided p-value of
+    "no difference"; ``diff_p_holm`` is it after Holm's correction over the family of every paired difference on
+    the same test set (all conditions x K of its table, ``holm_family`` of them), which is what a verdict reads.
     """
     groups: dict[tuple[str, int, str], dict[tuple[int, int], float]] = defaultdict(dict)
     for r in rows:
         groups[(r["condition"], r["K"], r["test_set"])][(r["seed"], r["draw"])] = r["accuracy"]
     summary = []
     for (name, k, test_set), units in groups.items():
-        ci = mean_ci(list(units.values()))
+        ci = crossed_ci(units)
         row = {
             "condition": name,
             "K": k,
@@ -141,16 +158,25 @@ def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint")
         }
         base = groups.get((baseline, k, test_set), {}) if baseline else {}
         shared = set(units) & set(base)
-        diff = paired_difference(units, base) if shared and name != baseline else None
+        diff = crossed_difference(units, base) if shared and name != baseline else None
+        nan = math.nan
         row.update(
             {
                 "baseline": baseline,
-                "diff": diff.mean if diff else math.nan,
-                "diff_low": diff.low if diff else math.nan,
-                "diff_high": diff.high if diff else math.nan,
+                "diff": diff.mean if diff else nan,
+                "diff_low": diff.low if diff else nan,
+                "diff_high": diff.high if diff else nan,
+                "df": ci.df,
+                "diff_df": diff.df if diff else nan,
+                "diff_p": diff.p_value if diff and diff.n >= MIN_UNITS_FOR_INTERVAL else nan,
             }
         )
         summary.append(row)
+    for test_set in dict.fromkeys(r["test_set"] for r in summary):
+        family = [r for r in summary if r["test_set"] == test_set]
+        tested = sum(not math.isnan(r["diff_p"]) for r in family)
+        for row, adjusted in zip(family, holm([r["diff_p"] for r in family])):
+            row.update(diff_p_holm=adjusted, holm_family=tested)
     return summary
 
 

@@ -9,39 +9,51 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from xlmeta_lab.experiments.protocol.results import ProtocolResult
-from xlmeta_lab.experiments.protocol.stats import MIN_UNITS_FOR_INTERVAL, Interval, mean_ci
+from xlmeta_lab.experiments.protocol.stats import (
+    ALPHA,
+    MIN_UNITS_FOR_INTERVAL,
+    Interval,
+    crossed_difference,
+    holm,
+    mean_ci,
+    permutation_p_value,
+    spearman,
+    units_of,
+)
 from xlmeta_lab.experiments.studies import savings
-from xlmeta_lab.teaching.reports.wording import direction, interval_direction, paired_row
+from xlmeta_lab.teaching.reports.wording import direction, holm_text, judged, paired_family
 
 
 def effect_sentence(row: Mapping[str, Any], change: str, unit: str = "points") -> str:
-    """What ``change`` (e.g. "adding zh to en+es") did to French accuracy, worded by the paired interval:
-    helped, hurt ("negative transfer"), no effect shown, or no claim when the units are too few."""
+    """What ``change`` (e.g. "adding zh to en+es") did to French accuracy, worded by the paired interval and its
+    Holm correction over the sentences printed with it: helped, hurt ("negative transfer"), no effect shown, or no
+    claim when the units are too few."""
     diff, low, high, k = 100 * row["diff"], 100 * row["diff_low"], 100 * row["diff_high"], row["K"]
     where = f"for {row['condition'].split('@')[0]} at K={k}"
     if math.isnan(diff):
         return f"{change} {where}: no paired comparison."
-    way = interval_direction(row)
+    way = judged(row)
     if way == "few":
         return f"{change} {where}: {diff:+.1f} {unit} from {row['n']} unit(s): no interval, no claim."
     interval = f"{diff:+.1f} {unit}, 95% CI [{low:+.1f}, {high:+.1f}], n={row['n']}"
     if way == "down":
-        return f"{change} lowered French accuracy {where}: {interval}. Negative transfer."
+        return f"{change} lowered French accuracy {where}: {interval}, {holm_text(row)}. Negative transfer."
     if way == "up":
-        return f"{change} raised French accuracy {where}: {interval}."
+        return f"{change} raised French accuracy {where}: {interval}, {holm_text(row)}."
+    if way == "marginal":
+        return f"{change} {where}: no effect shown after correction, {interval}, {holm_text(row)}."
     return f"{change} {where}: no effect shown, {interval} (the interval contains 0)."
 
 
 def paired_effects(
     result: ProtocolResult, changes: Sequence[tuple[str, str, str]], ks: Iterable[int], test_set: str
 ) -> str:
-    """One :func:`effect_sentence` per K for each ``(change, condition, baseline)``."""
+    """One :func:`effect_sentence` per K for each ``(change, condition, baseline)``, Holm-corrected over all of
+    them (one family: the sentences printed together)."""
     ks = list(ks)
-    return "\n".join(
-        effect_sentence(paired_row(result, name, baseline, k, test_set), change)
-        for change, name, baseline in changes
-        for k in ks
-    )
+    rows = paired_family(result, [(name, baseline) for _, name, baseline in changes], ks, test_set)
+    labels = [change for change, _, _ in changes for _ in ks]
+    return "\n".join(effect_sentence(row, change) for row, change in zip(rows, labels))
 
 
 def similarity_table(
@@ -58,19 +70,62 @@ def similarity_table(
 
 
 def association_sentence(
-    measure: str, rho: float, p_value: float, n_languages: int, units_per_language: int, what: str
+    measure: str,
+    rho: float,
+    p_value: float,
+    n_languages: int,
+    units_per_language: int,
+    what: str,
+    *,
+    p_holm: float | None = None,
+    family: int = 1,
 ) -> str:
-    """The rank correlation between a similarity measure and transfer, worded by its permutation p-value;
-    no verdict when each language's accuracy rests on fewer than 3 units (the quick profile)."""
+    """The rank correlation between a similarity measure and transfer, worded by its permutation p-value after
+    Holm's correction over the ``family`` of such tests printed together (``p_holm``; the raw p when alone); no
+    verdict when each language's accuracy rests on fewer than 3 units (the quick profile). A significant rank
+    correlation over a handful of languages is stated as an association among *these* languages, not a rule."""
+    p_holm = p_value if p_holm is None else p_holm
     numbers = f"Spearman rho {rho:+.2f} over {n_languages} languages, permutation p = {p_value:.3f}"
+    if family > 1:
+        numbers += f" (Holm-corrected over {family} tests: {p_holm:.3f})"
     if math.isnan(rho):
         return f"{measure} vs {what}: no rank correlation (one of them is constant)."
     if units_per_language < MIN_UNITS_FOR_INTERVAL:
         return f"{measure} vs {what}: {numbers}; each accuracy from {units_per_language} unit(s): no verdict."
-    if p_value < 0.05:
+    if p_holm < ALPHA:
         higher_or_lower = "higher" if rho > 0 else "lower"
-        return f"{measure} vs {what}: {numbers}. Languages with a higher {measure} give {higher_or_lower} French accuracy."
+        return (
+            f"{measure} vs {what}: {numbers}. Among these {n_languages} languages a higher {measure} goes with "
+            f"{higher_or_lower} French accuracy: an association, too few languages for a rule."
+        )
     return f"{measure} vs {what}: {numbers}. No association shown with {n_languages} languages."
+
+
+def association_lines(
+    measures: Mapping[str, Mapping[str, float]],
+    accuracy: Mapping[str, Mapping[str, float]],
+    units_per_language: int,
+    what: str,
+    seed: int = 0,
+) -> str:
+    """Every (similarity measure, method) rank correlation of ``measures[m][lang]`` with ``accuracy[method][lang]``,
+    each with its permutation p-value, Holm-corrected over the whole table: with 4 measures x 2 methods, eight
+    uncorrected tests at 0.05 would find a "rule" by chance a third of the time."""
+    tests = []
+    for measure, values in measures.items():
+        for method, by_lang in accuracy.items():
+            langs = [lang for lang in values if lang in by_lang]
+            xs, ys = [values[lang] for lang in langs], [by_lang[lang] for lang in langs]
+            rho, p = spearman(xs, ys), permutation_p_value(xs, ys, seed=seed)
+            tests.append((measure, method, rho, p, len(langs)))
+    adjusted = holm([p for *_, p, _ in tests])
+    family = sum(not math.isnan(p) for *_, p, _ in tests)
+    return "\n".join(
+        association_sentence(
+            measure, rho, p, n, units_per_language, f"{method}'s {what}", p_holm=p_adj, family=family
+        )
+        for (measure, method, rho, p, n), p_adj in zip(tests, adjusted)
+    )
 
 
 def alignment_summary(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -201,8 +256,56 @@ def savings_report(
 def best_single_source(
     result: ProtocolResult, singles: Sequence[str], method: str, k: int, test_set: str
 ) -> str:
-    """The single source language that gives ``method`` the best French accuracy at K, and the worst."""
-    means = {lang: result.get(f"{method}@{lang}", k, test_set)["mean"] for lang in singles}
-    ranked = sorted(means, key=lambda lang: -means[lang])
-    order = ", ".join(f"{lang} {100 * means[lang]:.1f}%" for lang in ranked)
-    return f"{method} at K={k}, trained on one language: {order} (best {ranked[0]}, worst {ranked[-1]})."
+    """``method`` at K trained on each single source language, ordered by its French accuracy on ``test_set``
+    (each with its crossed 95% half-width): a description of the test scores; the single source a later choice
+    could use is the one best on the French holdout, named at the end."""
+    rows = {lang: result.get(f"{method}@{lang}", k, test_set) for lang in singles}
+    ranked = sorted(rows, key=lambda lang: -rows[lang]["mean"])
+    order = ", ".join(f"{lang} {_mean_text(rows[lang])}" for lang in ranked)
+    chosen = result.best_on_holdout([f"{method}@{lang}" for lang in singles]).split("@", 1)[1]
+    return f"{method} at K={k} on {test_set}, trained on one language: {order}. Best on the French holdout: {chosen}."
+
+
+def _mean_text(row: Mapping[str, Any]) -> str:
+    """``81.2% ± 1.4`` (the crossed half-width), or the bare mean with too few units."""
+    if row["n"] < MIN_UNITS_FOR_INTERVAL or math.isnan(row["ci_low"]):
+        return f"{100 * row['mean']:.1f}%"
+    return f"{100 * row['mean']:.1f}% ± {100 * (row['ci_high'] - row['mean']):.1f}"
+
+
+def annotation_drop(
+    result: ProtocolResult, singles: Sequence[str], method: str, k: int, same_project: str, other_project: str
+) -> str:
+    """How much each single source's French accuracy falls from a test set annotated by the project the support
+    and holdout come from (``same_project``, fr GSD) to one annotated by another (``other_project``, fr PUD),
+    paired over the same (seed, draw) units, with crossed intervals Holm-corrected over the languages.
+
+    A source treebank from the same annotation project as French GSD (Spanish GSD) can look good on fr GSD for its
+    shared conventions, not its language; if so, its drop is larger than the others'. This measures that."""
+    drops = {}
+    for lang in singles:
+        name = f"{method}@{lang}"
+        drops[lang] = crossed_difference(
+            units_of(result.rows, name, k, same_project), units_of(result.rows, name, k, other_project)
+        )
+    if not drops or any(d.n == 0 for d in drops.values()):
+        return f"{method} at K={k}: no units on both {same_project} and {other_project}, no comparison."
+    adjusted = dict(zip(drops, holm([d.p_value for d in drops.values()])))
+    ranked = sorted(drops, key=lambda lang: -drops[lang].mean)
+    parts = []
+    for lang in ranked:
+        d = drops[lang]
+        if d.n < MIN_UNITS_FOR_INTERVAL or math.isnan(d.low):
+            parts.append(f"{lang} {100 * d.mean:+.1f} (n={d.n}, no interval)")
+        else:
+            parts.append(f"{lang} {100 * d.mean:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]")
+    line = (
+        f"{method} at K={k}, trained on one language, {same_project} minus {other_project} accuracy (paired, points, "
+        f"largest first): {', '.join(parts)}."
+    )
+    if all(d.n >= MIN_UNITS_FOR_INTERVAL for d in drops.values()):
+        significant = [lang for lang in ranked if adjusted[lang] < ALPHA]
+        line += (
+            f" Holm-corrected over the {len(drops)} languages, a drop is shown for: {', '.join(significant) or 'none'}."
+        )
+    return line

@@ -22,7 +22,7 @@ from typing import Any
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol.results import ProtocolResult, summarise
-from xlmeta_lab.experiments.protocol.stats import MIN_UNITS_FOR_INTERVAL, Interval
+from xlmeta_lab.experiments.protocol.stats import ALPHA, MIN_UNITS_FOR_INTERVAL, Interval, holm
 
 
 def show_tagged(sentences: Sequence[Sentence], n: int = 2, max_words: int | None = None) -> str:
@@ -38,22 +38,25 @@ def show_tagged(sentences: Sequence[Sentence], n: int = 2, max_words: int | None
 
 
 def describe_difference(row: Mapping[str, Any], unit: str = "points") -> str:
-    """A sentence for a paired difference, worded by what the interval shows (no claim the data lack)."""
+    """A sentence for a paired difference, worded by what its interval shows after Holm's correction over its
+    table (:func:`judged`): no claim the data lack."""
     diff, low, high = (100 * row[k] for k in ("diff", "diff_low", "diff_high"))
     name, base, k = row["condition"], row["baseline"], row["K"]
     if math.isnan(diff):
         return f"{name} has no paired comparison with {base} at K={k}."
-    if math.isnan(low) or row["n"] < MIN_UNITS_FOR_INTERVAL:
+    way = judged(row)
+    if way == "few":
         return (
             f"{name} is {diff:+.1f} {unit} against {base} at K={k}, from {row['n']} unit(s): "
             "no interval, no claim."
         )
     interval = f"{diff:+.1f} {unit}, 95% CI [{low:+.1f}, {high:+.1f}], n={row['n']}"
-    if low > 0:
-        return f"At K={k}, {name} beats {base}: {interval}."
-    if high < 0:
-        return f"At K={k}, {name} is worse than {base}: {interval}."
-    return f"At K={k}, {name} and {base} cannot be told apart: {interval} (the interval contains 0)."
+    return {
+        "up": f"At K={k}, {name} beats {base}: {interval}; {holm_text(row)}.",
+        "down": f"At K={k}, {name} is worse than {base}: {interval}; {holm_text(row)}.",
+        "marginal": f"At K={k}, {name} and {base} cannot be told apart: {interval}; {holm_text(row)}.",
+        "unclear": f"At K={k}, {name} and {base} cannot be told apart: {interval} (the interval contains 0).",
+    }[way]
 
 
 def headline(result: ProtocolResult, name: str, k: int, test_set: str | None = None) -> str:
@@ -77,36 +80,44 @@ def difference_headline(result: ProtocolResult, name: str, k: int, test_set: str
 
 
 def zero_shot_sentence(result: ProtocolResult, test_set: str | None = None, model: str = "tagger") -> str:
-    """The joint model with no target sentences against an untrained ``model``, and whether that is transfer."""
+    """The joint model with no target sentences against an untrained ``model``, paired over the same seeds and
+    draws, and whether that is transfer: only when the paired interval lies above zero (one pre-planned
+    comparison, so no family correction)."""
+    test_set = test_set or result.summary[0]["test_set"]
+    row = paired_row(result, "joint", "scratch", 0, test_set)
     zero, scratch = result.get("joint", 0, test_set), result.get("scratch", 0, test_set)
-    verdict = (
-        f"untrained {model}: what was learned on en/es carries over before any French is seen."
-        if zero["mean"] - scratch["mean"] > 0.05
-        else f"untrained {model}: no clear transfer without French in this run."
+    numbers = (
+        f"Zero-shot (joint, no French): {100 * zero['mean']:.1f}% on {test_set} against {100 * scratch['mean']:.1f}% "
+        f"for an untrained {model}, paired difference {paired_text(row)} points"
     )
-    where = f" on {test_set}," if test_set else ""
-    return (
-        f"Zero-shot (joint, no French): {100 * zero['mean']:.1f}%{where} against {100 * scratch['mean']:.1f}% "
-        f"for an {verdict}"
-    )
+    if not has_interval(row):
+        return f"{numbers}: too few units for an interval, no claim about transfer."
+    if row["diff_low"] > 0:
+        return f"{numbers}: what was learned on en/es carries over before any French is seen."
+    if row["diff_high"] < 0:
+        return f"{numbers}: joint is worse than an untrained {model} here, the opposite of transfer."
+    return f"{numbers}: the interval contains 0, so this run shows no transfer without French."
 
 
 def comparisons_at(
     result: ProtocolResult, conditions: Sequence[str], ks: Iterable[int], test_set: str | None = None
 ) -> str:
-    """Per K: the condition with the highest mean, then each condition's paired difference to the baseline."""
-    lines = []
+    """The condition chosen on the French holdout, then per K its test accuracy and each condition's paired
+    difference to the baseline (Holm-corrected over the table, :func:`family_note`)."""
+    best = result.best_on_holdout(conditions)
+    lines = [
+        f"Best on the French holdout (what a choice may read): {best} "
+        f"({100 * result.holdout_accuracy(best):.1f}% holdout accuracy)."
+    ]
     for k in ks:
-        best = max(conditions, key=lambda name: result.get(name, k, test_set)["mean"])
-        lines.append(
-            f"K={k}: highest mean accuracy: {best} ({100 * result.get(best, k, test_set)['mean']:.1f}%)."
-        )
-        baseline = result.get(best, k, test_set)["baseline"]
+        row = result.get(best, k, test_set)
+        lines.append(f"K={k}: {best} {100 * row['mean']:.1f}% on {row['test_set']}.")
         lines += [
             "  " + describe_difference(result.get(name, k, test_set))
             for name in conditions
-            if name != baseline
+            if name != row["baseline"]
         ]
+    lines.append(family_note(result, test_set))
     return "\n".join(lines)
 
 
@@ -123,8 +134,6 @@ def small_sample_note(n_seeds: int, n_draws: int, profile: str) -> str:
 def at_grid_edge(result: ProtocolResult, name: str, protocol: ProtocolConfig) -> bool:
     """Whether ``name``'s chosen budget sits on the edge of the grid (the best may lie beyond it)."""
     budget = result.budgets[name]
-    if budget.steps == 0:  # no fine-tuning: its lr was never used, and 0 steps is the grid's floor by design
-        return False
     return budget.lr in (min(protocol.lrs), max(protocol.lrs)) or budget.steps == max(protocol.steps)
 
 
@@ -192,12 +201,16 @@ def negative_transfer_verdict(negative: ProtocolResult, k: int, close: str, labe
             f"=> At K={k}, {close.split()[0]} alone is {100 * row['diff']:+.1f} points against {row['baseline']}, "
             f"from {row['n']} unit(s): no interval, no claim about negative transfer."
         )
-    if row["diff_low"] > 0:
-        return f"=> At K={k}, adding {label} to {close.split()[0]} hurt French: negative transfer from the distant language."
+    if judged(row) == "up":
+        return (
+            f"=> At K={k}, adding {label} to {close.split()[0]} hurt French ({paired_text(row)}, {holm_text(row)}): "
+            "negative transfer from the distant language."
+        )
     if row["diff"] > 0:
         return (
-            f"=> At K={k}, {close.split()[0]} alone scores higher than {row['baseline']} on average, but the interval "
-            "includes 0: a hint of negative transfer that this run cannot confirm."
+            f"=> At K={k}, {close.split()[0]} alone scores higher than {row['baseline']} on average "
+            f"({paired_text(row)}), but not significantly after Holm's correction: a hint of negative transfer that "
+            "this run cannot confirm."
         )
     return f"=> At K={k}, adding {label} did not hurt French in this run: no negative transfer shown."
 
@@ -270,19 +283,48 @@ def paired_text(row: Mapping[str, Any]) -> str:
     return f"{100 * row['diff']:+.1f} [{100 * row['diff_low']:+.1f}, {100 * row['diff_high']:+.1f}]"
 
 
+def judged(row: Mapping[str, Any]) -> str:
+    """What a summary row's paired difference shows: ``"up"`` or ``"down"`` when it is significant after Holm's
+    correction over its table (``diff_p_holm`` below :data:`ALPHA`), ``"marginal"`` when its own 95% interval
+    excludes 0 but the correction does not keep it, ``"unclear"`` when the interval holds 0, ``"few"`` when there
+    are too few units for an interval."""
+    if not has_interval(row):
+        return "few"
+    if row["diff_p_holm"] < ALPHA:
+        return "up" if row["diff"] > 0 else "down"
+    return "marginal" if row["diff_low"] > 0 or row["diff_high"] < 0 else "unclear"
+
+
+def holm_text(row: Mapping[str, Any]) -> str:
+    """The Holm-corrected p-value of a row's paired difference, in words."""
+    p = row["diff_p_holm"]
+    kept = "significant" if p < ALPHA else "not significant"
+    return f"Holm-corrected p = {p:.3f} over {row['holm_family']} comparisons, {kept} at {ALPHA:g}"
+
+
+def family_note(result: ProtocolResult, test_set: str | None = None) -> str:
+    """What the intervals and verdicts of a result's table on ``test_set`` are: crossed, marginal 95% intervals,
+    and verdicts corrected for the number of paired comparisons the table makes."""
+    test_set = test_set or result.summary[0]["test_set"]
+    family = next(r["holm_family"] for r in result.summary if r["test_set"] == test_set)
+    return (
+        f"(Intervals: 95%, crossed seeds x draws, each on its own. Verdicts: Holm-corrected over the {family} "
+        f"paired comparisons on {test_set}, family-wise error {ALPHA:g}.)"
+    )
+
+
 def verdict_of(row: Mapping[str, Any]) -> str:
-    """A row's paired difference to its baseline and what its interval says, in a few words."""
+    """A row's paired difference to its baseline and what it shows after Holm's correction, in a few words."""
     if math.isnan(row["diff"]):
         return "(the baseline)"
     base = row["baseline"]
-    if not has_interval(row):
-        return f"{paired_text(row)} vs {base}: no claim"
-    if row["diff_low"] > 0:
-        word = f"beats {base}"
-    elif row["diff_high"] < 0:
-        word = f"worse than {base}"
-    else:
-        word = f"cannot be told from {base}"
+    word = {
+        "few": "no claim",
+        "up": f"beats {base}",
+        "down": f"worse than {base}",
+        "marginal": f"cannot be told from {base} after Holm's correction",
+        "unclear": f"cannot be told from {base}",
+    }[judged(row)]
     return f"{paired_text(row)} vs {base}: {word}"
 
 
@@ -303,19 +345,19 @@ def head_only_sentence(result: ProtocolResult, name: str, test_set: str | None =
     )
     if not all(has_interval(r) for r in rows):
         return text + " Too few units for intervals: no claim about a gap."
-    behind = [r for r in rows if r["diff_high"] < 0]
+    behind = [r for r in rows if judged(r) == "down"]
     if not behind:
-        return text + f" {name} is behind {base} at no K (no interval below zero): no deficit in this result."
+        return text + f" {name} is behind {base} at no K (none significant after Holm): no deficit in this result."
     first, last = rows[0], rows[-1]
     text += f" {name} is behind {base} at K={', '.join(str(r['K']) for r in behind)}"
-    if last["diff_high"] < 0 and last["diff"] < first["diff"] - 0.01:
+    if judged(last) == "down" and last["diff"] < first["diff"] - 0.01:
         text += (
             f", and the gap grows with K, from {100 * first['diff']:+.1f} at K={first['K']} to "
             f"{100 * last['diff']:+.1f} at K={last['K']}: more target sentences do not let it catch up"
         )
-    elif last["diff_high"] >= 0:
+    elif judged(last) != "down":
         text += f", but not at K={last['K']}: the gap closes with more sentences"
-    return text + "."
+    return text + f" (Holm-corrected over the {last['holm_family']} paired comparisons of its table)."
 
 
 def steps_and_advantage(
@@ -358,11 +400,26 @@ def steps_and_advantage(
 
 
 def paired_row(result: ProtocolResult, name: str, baseline: str, k: int, test_set: str) -> dict[str, Any]:
-    """``name``'s summary row at K with the paired difference to ``baseline`` (same seeds and draws)."""
+    """``name``'s summary row at K with the paired difference to ``baseline`` (same seeds and draws), its Holm
+    correction over every comparison with ``baseline`` on ``test_set``; :func:`paired_family` corrects over just
+    the comparisons a sentence reports."""
     for row in summarise(result.rows, baseline=baseline):
         if row["condition"] == name and row["K"] == k and row["test_set"] == test_set:
             return row
     raise KeyError(f"no result for {name!r} at K={k} on {test_set!r}")
+
+
+def paired_family(
+    result: ProtocolResult, comparisons: Sequence[tuple[str, str]], ks: Iterable[int], test_set: str
+) -> list[dict[str, Any]]:
+    """The rows of each ``(condition, baseline)`` at each K, with ``diff_p_holm`` and ``holm_family`` recomputed
+    over exactly these comparisons: the family a report's sentences make claims from."""
+    ks = list(ks)
+    rows = [dict(paired_row(result, name, baseline, k, test_set)) for name, baseline in comparisons for k in ks]
+    tested = sum(not math.isnan(r["diff_p"]) for r in rows)
+    for row, adjusted in zip(rows, holm([r["diff_p"] for r in rows])):
+        row.update(diff_p_holm=adjusted, holm_family=tested)
+    return rows
 
 
 def direction(interval: Interval) -> str:
@@ -374,5 +431,7 @@ def direction(interval: Interval) -> str:
 
 
 def interval_direction(row: Mapping[str, Any]) -> str:
-    """:func:`direction` of a summary row's paired difference."""
-    return direction(Interval(row["diff"], row["diff_low"], row["diff_high"], row["n"]))
+    """:func:`judged` of a summary row's paired difference, with ``"marginal"`` (an interval that excludes 0 but
+    does not survive Holm's correction) read as ``"unclear"``: the directions :func:`direction` gives."""
+    way = judged(row)
+    return "unclear" if way == "marginal" else way
