@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -300,3 +301,100 @@ def test_fetch_gets_and_checks_only_what_the_chosen_notebooks_read(
     )  # all there: no download
     assert len(served) == len(UD_EXPERIMENT_FILES)
     assert main(["data", "fetch", "--notebooks", "09"]) == 2
+
+
+def _executed_notebook(tmp_path: Path) -> Path:
+    """An executed notebook as papermill leaves one: a title, printed text with a key result, and a figure."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+    import nbformat
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([0, 1, 5, 20], [5, 40, 69, 76], color="#d62728", lw=6)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell(
+            "# 03 · English + Spanish → French, for real\n\nMeta-learning, read in a browser."
+        ),
+        nbformat.v4.new_code_cell(
+            "report_key_result(...)\nplot_accuracy_vs_k(...)",
+            outputs=[
+                nbformat.v4.new_output("stream", name="stdout", text="KEY RESULT: K=5 French: maml 69.3%\n"),
+                nbformat.v4.new_output(
+                    "display_data",
+                    data={
+                        "image/png": base64.b64encode(buffer.getvalue()).decode(),
+                        "text/plain": "<Figure>",
+                    },
+                ),
+            ],
+        ),
+    ]
+    path = tmp_path / "build" / "03_en_es_to_fr.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("no chromium to render the pages in (apt-get install chromium; .ci/run installs it)")
+    return found
+
+
+def _browse(browser: str, page: Path, *options: str) -> str:
+    """What headless Chromium makes of ``page``: its rendered DOM (``--dump-dom``) or, given a screenshot option,
+    its log."""
+    import subprocess
+
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        *options,
+        page.as_uri(),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def test_html_copy_renders_text_and_figures_in_a_headless_browser(tmp_path: Path) -> None:
+    """``xlmeta workbook --html``: the index lists the notebook with its key result, and the notebook's page shows
+    its text and its figure when a real browser draws it (pixels, not only markup)."""
+    import matplotlib.image
+
+    browser = _chromium()
+    executed = _executed_notebook(tmp_path)
+    site = tmp_path / "site"
+    assert main(["workbook", "--html", str(site), "--out", str(executed.parent)]) == 0
+
+    index = _browse(browser, site / "index.html", "--dump-dom")
+    assert 'href="03_en_es_to_fr.html"' in index and "03 · English + Spanish → French, for real" in index
+    assert "key result: K=5 French: maml 69.3%" in index
+
+    page = site / "03_en_es_to_fr.html"
+    dom = _browse(browser, page, "--dump-dom")
+    assert "Meta-learning, read in a browser." in dom and "KEY RESULT: K=5 French: maml 69.3%" in dom
+    assert re.search(r'<img [^>]*src="data:image/png;base64,', dom)  # the figure travels inside the page
+
+    shot = tmp_path / "page.png"
+    _browse(browser, page, f"--screenshot={shot}", "--window-size=1000,1200")
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    red = (
+        (pixels[..., 0] > 0.7) & (pixels[..., 1] < 0.3) & (pixels[..., 2] < 0.3)
+    )  # the figure's line, #d62728
+    dark = pixels.sum(axis=-1) < 1.0  # text
+    assert red.sum() > 500, f"the figure did not render: {red.sum()} red pixels"
+    assert dark.sum() > 500, f"no text rendered: {dark.sum()} dark pixels"
+
+
+def test_html_copy_needs_executed_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["workbook", "--html", str(tmp_path / "site"), "--out", str(tmp_path / "empty")]) == 2
+    assert "no executed notebooks" in capsys.readouterr().err

@@ -8,7 +8,17 @@ hint on request, :func:`check` reports such a function as *not done yet* instead
 """
 
 # Importing a notebook's module registers its exercises.
-from xlmeta_lab.teaching.exercises import derivation, engine, sentences, toy, transfer, udpos  # noqa: F401
+from xlmeta_lab.teaching.exercises import (  # noqa: F401
+    derivation,
+    engine,
+    readings,
+    sentences,
+    topics,
+    toy,
+    transfer,
+    tuning,
+    udpos,
+)
 from xlmeta_lab.teaching.exercises.core import (
     Exercise,
     ExerciseFailed,

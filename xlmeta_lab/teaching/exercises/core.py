@@ -51,7 +51,9 @@ class Exercise:
     key: str
     title: str
     hints: tuple[str, ...]
-    checker: Callable[[Callable[..., Any]], str]
+    #: ``checker(answer)`` returns the line saying what passed; an open exercise's ``checker(answer, *inputs)``
+    #: returns that line and the learner's finding.
+    checker: Callable[..., Any]
     solution: Callable[..., Any]
     open: bool = False
 
@@ -88,7 +90,7 @@ def exercise(
     ``hints``: the idea, then the formula, then the code (one to three of them, in that order).
     """
 
-    def register(checker: Callable[[Callable[..., Any]], str]) -> Callable[[Callable[..., Any]], str]:
+    def register(checker: Callable[..., Any]) -> Callable[..., Any]:
         if key in _REGISTRY:
             raise ValueError(f"exercise {key} is registered twice")
         _REGISTRY[key] = Exercise(key, title, tuple(hints), checker, solution, open)
@@ -138,35 +140,45 @@ def hint(key: str, level: int | None = None) -> str:
 
 
 def fallback_banner(item: Exercise) -> str:
-    """The box a notebook prints when it goes on with the workbook's solution instead of the learner's."""
-    lines = [
-        f"exercise {item.number} is not done yet: from here on this notebook uses the WORKBOOK'S",
-        "solution, not yours; its results are the workbook's until you write the function above",
-    ]
+    """The box a notebook prints when it goes on without the learner's answer: with the workbook's solution, or,
+    for an open-ended exercise (which has no single answer to stand in for the learner's), without one."""
+    if item.open:
+        lines = [
+            f"exercise {item.number} is not done yet: it is open-ended, so nothing stands in for your",
+            "answer; the notebook goes on without it (its rubric says what a good answer holds)",
+        ]
+    else:
+        lines = [
+            f"exercise {item.number} is not done yet: from here on this notebook uses the WORKBOOK'S",
+            "solution, not yours; its results are the workbook's until you write the function above",
+        ]
     width = max(len(line) for line in lines)
     rule = "+" + "-" * (width + 2) + "+"
     return "\n".join([rule, *(f"| {line:<{width}} |" for line in lines), rule])
 
 
-def check(key: str, answer: Callable[..., Any]) -> Callable[..., Any]:
+def check(key: str, answer: Callable[..., Any], *inputs: Any) -> Any:
     """Check the learner's ``answer`` to exercise ``key``; return what the rest of the notebook should use.
 
-    Right: prints what was checked and returns ``answer``. Not done yet (``NotImplementedError``): prints
-    ``exercise N: not done yet`` with the first hint and a banner saying the notebook now uses the workbook's
-    solution, and returns that solution, so a student copy runs top to bottom. Wrong: raises
+    Right: prints what was checked and returns ``answer`` (for an open-ended exercise, whose checker runs
+    ``answer(*inputs)``, the finding it returned). Not done yet (``NotImplementedError``): prints ``exercise N:
+    not done yet`` with the first hint and a banner saying how the notebook goes on, and returns the workbook's
+    solution (``None`` for an open-ended exercise), so a student copy runs top to bottom. Wrong: raises
     :class:`ExerciseFailed` saying what is wrong. Either way :func:`exercises_done` counts it.
     """
     item = lookup(key)
+    if inputs and not item.open:
+        raise TypeError(f"exercise {key} is checked on its own problems: check({key!r}, your_function)")
     _OUTCOMES.pop(key, None)
     try:
-        passed = item.checker(answer)
+        passed = item.checker(answer, *inputs)
     except NotImplementedError:
         _OUTCOMES[key] = NOT_DONE
         print(f"exercise {item.number}: {NOT_DONE} ({item.title}). Hint 1 of {len(item.hints)}: {item.hints[0]}")
         if len(item.hints) > 1:
             print(f'  more: hint("{key}") shows the next hint')
         print(fallback_banner(item))
-        return item.solution
+        return None if item.open else item.solution
     except ExerciseFailed as failure:
         raise ExerciseFailed(f"{item.label}: {failure}") from None
     except Exception as error:  # the learner's code broke: say where, keep the traceback as the cause
@@ -174,8 +186,10 @@ def check(key: str, answer: Callable[..., Any]) -> Callable[..., Any]:
             f"{item.label}: your function raised {type(error).__name__}: {error}. Hint: {item.hints[0]}"
         ) from error
     _OUTCOMES[key] = CORRECT
+    if item.open:
+        passed, finding = passed
     print(f"exercise {item.number}: {CORRECT}. {passed}")
-    return answer
+    return finding if item.open else answer
 
 
 def exercises_done(notebook: str) -> tuple[int, int]:
