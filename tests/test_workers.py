@@ -143,3 +143,27 @@ def test_xlmeta_train_refuses_more_processes_than_cores_in_one_line(
     assert err.startswith("error: --nproc 64, but this machine lets the run use 2 CPU core(s)")
     assert err.count("\n") == 1
     assert not (tmp_path / "run").exists()  # refused before a folder was claimed or a process started
+
+
+def test_xlmeta_workbook_workers_reach_the_kernels_and_only_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    import papermill
+
+    monkeypatch.setattr(workers_module, "available_cores", lambda: 2)
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    seen: list[str | None] = []
+
+    def executed(source: str, target: str, **_: object) -> None:
+        seen.append(os.environ.get(WORKERS_VARIABLE))
+        Path(target).write_text(Path(source).read_text())
+
+    monkeypatch.setattr(papermill, "execute_notebook", executed)
+    out = str(tmp_path / "build")
+    main(["workbook", "--only", "01", "--out", out, "--workers", "2"])
+    main(["workbook", "--only", "01", "--out", out])
+    main(["workbook", "--only", "01", "--out", out, "--workers", "8"])
+    assert seen == ["2", None, "2"] and WORKERS_VARIABLE not in os.environ
+    assert "warning: workers=8, but this process may use 2 CPU core(s): running 2" in capsys.readouterr().err
