@@ -398,3 +398,27 @@ def test_html_copy_renders_text_and_figures_in_a_headless_browser(tmp_path: Path
 def test_html_copy_needs_executed_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["workbook", "--html", str(tmp_path / "site"), "--out", str(tmp_path / "empty")]) == 2
     assert "no executed notebooks" in capsys.readouterr().err
+
+
+@pytest.mark.notebook
+def test_executed_copies_keep_their_figures_under_a_headless_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI exports MPLBACKEND=Agg; the workbook's kernels must still put each figure into the executed notebook,
+    or the HTML copy has none."""
+    import nbformat
+
+    from xlmeta_lab.teaching.workbook import run_workbook
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell('PROFILE = "quick"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"),
+    ]
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(notebook, tmp_path / "notebooks" / "01_figure.ipynb")
+    (run,) = run_workbook(notebooks_dir=tmp_path / "notebooks", out_dir=tmp_path / "build")
+    executed = nbformat.read(run.executed, as_version=4)
+    assert run.status == "ok" and "image/png" in executed.cells[-1].outputs[0].get("data", {})

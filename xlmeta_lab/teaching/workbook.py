@@ -33,6 +33,8 @@ from xlmeta_lab.experiments.workers import WORKERS_VARIABLE, worker_count
 from xlmeta_lab.teaching.notebook import key_result_in
 
 DEFAULT_KERNEL = "python3"
+#: Jupyter's own matplotlib backend: figures become image outputs of the executed notebook.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 #: The registered data files each notebook reads (notebooks that read none are absent).
 NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {
     "03_en_es_to_fr": UD_EXPERIMENT_FILES,
@@ -187,7 +189,10 @@ def run_workbook(
     # the kernels started here inherit it, so text bars survive in the saved notebooks; restored afterwards
     machine = _machine() if record_times else ""  # before the run: the load it found, not the load it made
     shared = {WORKERS_VARIABLE: str(worker_count(workers))} if workers is not None else {}
-    with mock.patch.dict(os.environ, {ENV_PLAIN: "1", **shared}):
+    # The kernels draw figures into the notebook whatever the shell's MPLBACKEND (CI sets Agg, which would leave
+    # the executed copies, and the --html pages made from them, without a single figure).
+    kernel_env = {ENV_PLAIN: "1", "MPLBACKEND": INLINE_BACKEND, **shared}
+    with mock.patch.dict(os.environ, kernel_env):
         runs = _execute(papermill, notebooks, folder, out_dir, parameters, kernel, interactive)
     print(format_summary(runs, profile, out_dir))
     if record_times:
