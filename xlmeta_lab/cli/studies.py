@@ -75,7 +75,8 @@ def run_tagger_study(args: argparse.Namespace) -> int:
     for row in study.comparisons:
         print(
             f"K={row['K']:>2} {row['test_set']}: {row['condition']} - {row['against']}: "
-            f"{row['diff']:+.1f} [{row['diff_low']:+.1f}, {row['diff_high']:+.1f}] points ({row['units']} units)"
+            f"{row['diff']:+.1f} [{row['diff_low']:+.1f}, {row['diff_high']:+.1f}] points ({row['units']} units, "
+            f"Holm-corrected p {row['p_holm']:.3f})"
         )
     print(f"wrote {paths['json']}")
     return 0

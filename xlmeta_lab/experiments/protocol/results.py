@@ -16,7 +16,7 @@ from typing import Any
 
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol.stats import MIN_UNITS_FOR_INTERVAL, crossed_ci, crossed_difference, holm
-from xlmeta_lab.experiments.results import provenance, read_results, write_results
+from xlmeta_lab.experiments.results import provenance, read_results, write_csv, write_json, write_results
 
 
 @dataclass(frozen=True)
@@ -200,6 +200,24 @@ def write_protocol_results(
         out_dir=out_dir,
     )
     return result.paths
+
+
+def resummarise(
+    path: str | Path, tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+) -> ProtocolResult:
+    """Recompute a results file's summary from its rows with :func:`summarise` and write it back in place (the
+    JSON's ``summary`` and ``<name>.summary.csv``; ``tables``, a study's own recomputed tables, likewise), against
+    the baseline the file was summarised with. Rows, budgets and provenance stay as they were: this is how a
+    committed reference run is re-read with new statistics without being retrained."""
+    path = Path(path)
+    record = read_results(path)
+    baseline = record["summary"][0].get("baseline") or None if record["summary"] else None
+    updated = {"summary": summarise(record["rows"], baseline), **dict(tables or {})}
+    for table, rows in updated.items():
+        record[table] = list(rows)
+        write_csv(path.with_name(f"{path.stem}.{table}.csv"), rows)
+    write_json(path, record)
+    return ProtocolResult.read(path)
 
 
 def merge_results(results: Sequence[ProtocolResult], baseline: str | None = None) -> ProtocolResult:

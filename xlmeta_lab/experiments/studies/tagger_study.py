@@ -31,7 +31,7 @@ import torch
 
 from xlmeta_lab.experiments.protocol.results import ProtocolResult, write_protocol_results
 from xlmeta_lab.experiments.protocol.run import Condition, run_protocol
-from xlmeta_lab.experiments.protocol.stats import paired_difference, units_of
+from xlmeta_lab.experiments.protocol.stats import crossed_difference, holm, units_of
 from xlmeta_lab.experiments.studies.udpos import ud_setup
 from xlmeta_lab.experiments.training.checkpoints import checkpoint_file
 from xlmeta_lab.experiments.training.loop import train
@@ -194,8 +194,9 @@ def tagger_study(
 def compare(
     result: ProtocolResult, methods: Sequence[str], contexts: Sequence[str], lengths: Sequence[int]
 ) -> list[dict[str, Any]]:
-    """The study's paired differences (accuracy points, 95% t-interval over (seed, draw) units): each context
-    against the first at every length, and each longer length against the shortest with the same context."""
+    """The study's paired differences (accuracy points, 95% interval for the crossed seeds x draws design, with
+    ``p`` and ``p_holm``, Holm-corrected over every comparison of the table): each context against the first at
+    every length, and each longer length against the shortest with the same context."""
     pairs = []
     shortest = min(lengths)
     for method in methods:
@@ -214,7 +215,7 @@ def compare(
     for test_set in test_sets:
         for k in result.protocol.ks:
             for name, baseline in pairs:
-                diff = paired_difference(
+                diff = crossed_difference(
                     units_of(result.rows, name, k, test_set), units_of(result.rows, baseline, k, test_set)
                 )
                 rows.append(
@@ -227,6 +228,9 @@ def compare(
                         "diff_low": 100 * diff.low,
                         "diff_high": 100 * diff.high,
                         "units": diff.n,
+                        "p": diff.p_value,
                     }
                 )
+    for row, adjusted in zip(rows, holm([r["p"] for r in rows])):
+        row["p_holm"] = adjusted
     return rows
