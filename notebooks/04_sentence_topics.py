@@ -95,7 +95,7 @@ from xlmeta_lab.data.sib200 import SIB_LABELS, TRAINING_LANGUAGES
 from xlmeta_lab.episodes.topics import TopicEncoder, TopicEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adaptation.scoring import predict
-from xlmeta_lab.experiments.protocol.results import write_protocol_results
+from xlmeta_lab.experiments.protocol.results import ProtocolResult, write_protocol_results
 from xlmeta_lab.experiments.protocol.run import run_protocol
 from xlmeta_lab.experiments.studies import sib200
 from xlmeta_lab.experiments.studies.conditions import train_conditions
@@ -111,6 +111,7 @@ from xlmeta_lab.teaching.notebook import (
 from xlmeta_lab.teaching.plots.protocol import (
     plot_accuracy_vs_k,
     plot_accuracy_vs_languages,
+    plot_beside_reference,
     plot_learning_curves,
     plot_paired_differences,
 )
@@ -458,7 +459,11 @@ paths_sweep = write_protocol_results(
 )
 print("written:", ", ".join(str(p) for p in [*paths.values(), *paths_sweep.values()]))
 if PROFILE != "full" and MODEL == sib200.WORD_MODEL:
+    committed = ProtocolResult.read(reference_dir() / f"{sib200.NOTEBOOK}-full.json")
     print(reference_report(reference_dir() / f"{sib200.NOTEBOOK}-full.json", test_name))
+    # this run's means as points, over the reference's lines and intervals
+    plot_beside_reference(result.summary, committed.summary, test_set=test_name, metric="sentence accuracy")
+    plt.show()
 k_last = max(PROTOCOL.ks)
 best = result.best_on_holdout([m for m in METHODS if m != "joint"])  # chosen on the French holdout, not test
 report_key_result(
