@@ -1,4 +1,4 @@
-"""Data for the workbook: pinned sources, UD treebanks, SIB-200, toy languages, sine tasks, and the roles
+"""Data for the workbook: pinned sources (and ``bundle``: one checksummed zip of them), UD treebanks, SIB-200, toy languages, sine tasks, and the roles
 data plays (``roles``: what trains, what French support sets come from, what is only scored; ``splits``: the
 one seeded hold-out split), and ``untagged``: text given to a saved tagger (raw lines or CoNLL-U in, CoNLL-U out).
 
