@@ -275,7 +275,7 @@ for method, runs in trained.runs.items():
 # The protocol (`xlmeta_lab.experiments.protocol.run.run_protocol`): for each K, the same `n_draws` support sets for every
 # condition; each condition gets the fine-tuning budget (SGD step size and number of steps) that scores best on the
 # French *holdout*, chosen before any test sentence is read; accuracy counts real words only. Intervals are 95%
-# t-intervals over seeds × draws.
+# intervals for the crossed seeds × draws design (notebook 03, section 5, says why).
 #
 # **Predict, then run.** Which initialisation will tag French best after a single sentence (K = 1), and how far
 # behind will scratch be? ANIL adapts only the tag head at test time: will it keep up with MAML as K grows?

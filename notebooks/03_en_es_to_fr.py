@@ -37,8 +37,8 @@
 # **Learning objectives.** You will be able to
 # 1. keep French test data out of every choice: pick each condition's fine-tuning budget on the French holdout
 #    only (exercise 1);
-# 2. compare two initialisations through their **paired** difference over seeds × draws, with a 95% t-interval,
-#    and see why pairing narrows it (exercise 2);
+# 2. compare two initialisations through their **paired** difference over seeds × draws, see why pairing narrows
+#    its interval (exercise 2), and why units that share seeds and draws need the crossed design's interval;
 # 3. compute per-tag accuracy from gold and predicted tags, and read which tags transfer (exercise 3);
 # 4. explain what adapting only the tag head (ANIL) costs a tagger whose features were trained on other
 #    languages, what one inner step in meta-training means against up to 400 fine-tuning steps at test time, and

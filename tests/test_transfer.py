@@ -427,3 +427,29 @@ def test_a_bilstm_tagger_meta_trains_on_the_loop_path() -> None:
         config = TrainConfig(method=method, steps=2, eval_every=2, context="lstm", support_size=3, query_size=4)
         result = train(languages, config, progress=False)
         assert type(result.model.context).__name__ == "LSTMContext" and len(result.history) == 2
+
+
+def test_annotation_drop_pairs_units_across_test_sets_and_corrects_over_languages() -> None:
+    """es loses 6 points from fr GSD to fr PUD, en 1: paired by (seed, draw), so the draws' and seeds' spread cancels
+    and both drops are shown, largest first."""
+    from xlmeta_lab.experiments.config import ProtocolConfig
+    from xlmeta_lab.experiments.protocol.results import Budget, ProtocolResult, summarise
+
+    rows = []
+    for lang, drop in (("es", 0.06), ("en", 0.01)):
+        for seed in range(3):
+            for draw in range(5):
+                base = 0.7 + (0.01 if lang == "es" else 0.0) + 0.03 * draw + 0.02 * seed  # both test sets alike
+                wobble = 0.004 * ((seed * 3 + draw) % 4 - 1.5)
+                for test_set, acc in (("gsd", base), ("pud", base - drop + wobble)):
+                    rows.append({"condition": f"joint@{lang}", "K": 5, "seed": seed, "draw": draw,
+                                 "test_set": test_set, "accuracy": acc})  # fmt: skip
+    budgets = {"joint@es": Budget(0.1, 50, 0.70), "joint@en": Budget(0.1, 50, 0.72)}
+    result = ProtocolResult(rows, summarise(rows, baseline=None), budgets, ProtocolConfig(ks=(5,)))
+    text = report.annotation_drop(result, ["en", "es"], "joint", 5, "gsd", "pud")
+    assert text.startswith("joint at K=5, trained on one language, gsd minus pud accuracy")
+    assert text.index("es +6.0") < text.index("en +1.0")
+    assert text.endswith("Holm-corrected over the 2 languages, a drop is shown for: es, en.")
+    listed = report.best_single_source(result, ["en", "es"], "joint", 5, "gsd")
+    assert listed.startswith("joint at K=5 on gsd, trained on one language: es 79.0% ± 6.0, en 78.0% ± 6.0.")
+    assert listed.endswith("Best on the French holdout: en.")  # the holdout, not the test order, names the choice

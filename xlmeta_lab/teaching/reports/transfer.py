@@ -185,7 +185,10 @@ def savings_lines(
     ``target``, with an interval only when every unit reached it, and the paired saving against the baseline;
     then each row of ``versus`` (a summary against another baseline, e.g. the meta-learner against joint).
     Units censored at either end of the grid are named, because a mean over them is a bound, not a measurement."""
-    lines = [f"{what} needed to reach {100 * target:.1f}% (grid {', '.join(map(str, grid))}):"]
+    lines = [
+        f"{what} needed to reach {100 * target:.1f}% (grid {', '.join(map(str, grid))}; unit-level 95% intervals, the "
+        "(seed, draw) units treated as independent):"
+    ]
     for row in summary:
         reached = f"{row['reached']}/{row['units']} units reach it"
         need = row["needed"]
@@ -214,7 +217,7 @@ def gap_lines(gaps: Mapping[int, Interval], condition: str, baseline: str, what:
     """``condition - baseline`` accuracy along a savings grid (:func:`~xlmeta_lab.experiments.studies.savings.paired_gaps`),
     in points, each value with its paired interval and which way it points."""
     words = {"up": "ahead", "down": "behind", "unclear": "no difference shown", "few": "too few units for a claim"}
-    lines = [f"{condition} - {baseline}: French accuracy by {what} (paired, points)"]
+    lines = [f"{condition} - {baseline}: French accuracy by {what} (paired, points, unit-level 95% intervals)"]
     for x, gap in gaps.items():
         span = f"{100 * gap.mean:+.1f}" if gap.n < MIN_UNITS_FOR_INTERVAL else (
             f"{100 * gap.mean:+.1f} [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}]"
