@@ -123,6 +123,10 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _described(timing: Timing) -> str:
+    return ("estimated " if timing.estimated else "") + format_duration(timing.seconds)
+
+
 @dataclass(frozen=True)
 class AutoChoice:
     """What ``"auto"`` chose, on which hardware, and the line that says why (printed at start-up)."""
@@ -162,15 +166,15 @@ def choose_profile(
     if chosen in fitting:
         why = f"about {format_duration(estimate)} measured on {where}, within the {format_duration(limit_s)} limit"
     elif timing is not None:
-        why = f"the smallest profile; {format_duration(timing.seconds)} measured on {where}, over the limit"
+        over = "" if timing.estimated else ", over the limit"
+        why = f"the smallest profile; {_described(timing)} on {where}{over}"
     else:
         elsewhere = [
-            f"{format_duration(t.seconds)} on {k.upper()}"
-            for k, t in timings.get(notebook, {}).get(chosen, {}).items()
+            f"{_described(t)} on {k.upper()}" for k, t in timings.get(notebook, {}).get(chosen, {}).items()
         ]
         known = f" ({', '.join(elsewhere)})" if elsewhere else ""
         why = f"the smallest profile; never timed on {where}{known}"
     full = measured(timings, notebook, ASKED_ONLY, hardware)
-    full_time = f"{format_duration(full.seconds)} on {where}" if full else f"not timed on {where}"
+    full_time = f"{_described(full)} on {where}" if full else f"not timed on {where}"
     asked = "" if chosen == ASKED_ONLY else f'; `full` ({full_time}) runs only when asked: PROFILE = "full"'
     return AutoChoice(chosen, hardware, limit_s, estimate, f'PROFILE="auto" chose {chosen}: {why}{asked}')
