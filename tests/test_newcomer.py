@@ -124,14 +124,15 @@ def test_readme_examples_parse_and_name_files_that_exist(
 
 def two_draw_result():  # type: ignore[no-untyped-def]
     from xlmeta_lab.experiments.config import ProtocolConfig
-    from xlmeta_lab.experiments.protocol.results import ProtocolResult, summarise
+    from xlmeta_lab.experiments.protocol.results import Budget, ProtocolResult, summarise
 
     rows = [
         {"condition": c, "K": 5, "seed": 0, "draw": d, "test_set": "t", "accuracy": a}
         for c, accs in (("joint", (0.50, 0.60)), ("maml", (0.58, 0.69)), ("scratch", (0.2, 0.3)))
         for d, a in enumerate(accs)
     ]
-    return ProtocolResult(rows, summarise(rows), {}, ProtocolConfig(ks=(5,)))
+    budgets = {c: Budget(0.1, 10, 0.5) for c in ("joint", "maml", "scratch")}  # choices read the holdout
+    return ProtocolResult(rows, summarise(rows), budgets, ProtocolConfig(ks=(5,)))
 
 
 def test_two_draws_give_means_but_no_interval_and_no_verdict() -> None:
