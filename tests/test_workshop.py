@@ -95,8 +95,7 @@ def test_a_named_profile_runs_as_asked_with_what_is_known_of_its_time(timings_he
     )
     choice = start_up.resolve_profile("03_en_es_to_fr", "full", torch.device("cpu"))
     assert (
-        choice.profile == "full"
-        and choice.explanation == "PROFILE='full' as asked: about 3.5 h measured on CPU"
+        choice.profile == "full" and choice.explanation == "PROFILE='full' as asked: estimated 3.5 h on CPU"
     )
     gpu = start_up.resolve_profile("03_en_es_to_fr", "full", torch.device("cuda"))
     assert gpu.profile == "full" and gpu.explanation.endswith("not timed on GPU")

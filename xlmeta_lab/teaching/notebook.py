@@ -19,7 +19,7 @@ from xlmeta_lab.teaching.timings import (
     DEFAULT_LIMIT_S,
     AutoChoice,
     choose_profile,
-    format_duration,
+    describe_timing,
     hardware_kind,
     load_timings,
     measured,
@@ -58,11 +58,7 @@ def resolve_profile(
         timing = measured(load_timings(), notebook, profile, kind)
         estimate = None if timing is None else timing.seconds
         where = kind.upper()
-        known = (
-            f"about {format_duration(timing.seconds)} measured on {where}"
-            if timing
-            else f"not timed on {where}"
-        )
+        known = f"{describe_timing(timing)} on {where}" if timing else f"not timed on {where}"
         return AutoChoice(profile, kind, limit_s, estimate, f"PROFILE={profile!r} as asked: {known}")
     return choose_profile(notebook, kind, limit_s=limit_s)
 

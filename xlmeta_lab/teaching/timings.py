@@ -123,7 +123,8 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _described(timing: Timing) -> str:
+def describe_timing(timing: Timing) -> str:
+    """``35 s``, or ``estimated 3.5 h`` for a time added up from parts."""
     return ("estimated " if timing.estimated else "") + format_duration(timing.seconds)
 
 
@@ -167,14 +168,15 @@ def choose_profile(
         why = f"about {format_duration(estimate)} measured on {where}, within the {format_duration(limit_s)} limit"
     elif timing is not None:
         over = "" if timing.estimated else ", over the limit"
-        why = f"the smallest profile; {_described(timing)} on {where}{over}"
+        why = f"the smallest profile; {describe_timing(timing)} on {where}{over}"
     else:
         elsewhere = [
-            f"{_described(t)} on {k.upper()}" for k, t in timings.get(notebook, {}).get(chosen, {}).items()
+            f"{describe_timing(t)} on {k.upper()}"
+            for k, t in timings.get(notebook, {}).get(chosen, {}).items()
         ]
         known = f" ({', '.join(elsewhere)})" if elsewhere else ""
         why = f"the smallest profile; never timed on {where}{known}"
     full = measured(timings, notebook, ASKED_ONLY, hardware)
-    full_time = f"{_described(full)} on {where}" if full else f"not timed on {where}"
+    full_time = f"{describe_timing(full)} on {where}" if full else f"not timed on {where}"
     asked = "" if chosen == ASKED_ONLY else f'; `full` ({full_time}) runs only when asked: PROFILE = "full"'
     return AutoChoice(chosen, hardware, limit_s, estimate, f'PROFILE="auto" chose {chosen}: {why}{asked}')
