@@ -29,8 +29,11 @@
 # 1. build N-way K-shot episodes and say why their labels are **permuted** in every episode (exercises 1 and 2);
 # 2. run notebook 03's paired protocol on sentence classification (same draws for every condition, budgets chosen
 #    on French dev, French test only scored, intervals over seeds × draws);
-# 3. judge an accuracy against the right chance level, 1/N and the majority topic (exercise 3);
-# 4. read a "more languages" experiment whose budget is held fixed, and say which budget that is.
+# 3. judge an accuracy against the right chance level, 1/N and the majority topic (exercise 3), and take apart a
+#    result at chance: source training, zero-shot transfer, the fine-tuning budget (exercise 6);
+# 4. start every task's classifier from its support set's **class prototypes** (Proto-MAML), write that head yourself
+#    (exercise 5), and compare it with prototypical networks and with a TF-IDF baseline anyone can check;
+# 5. read a "more languages" experiment whose budget is held fixed, and say which budget that is.
 #
 # **Prerequisites**: notebook 01 (the MAML loop) and notebook 03 (the conditions and the paired protocol).
 #
@@ -50,13 +53,19 @@
 # | scratch | random weights |
 # | joint | ordinary multilingual training on the source languages, fixed labels, same sentence passes |
 # | zero-shot | the joint model with no French at all: its K = 0 point |
-# | MAML, FOMAML, Reptile | meta-trained on N-way K-shot episodes with permuted labels |
+# | joint-proto | the joint model, each French draw starting from its class prototypes instead of joint's head |
+# | MAML, FOMAML, Reptile | meta-trained on N-way K-shot episodes with permuted labels, each task's head starting at its support set's prototypes (Proto-MAML) |
 # | ANIL | as MAML, adapting only the head in the inner loop |
+# | ProtoNet | a prototypical network: meta-trained with no inner step, French read off the nearest prototype, never fine-tuned |
+# | tfidf-source, tfidf-source+fr | character n-gram TF-IDF with logistic regression, on the source languages, and on them plus the K French sentences |
 #
 # **What is never seen in training.** SIB-200's rows are translations: the same `index_id` is the same sentence in
-# every language. Training reads only the source languages' *train* split; French support sentences and the budget
-# holdout come from French *dev*; French *test* is only scored. The three splits are the same `index_id` sets in
-# every language, so no translation of a French test sentence is ever trained on (checked below, on `index_id`).
+# every language. Training reads only the source languages' *train* split; the budget holdout is French *dev*; French
+# *test* is only scored. The three splits are the same `index_id` sets in every language, so no translation of a
+# French test or holdout sentence is ever trained on (checked below, on `index_id`). The K-shot support sets come
+# from French *train* (profile setting `french_pool`), whose rows **are** translations of the English and Spanish
+# training rows: a French support sentence may be one the model read in translation, as a learner's own few
+# examples might be. That is allowed for the support pool only, and the protocol never scores a support sentence.
 
 # %%
 # On Colab, install the workbook's package (nothing happens when you run locally).
@@ -83,6 +92,7 @@ DEVICE = "auto"
 MODEL = "char-cnn"  # the classifier trained from scratch, or a Hugging Face encoder, e.g. "xlm-roberta-base"
 
 # %%
+import math
 import random
 import time
 from collections import Counter
@@ -95,10 +105,11 @@ from xlmeta_lab.data.sib200 import SIB_LABELS, TRAINING_LANGUAGES
 from xlmeta_lab.episodes.topics import TopicEncoder, TopicEpisodeSampler
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adaptation.scoring import predict
-from xlmeta_lab.experiments.protocol.results import ProtocolResult, write_protocol_results
+from xlmeta_lab.experiments.protocol.results import ProtocolResult, merge_results, write_protocol_results
 from xlmeta_lab.experiments.protocol.run import run_protocol
 from xlmeta_lab.experiments.studies import sib200
 from xlmeta_lab.experiments.studies.conditions import train_conditions
+from xlmeta_lab.experiments.studies.topic_baseline import tfidf_result
 from xlmeta_lab.models.tagger import count_parameters
 from xlmeta_lab.teaching.exercises import check, exercises_done, hint  # noqa: F401 (hint: yours to call)
 from xlmeta_lab.teaching.notebook import (
@@ -115,7 +126,15 @@ from xlmeta_lab.teaching.plots.protocol import (
     plot_learning_curves,
     plot_paired_differences,
 )
-from xlmeta_lab.teaching.reports.topics import chance_sentence, languages_report, training_at_chance
+from xlmeta_lab.teaching.reports.topics import (
+    chance_levels,
+    chance_report,
+    chance_sentence,
+    chance_takeaway,
+    diagnosis,
+    languages_report,
+    training_at_chance,
+)
 from xlmeta_lab.teaching.reports.wording import (
     budget_lines,
     comparisons_at,
@@ -143,10 +162,11 @@ print(
 # %% [markdown]
 # ## 1 · The data
 #
-# 701 training sentences per language, the same 701 FLORES sentences in each, and the same topic distribution:
-# science/technology is a quarter of them, geography a twelfth. The French side: dev (99 sentences) split once into
-# a **support pool**, from which the K-shot support sets are drawn, and a **holdout** that chooses each
-# condition's fine-tuning budget (a quarter of each topic, so every topic is in both), and test (204), only scored.
+# The same FLORES sentences in every training language, with the same topic distribution (science/technology is
+# about a quarter of them, geography a twelfth). The French side, as printed below: a **support pool** from which
+# the K-shot support sets are drawn (French train), a **holdout** that chooses each condition's fine-tuning budget
+# (all of French dev, which holds just under 100 sentences: at that size one sentence is one point, so a budget is
+# chosen on a holdout four times the size the first run had), and test, only scored.
 
 # %%
 for lang, examples in setup.training.items():
@@ -162,6 +182,10 @@ print("French support pool per topic:", ", ".join(f"{t} {per_topic[t]}" for t in
 print(
     f"so K (sentences per topic) can be at most {min(per_topic.values())}; this profile uses K in {PROTOCOL.ks}"
 )
+if setup.french_pool == "train":
+    print(
+        "the support pool is French train: its rows translate the training rows (the holdout and test do not)"
+    )
 
 # %% [markdown]
 # ## 2 · Episodes: N-way K-shot, with the labels permuted
@@ -178,9 +202,8 @@ print(
 # so the meta-gradient rewards an initialisation from which a few steps learn a *new* labelling, which is what
 # French, with its K examples per topic, asks. The price: a meta-learned initialisation knows no labelling, so with
 # no French example (K = 0) it can only be at chance. The joint baseline trains on the fixed labels (with no inner
-# loop, a permuted label would be noise), so its K = 0 point is zero-shot transfer. The classifier's head starts at
-# zero, so every topic scores the same before the first step, and one inner step turns the head into the support
-# set's mean feature per topic (class prototypes).
+# loop, a permuted label would be noise), so its K = 0 point is zero-shot transfer. With labels permuted, the head a
+# task starts from cannot know the labelling either: section 3 starts it from the support set itself.
 #
 # ### Exercise 1 · An episode's labels
 #
@@ -271,6 +294,13 @@ for _ in range(2):
 # convolution gives each word its neighbours, the sentence is the mean and the maximum of its words, normalised,
 # and a linear head scores the 7 topics. Every layer runs under `torch.func.vmap`, so a meta-batch of episodes is
 # one call.
+#
+# **The head every task starts from.** With labels permuted, no learned head can know which output is which topic
+# in a new task, so each task's head is built from its own support set: a **prototypical network** (Snell et al.,
+# 2017) sends a sentence to the topic whose mean embedding, its *prototype* `mu_c`, is nearest. **Proto-MAML**
+# (Triantafillou et al., 2020) writes that rule as a linear head and starts the inner loop from it. The profile's
+# `head: "prototype"` does this for every meta-learner; `protonet` is the same with no inner step at all.
+
 
 # %%
 # Checkpoints go to ../checkpoints (git-ignored; $XLMETA_OUTPUT/checkpoints if set): run this cell again after an
@@ -302,12 +332,13 @@ print(
 # *before* adaptation is at chance by design. Joint's "after" takes the meta-learners' inner step (`inner_lr`), which
 # it was never trained for; its French budget is chosen on the French holdout like everyone's.
 #
-# Why a first-order method can stall here: the head starts at zero, so before the inner step no logit depends on
-# the body, and the support gradient of the body is exactly zero. One inner step moves only the head (to class
-# prototypes); Reptile's update, the distance travelled by the inner loop, then has no body component at all, and
-# FOMAML's gradient at the adapted weights reaches the body only through a head that one step built. Second-order
-# MAML differentiates through that step and gets the signal the others miss. The line printed under the curves
-# says whether a method's final training loss is still ln 7, a uniform guess.
+# Why the heads start from prototypes: a head at zero scores every topic the same, so before the inner step no logit
+# depends on the body and the body's support gradient is exactly zero. One inner step then moves only the head, and
+# Reptile's update, the distance the inner loop travelled, has no body component at all; in the first full run of
+# this notebook FOMAML's and Reptile's training losses stayed at ln 7. Starting each task from its class
+# prototypes gives every method a classifier before the first step and a body gradient through the prototypes
+# (the engine computes them inside the inner loop, so the meta-gradient flows through them). The line printed under
+# the curves says whether a method's final training loss is still ln 7, a uniform guess.
 
 # %%
 plot_learning_curves({m: [r.history for r in runs] for m, runs in trained.runs.items()}, smooth=10)
@@ -336,9 +367,15 @@ print(training_at_chance(final_losses, CONFIG.n_way))
 # and Spanish beat it, and by more than the noise between draws?
 
 # %%
-result = run_protocol(
-    trained.conditions, setup.splits, trained.encoder, PROTOCOL, progress=print, cache=checkpoints / "protocol"
+conditions = [*trained.conditions, *sib200.prototype_views(trained.conditions, settings["prototype_views"])]
+neural = run_protocol(
+    conditions, setup.splits, trained.encoder, PROTOCOL, progress=print, cache=checkpoints / "protocol"
 )
+# The calibration baseline, on the same draws; its C is chosen on the same holdout.
+baseline, baseline_c = tfidf_result(setup.training, setup.splits, PROTOCOL, SEEDS, settings["tfidf_cs"])
+print("TF-IDF C chosen on the holdout:", ", ".join(f"{name} C={c.c:g}" for name, c in baseline_c.items()))
+result = merge_results([neural, baseline])
+NAMES = [c.name for c in conditions] + list(baseline_c)
 print(result.table(test_name))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
 plot_accuracy_vs_k(
@@ -381,17 +418,23 @@ uniform, majority = zero_shot[1], zero_shot[2]
 for name in ["scratch", *METHODS]:
     row = result.get(name, 0, test_name)
     print(chance_sentence(row["mean"], uniform, majority, f"{name} at K=0"))
+uniform, majority, top = chance_levels([e.label for e in test_examples], len(SIB_LABELS))
+print(f"(the majority topic of the French test set is {top})")
+print(chance_report(result, NAMES, list(PROTOCOL.ks), test_name, uniform, majority))
 
 # %% [markdown]
 # The meta-learners' K = 0 lines answer the first prediction: trained on permuted labels, they have no labelling of
 # their own, so any accuracy away from chance at K = 0 is luck of the initial head, not knowledge of French topics.
 # Scratch at K = 0 lands on the majority share exactly: its zero head scores every topic the same, and `argmax`
 # breaks the tie at output 0, science/technology, which happens to be the most frequent topic. A baseline that
-# looks like 25% is sometimes 0% knowledge.
+# looks like 25% is sometimes 0% knowledge. A prototype head needs a support set, so at K = 0 every meta-learner
+# answers with its own (zero) head: the same tie, the same majority share.
 #
 # ## 5 · What the numbers say
 #
-# Generated from the table above: the best condition per K and each condition's paired difference to joint.
+# Generated from the table above: at every K which conditions clear the majority topic with their whole interval,
+# each meta-learner against joint (paired), each condition's difference to joint, and the budgets the holdout chose
+# (`steps = 0` means it chose not to fine-tune).
 
 # %%
 positive_ks = [k for k in PROTOCOL.ks if k > 0]
@@ -399,6 +442,26 @@ print(zero_shot_sentence(result, test_name, model="classifier"))
 print(comparisons_at(result, ["scratch", *METHODS], positive_ks, test_name))
 print(small_sample_note(len(SEEDS), PROTOCOL.n_draws, PROFILE))
 print(budget_lines(result, PROTOCOL))
+meta_names = [m for m in METHODS if m != "joint"]
+print(chance_takeaway(result, NAMES, meta_names, list(PROTOCOL.ks), test_name, uniform, majority))
+# joint is judged by its own head (no inner step), a meta-learner after its inner loop: what each was trained for
+source_accuracy = {
+    m: np.mean([r.validation[-1]["val_acc" if m == "joint" else "val_acc_adapted"] for r in runs])
+    for m, runs in trained.runs.items()
+}
+final_loss = {m: float(np.mean(losses)) for m, losses in final_losses.items()}
+zero_shot_joint = result.get("joint", 0, test_name)["mean"]
+print(
+    diagnosis(
+        source_accuracy=source_accuracy,
+        final_loss=final_loss,
+        zero_shot=zero_shot_joint,
+        budgets={n: (b.lr, b.steps) for n, b in result.budgets.items()},
+        n_way=CONFIG.n_way,
+        uniform=uniform,
+        majority=majority,
+    )
+)
 
 # %% [markdown]
 # ## 6 · How many languages?
@@ -414,6 +477,11 @@ print(budget_lines(result, PROTOCOL))
 # episode has the same size, the sentence passes are matched too, for every N and between joint and the
 # meta-learners. What changes is the variety: with 20 languages each is seen a tenth as often as with 2. The
 # vocabulary, and so the word-embedding table, grows with N; the rest of the model does not.
+#
+# **No confound in the budgets.** Each size chooses every condition's fine-tuning budget on the French holdout
+# afresh, with `steps = 0` in the grid, so a size whose fine-tuning would hurt can refuse it, and K = 0 (no French
+# at all) is scored beside the K-shot points: a difference between sizes is then a difference between
+# initialisations, not between step sizes chosen for them.
 #
 # **Predict, then run.** At the same budget, will 20 languages help French more than 2? Will they help joint and the
 # meta-learners equally? (Notebook 05 asks *which* languages help and why.)
@@ -434,10 +502,13 @@ for n, runs in sweep.trained.items():
     size = count_parameters(runs.conditions[0].models[0])
     print(f"{n:2d} languages ({', '.join(TRAINING_LANGUAGES[:n][-3:])}, ...): {words}{size:,} parameters")
 sweep_k = max(settings["sweep_ks"])
-plot_accuracy_vs_languages(sweep.result.summary, sweep.methods, sweep.sizes, sweep_k, test_set=test_name)
+sweep_methods = [*sweep.methods, *(f"{m}-proto" for m in settings["prototype_views"] if m in sweep.methods)]
+plot_accuracy_vs_languages(sweep.result.summary, sweep_methods, sweep.sizes, sweep_k, test_set=test_name)
 plt.tight_layout()
 plt.show()
-print(languages_report(sweep.result, sweep.methods, sweep.sizes, sweep_k, test_name))
+for k in settings["sweep_ks"]:
+    print(languages_report(sweep.result, sweep_methods, sweep.sizes, k, test_name), end="\n\n")
+print(budget_lines(sweep.result, PROTOCOL))
 print(small_sample_note(len(SEEDS), PROTOCOL.n_draws, PROFILE))
 
 # %% [markdown]
@@ -504,6 +575,71 @@ from xlmeta_lab.teaching.exercises.readings import protocol_units
 versus = check("04.4", versus_joint, protocol_units(result, test_name), METHODS, list(PROTOCOL.ks))
 
 # %% [markdown]
+# ### Exercise 5 · The prototype head
+#
+# `features` holds one embedding per support sentence `[S, D]`, `labels` its topic `[S]`. Return the head
+# `(W [n_classes, D], b [n_classes])` whose scores `W x + b` pick the nearest prototype in squared Euclidean
+# distance. Expand `-||x - mu_c||^2` and drop the term that is the same for every topic.
+
+
+# %% tags=["exercise"]
+def my_prototype_head(features, labels, n_classes):
+    """(W, b) with W_c = 2 mu_c and b_c = -||mu_c||^2, mu_c the mean of class c's features."""
+    # BEGIN SOLUTION (exercise 04.5)
+    mu = torch.stack([features[labels == c].mean(0) for c in range(n_classes)])
+    return 2 * mu, -(mu**2).sum(1)
+    # END SOLUTION
+
+
+# %%
+my_prototype_head = check("04.5", my_prototype_head)
+
+
+# %% [markdown]
+# ### Exercise 6 · Diagnose a result at chance
+#
+# When a condition sits at chance, take the causes in order: did it learn the **source** task (held-out source
+# accuracy after adaptation; a final training loss at ln N is a uniform guess)? Does anything carry over with **no
+# French** at all (zero-shot)? Did **fine-tuning** help or hurt (the chosen budget, against zero-shot)? Return
+# `"training"`, `"transfer"`, `"fine-tuning"` or `"none"` for a dict of that evidence; the next cell applies your
+# function to every meta-learner of this run.
+
+
+# %% tags=["exercise"]
+def diagnose(evidence):
+    """'training', 'transfer', 'fine-tuning' or 'none': why French accuracy is at chance, if it is."""
+    # BEGIN SOLUTION (exercise 04.6)
+    ln_n = math.log(evidence["n_way"])
+    if (
+        abs(evidence["final_loss"] - ln_n) <= 0.02 * ln_n
+        or evidence["source_accuracy"] <= evidence["majority"]
+    ):
+        return "training"
+    if evidence["accuracy"] <= evidence["majority"] and evidence["zero_shot"] <= evidence["majority"]:
+        return "transfer"
+    if evidence["accuracy"] < evidence["zero_shot"] and evidence["steps"] > 0:
+        return "fine-tuning"
+    return "none"
+    # END SOLUTION
+
+
+# %%
+diagnose = check("04.6", diagnose)
+k_diagnosed = max(k for k in PROTOCOL.ks if k <= 4)
+for name in meta_names:
+    evidence = {
+        "n_way": CONFIG.n_way,
+        "majority": majority,
+        "final_loss": final_loss[name],
+        "source_accuracy": source_accuracy[name],
+        "zero_shot": zero_shot_joint,
+        "accuracy": result.get(name, k_diagnosed, test_name)["mean"],
+        "steps": result.budgets[name].steps,
+    }
+    print(f"{name} at K={k_diagnosed}: {diagnose(evidence)}")
+
+
+# %% [markdown]
 # ## What to take away
 #
 # * A sentence-level task fits the same machinery as tagging: episodes of fixed shape, the engine batching them with
@@ -513,7 +649,13 @@ versus = check("04.4", versus_joint, protocol_units(result, test_name), METHODS,
 #   initialisation has no labelling, so its zero-shot accuracy is chance by construction; only joint has a
 #   zero-shot point.
 # * Judge a topic classifier against **two** chance levels, 1/N and the majority topic; on an unbalanced test set
-#   the second is the one to beat.
+#   the second is the one to beat. Section 5 printed, for this run, which conditions' intervals clear it at each K.
+# * A few-shot classifier's **head** should start from the support set: a zero head gives first-order methods no
+#   body gradient from one inner step, and lets fine-tuning wander below zero-shot. Prototypes (Proto-MAML) start
+#   every task from a classifier; a prototypical network stops there.
+# * **No fine-tuning is a budget**: with `steps = 0` in the grid the holdout can refuse to fine-tune.
+# * Calibrate against a **plain baseline** before reading a meta-learning result: the TF-IDF rows say what
+#   spelling alone buys on the same draws.
 # * With parallel data, **leakage is about translations**, not only about sentences: check the `index_id`, and make
 #   the check able to fail.
 # * "More languages" is only an experiment if a **budget is held fixed** and named: here outer steps × meta-batch,
@@ -526,7 +668,8 @@ versus = check("04.4", versus_joint, protocol_units(result, test_name), METHODS,
 # Classification in 200+ Languages and Dialects*, arXiv:2309.07445 · NLLB Team (2022), *No Language Left Behind*
 # (FLORES-200) · Finn, Abbeel, Levine (2017), *MAML*, arXiv:1703.03400 · Raghu et al. (2020), *ANIL*,
 # arXiv:1909.09157 · Ye and Chao (2022), *How to train your MAML to excel in few-shot classification*,
-# arXiv:2106.16245.
+# arXiv:2106.16245 · Snell, Swersky, Zemel (2017), *Prototypical Networks for Few-shot Learning*, arXiv:1703.05175 ·
+# Triantafillou et al. (2020), *Meta-Dataset* (Proto-MAML), arXiv:1903.03096.
 
 # %%
 # Your progress: a check that has not run, or has failed, counts as not done (hint("04.1") and so on for help).

@@ -3,6 +3,7 @@ classifier under vmap, and SIB-200's leakage check (which must be able to fail).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from xlmeta_lab.episodes.topics import (
 )
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adaptation.finetune import finetune_batch
+from xlmeta_lab.experiments.protocol.run import Condition
 from xlmeta_lab.experiments.studies import sib200
 from xlmeta_lab.meta import meta_gradient
 from xlmeta_lab.models.classifier import ClassifierConfig, SentenceClassifier
@@ -172,7 +174,6 @@ def test_the_classifier_reads_words_and_characters_and_ignores_padding(encoder: 
     assert not fresh.head.weight.any() and not fresh.head.bias.any()  # every topic scores the same at first
 
 
-
 def test_word_dim_zero_builds_a_classifier_that_reads_spelling_only(encoder: TopicEncoder) -> None:
     from xlmeta_lab.experiments.config import TrainConfig
     from xlmeta_lab.models.topic_backbones import topic_backbone_for
@@ -185,6 +186,7 @@ def test_word_dim_zero_builds_a_classifier_that_reads_spelling_only(encoder: Top
     assert spelling(*x).shape == both(*x).shape == (3, 7)
     assert profile_settings(sib200.NOTEBOOK, "full")["word_dim"] == 0  # what notebook 04 reads
 
+
 # --- SIB-200 wiring: the leakage check ----------------------------------------------------------------
 
 
@@ -193,7 +195,7 @@ def setup(data_dir: Path) -> sib200.SibSetup:
     return sib200.sib_setup(profile_settings(sib200.NOTEBOOK, "quick"), 0, data_dir)
 
 
-def test_training_holds_no_french_test_sentence_nor_a_translation_of_one(
+def test_training_holds_no_french_test_or_holdout_sentence_nor_a_translation_of_one(
     setup: sib200.SibSetup, data_dir: Path
 ) -> None:
     assert sorted(setup.training) == ["en", "es"] and setup.train_config.task == "topic"
@@ -203,26 +205,58 @@ def test_training_holds_no_french_test_sentence_nor_a_translation_of_one(
     # the three splits are the same index_id sets in every language: true for all 20 training languages
     for code in TRAINING_LANGUAGES:
         assert not {e.index_id for e in load_sib200(code, "train", data_dir)} & test_ids
-    french = setup.splits.support_pool + setup.splits.holdout
-    assert len(french) == 99 and not {e.index_id for e in french} & (train_ids | test_ids)
+    holdout_ids = {e.index_id for e in setup.splits.holdout}
+    assert len(holdout_ids) == 99 and not holdout_ids & (train_ids | test_ids)  # all of French dev
     held = Counter(e.label for e in setup.splits.holdout)
-    assert set(held) == set(SIB_LABELS)  # every topic held out (per-topic split), so budgets see them all
+    assert set(held) == set(SIB_LABELS)  # every topic in the holdout, so budgets see them all
 
 
-def test_the_leakage_check_catches_a_leaked_pool(setup: sib200.SibSetup, data_dir: Path) -> None:
+def test_the_french_train_pool_translates_the_training_rows_and_meets_nothing_scored(
+    setup: sib200.SibSetup,
+) -> None:
+    """The profile draws support sets from French train: translations of the training rows (said in the
+    notebook), never of a holdout or test row, and large enough for K = 16 of the rarest topic."""
+    assert setup.french_pool == "train"
+    pool_ids = {e.index_id for e in setup.splits.support_pool}
+    train_ids = {e.index_id for e in setup.training["en"]} | {e.index_id for e in setup.training["es"]}
+    assert len(pool_ids & train_ids) > 600  # translations of (almost all) training rows
+    scored = {e.index_id for e in [*setup.splits.holdout, *setup.splits.tests["sib200-fra_Latn-test"]]}
+    assert not pool_ids & scored
+    assert min(Counter(e.label for e in setup.splits.support_pool).values()) >= 16
+    assert all(e.lang == "fra_Latn" or e.lang == "fr" for e in setup.splits.support_pool)
+
+
+def test_a_dev_pool_keeps_the_first_runs_split(data_dir: Path) -> None:
+    settings = {**profile_settings(sib200.NOTEBOOK, "quick"), "french_pool": "dev"}
+    splits = sib200.sib_setup(settings, 0, data_dir).splits
+    assert len(splits.support_pool) + len(splits.holdout) == 99
+    with pytest.raises(ValueError, match="french_pool must be one of dev, train"):
+        sib200.french_splits("test", 0.25, 0, data_dir)
+
+
+def test_the_leakage_check_catches_a_leaked_holdout_or_test(setup: sib200.SibSetup, data_dir: Path) -> None:
+    scored = replace(setup.splits, support_pool=[])  # the French train pool is exempt, by design
     french_test = setup.splits.tests["sib200-fra_Latn-test"][0]
     translation = next(
         e for e in load_sib200("eng_Latn", "test", data_dir) if e.index_id == french_test.index_id
     )
     leaked = {**setup.training, "en": [*setup.training["en"], translation]}
     with pytest.raises(ValueError, match="French test sentence or a translation of one"):
-        assert_no_sib200_leakage(leaked, setup.splits)
-    support = setup.splits.support_pool[0]
+        assert_no_sib200_leakage(leaked, scored)
+    held = setup.splits.holdout[0]
     with pytest.raises(ValueError, match="translation of a French support or holdout sentence"):
-        assert_no_sib200_leakage({**setup.training, "de": [replace(support, lang="de")]}, setup.splits)
+        assert_no_sib200_leakage({**setup.training, "de": [replace(held, lang="de")]}, scored)
     with pytest.raises(ValueError, match="training holds French sentences"):
-        assert_no_sib200_leakage({"fr": load_sib200("fra_Latn", "train", data_dir)[:5]}, setup.splits)
-    assert_no_sib200_leakage(setup.training, setup.splits)  # the real set-up passes
+        assert_no_sib200_leakage({"fr": load_sib200("fra_Latn", "train", data_dir)[:5]}, scored)
+    assert_no_sib200_leakage(setup.training, scored)  # the real set-up passes
+
+
+def test_prototype_views_adapt_the_same_models_from_prototypes(encoder: TopicEncoder) -> None:
+    model = SentenceClassifier(ClassifierConfig(n_classes=7, n_chars=encoder.vocab.n_chars, hidden=8))
+    conditions = [Condition("joint", [model], [0]), Condition("maml", [model], [0], head="prototype")]
+    (view,) = sib200.prototype_views(conditions, ["joint"])
+    assert (view.name, view.head, view.models[0]) == ("joint-proto", "prototype", model)
+    assert conditions[0].head == "zero"  # the original is left as it was
 
 
 # --- the command line ---------------------------------------------------------------------------------
@@ -355,9 +389,82 @@ def test_the_support_checks_see_a_sib200_sentence_by_its_flores_id(encoder: Topi
     from xlmeta_lab.data.roles import shared_sentences
     from xlmeta_lab.experiments.protocol.run import check_support_and_tests
 
-    test = [Example("le chat dort .", "science/technology", 7, "fr"), Example("il pleut .", "travel", 8, "fr")]
+    test = [
+        Example("le chat dort .", "science/technology", 7, "fr"),
+        Example("il pleut .", "travel", 8, "fr"),
+    ]
     support = [Example("le chat dort encore .", "science/technology", 7, "fr")]
     assert support[0].sent_id == test[0].sent_id == "flores:7" and support[0].source == "sib200-fr"
     assert shared_sentences(support, test) == [test[0]]
     with pytest.raises(ValueError, match="all 1 sentences of fr-test are also in the support sentences"):
         check_support_and_tests(support, {"fr-test": test[:1]}, encoder)
+
+
+# --- heads, no fine-tuning, and the calibration baseline --------------------------------------------------
+
+
+def test_meta_learners_start_from_prototypes_and_protonet_is_never_fine_tuned(encoder: TopicEncoder) -> None:
+    """Train each kind for two steps with ``head="prototype"``: the conditions carry the head into the protocol,
+    joint keeps its own head, ProtoNet may only choose 0 steps, and its K-shot rows are the nearest-prototype
+    classifier's, whatever the grid offers."""
+    from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
+    from xlmeta_lab.experiments.protocol.run import choose_budget
+    from xlmeta_lab.experiments.studies.conditions import train_conditions
+
+    pools = {lang: [e for e in examples(8) if e.lang == lang] for lang in ("en", "es")}
+    config = TrainConfig(
+        task="topic",
+        head="prototype",
+        steps=2,
+        eval_every=2,
+        support_size=1,
+        query_size=1,
+        word_dim=0,
+        hidden=8,
+        char_channels=8,
+        max_len=8,
+        val_fraction=0.25,
+        val_tasks=1,
+    )
+    runs = train_conditions(pools, config, ["joint", "fomaml", "protonet"], [0], scratch=False)
+    heads = {c.name: (c.head, c.steps) for c in runs.conditions}
+    assert heads == {"joint": ("zero", None), "fomaml": ("prototype", None), "protonet": ("prototype", (0,))}
+    assert all(math.isfinite(row["loss"]) for r in runs.runs["protonet"] for row in r.history)
+    protonet = next(c for c in runs.conditions if c.name == "protonet")
+    french = [replace(e, lang="fr", index_id=e.index_id + 10_000) for e in examples(4, ("fr",))]
+    protocol = ProtocolConfig(ks=(1,), n_draws=1, lrs=(0.3,), steps=(0, 5), k_per_class=True, max_word_len=8)
+    budget = choose_budget(protonet, french[:14], french[14:], runs.encoder, protocol)
+    assert budget.steps == 0
+
+
+def test_tfidf_baseline_pairs_with_the_protocol_draws_and_chooses_c_on_the_holdout_only() -> None:
+    from xlmeta_lab.data.roles import FewShotSplits
+    from xlmeta_lab.experiments.config import ProtocolConfig
+    from xlmeta_lab.experiments.studies.topic_baseline import SOURCE_ONLY, WITH_FRENCH, tfidf_result
+
+    source = {lang: [e for e in examples(6) if e.lang == lang] for lang in ("en", "es")}
+    french = [replace(e, lang="fr", index_id=e.index_id + 10_000) for e in examples(6, ("fr",))]
+    pool, holdout, test = french[::3] + french[1::3], french[2::3][:7], french[2::3][7:]
+    splits = FewShotSplits(pool, holdout, {"test": test})
+    protocol = ProtocolConfig(ks=(0, 1, 2), n_draws=2, k_per_class=True, budget_ks=(1,), budget_draws=1)
+    result, choices = tfidf_result(source, splits, protocol, seeds=[0, 1], grid=(1.0, 10.0))
+    rows = [r for r in result.rows if r["condition"] == WITH_FRENCH and r["K"] == 2]
+    assert len(rows) == 2 * 2 and {(r["seed"], r["draw"]) for r in rows} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    alone = {r["accuracy"] for r in result.rows if r["condition"] == SOURCE_ONLY}
+    assert len(alone) == 1  # trained without French: the same at every K and draw
+    # the choice never sees the test set: scoring another test set leaves every C as it was
+    other = FewShotSplits(pool, holdout, {"test": test[:3]})
+    assert tfidf_result(source, other, protocol, seeds=[0], grid=(1.0, 10.0))[1] == choices
+
+
+def test_chance_verdicts_read_the_interval_against_both_lines() -> None:
+    from xlmeta_lab.teaching.reports.topics import chance_levels, chance_verdict
+
+    uniform, majority, top = chance_levels(["a", "a", "b", "c"], 7)
+    assert (uniform, majority, top) == (1 / 7, 0.5, "a")
+    row = {"n": 15, "mean": 0.4, "ci_low": 0.3, "ci_high": 0.5}
+    assert chance_verdict(row, 1 / 7, 0.25) == "above the majority topic"
+    assert chance_verdict({**row, "ci_low": 0.2}, 1 / 7, 0.25) == "above 1/N, not above the majority topic"
+    assert chance_verdict({**row, "ci_low": 0.1}, 1 / 7, 0.25) == "at chance (its interval holds 1/N)"
+    assert chance_verdict({**row, "ci_low": 0.05, "ci_high": 0.1}, 1 / 7, 0.25) == "below 1/N"
+    assert chance_verdict({**row, "n": 2}, 1 / 7, 0.25).startswith("no interval")

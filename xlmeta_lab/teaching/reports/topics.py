@@ -4,10 +4,18 @@ topic classifier, generated from the paired numbers (the wording rules of :mod:`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from xlmeta_lab.experiments.protocol.results import ProtocolResult
-from xlmeta_lab.teaching.reports.wording import describe_difference, interval_direction, paired_row
+from xlmeta_lab.teaching.reports.wording import (
+    describe_difference,
+    has_interval,
+    interval_direction,
+    paired_family,
+    paired_row,
+)
 
 
 def languages_report(
@@ -97,4 +105,129 @@ def training_at_chance(final_losses: dict[str, Sequence[float]], n_way: int) -> 
                 "adaptation, so it learned nothing to adapt with; its French numbers below are those of an "
                 "untrained initialisation."
             )
+    return "\n".join(lines)
+
+
+def chance_levels(labels: Sequence[str], n_classes: int) -> tuple[float, float, str]:
+    """``(1/N, the majority topic's share, the majority topic)`` of a test set's gold ``labels``."""
+    top, count = Counter(labels).most_common(1)[0]
+    return 1 / n_classes, count / len(labels), top
+
+
+def chance_verdict(row: Mapping[str, Any], uniform: float, majority: float) -> str:
+    """Where a summary row's 95% interval lies against the two chance levels, in a few words."""
+    if not has_interval(row, low="ci_low"):
+        return f"no interval from {row['n']} unit(s): no verdict"
+    if row["ci_low"] > majority:
+        return "above the majority topic"
+    if row["ci_high"] < uniform:
+        return "below 1/N"
+    if row["ci_low"] > uniform:
+        return "above 1/N, not above the majority topic"
+    return "at chance (its interval holds 1/N)"
+
+
+def chance_report(
+    result: ProtocolResult,
+    names: Sequence[str],
+    ks: Sequence[int],
+    test_set: str,
+    uniform: float,
+    majority: float,
+) -> str:
+    """Every condition at every K against 1/N and the majority topic's share, each with its 95% interval."""
+    lines = [
+        f"Against chance on {test_set} (1/N = {100 * uniform:.1f}%, majority topic = {100 * majority:.1f}%), "
+        "mean [95% CI]:"
+    ]
+    for name in names:
+        cells = []
+        for k in ks:
+            row = result.get(name, k, test_set)
+            interval = (
+                f" [{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}]"
+                if has_interval(row, low="ci_low")
+                else ""
+            )
+            cells.append(
+                f"K={k}: {100 * row['mean']:.1f}%{interval} {chance_verdict(row, uniform, majority)}"
+            )
+        lines.append(f"  {name}: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
+def chance_takeaway(
+    result: ProtocolResult,
+    names: Sequence[str],
+    meta: Sequence[str],
+    ks: Sequence[int],
+    test_set: str,
+    uniform: float,
+    majority: float,
+) -> str:
+    """The lesson's conclusion, generated: at each K which conditions' intervals clear the majority topic (a
+    statement about every condition, not a choice of one by its test score), then each meta-learner against
+    joint (paired, Holm-corrected over exactly these comparisons)."""
+    lines = []
+    for k in ks:
+        rows = {name: result.get(name, k, test_set) for name in names}
+        if not any(has_interval(row, low="ci_low") for row in rows.values()):
+            lines.append(f"K={k}: too few units for intervals; no verdict against chance.")
+            continue
+        above = [
+            n
+            for n, row in rows.items()
+            if chance_verdict(row, uniform, majority) == "above the majority topic"
+        ]
+        at = [
+            n for n, row in rows.items() if chance_verdict(row, uniform, majority).startswith(("at", "below"))
+        ]
+        said = f"K={k}: above the majority topic ({100 * majority:.1f}%) with its whole interval: " + (
+            ", ".join(above) if above else "no condition"
+        )
+        lines.append(said + (f"; at chance: {', '.join(at)}." if at else "."))
+    positive = [k for k in ks if k > 0]
+    if "joint" in names and meta and positive:
+        family = paired_family(result, [(m, "joint") for m in meta], positive, test_set)
+        lines.append("Meta-learners against joint, same seeds and draws:")
+        lines += ["  " + describe_difference(row) for row in family]
+    return "\n".join(lines)
+
+
+def diagnosis(
+    *,
+    source_accuracy: Mapping[str, float],
+    final_loss: Mapping[str, float],
+    zero_shot: float,
+    budgets: Mapping[str, tuple[float, int]],
+    n_way: int,
+    uniform: float,
+    majority: float,
+) -> str:
+    """A result at chance, taken apart in the order an instructor would: did the model learn the *source*
+    task (held-out source accuracy after adaptation, training loss against ln N), does anything transfer with
+    no French at all (zero-shot), and did fine-tuning help or hurt (the budget the holdout chose)."""
+    lines = []
+    for name, accuracy in source_accuracy.items():
+        loss = final_loss.get(name, math.nan)
+        learned = accuracy > majority and not (
+            abs(loss - math.log(n_way)) <= AT_CHANCE_TOLERANCE * math.log(n_way)
+        )
+        lines.append(
+            f"{name}: held-out source accuracy after adaptation {100 * accuracy:.1f}%, final training loss "
+            f"{loss:.3f} (ln {n_way} = {math.log(n_way):.3f}): "
+            + (
+                "it learned the source task."
+                if learned
+                else "it did not learn the source task: fix training first."
+            )
+        )
+    transfer = "above" if zero_shot > majority else "not above"
+    lines.append(
+        f"joint with no French (zero-shot): {100 * zero_shot:.1f}%, {transfer} the majority topic "
+        f"({100 * majority:.1f}%; 1/N = {100 * uniform:.1f}%)."
+    )
+    refused = [name for name, (_, steps) in budgets.items() if steps == 0]
+    if refused:
+        lines.append(f"the holdout chose no fine-tuning (steps = 0) for {', '.join(refused)}.")
     return "\n".join(lines)
