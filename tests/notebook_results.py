@@ -47,13 +47,19 @@ def expected_seeds(settings: Mapping[str, Any], seed: int) -> list[int]:
 
 
 def check_protocol_file(
-    record: Mapping[str, Any], expected: Mapping[str, Sequence[int]], n_draws: int, seeds: Sequence[int]
+    record: Mapping[str, Any],
+    expected: Mapping[str, Sequence[int]],
+    n_draws: int,
+    seeds: Sequence[int],
+    others_within: Sequence[int] | None = None,
 ) -> None:
     """The rows of a protocol run make the grid ``expected`` (each condition's K values) for every seed and test
     set, with finite accuracies that are their own ``correct / total``; each summary row is the mean of its rows.
 
     A K of 0 is one unit per seed and test set (nothing is drawn), every other K has ``n_draws`` draws, so there
-    are ``seeds x test sets x (1 + n_draws x Ks)`` rows per condition scored at K = 0, and no others.
+    are ``seeds x test sets x (1 + n_draws x Ks)`` rows per condition scored at K = 0. Conditions beyond
+    ``expected`` are refused, unless ``others_within`` gives the K values they may use (a notebook's baselines
+    and views, named from its own settings); they must then make a full grid too.
     """
     rows = record["rows"]
     assert rows, "no rows"
@@ -68,7 +74,11 @@ def check_protocol_file(
     )
     for r in rows:
         grid[r["condition"]][(r["seed"], r["test_set"])][r["K"]].append(r["draw"])
-    assert sorted(grid) == sorted(expected), f"conditions {sorted(grid)}, expected {sorted(expected)}"
+    assert set(expected) <= set(grid), f"conditions {sorted(grid)}, expected {sorted(expected)}"
+    others = {name: sorted({k for by_k in grid[name].values() for k in by_k}) for name in grid if name not in expected}
+    assert others_within is not None or not others, f"conditions beyond {sorted(expected)}: {sorted(others)}"
+    assert all(set(ks) <= set(others_within or ()) for ks in others.values()), (others, others_within)
+    expected = {**expected, **others}
     for name, ks in expected.items():
         assert sorted(grid[name]) == sorted((s, t) for s in seeds for t in test_sets), (name, sorted(grid[name]))
         for by_k in grid[name].values():
