@@ -51,6 +51,15 @@ def _workbook(args: argparse.Namespace) -> int:
             notebooks_dir=Path(args.notebooks_dir) if args.notebooks_dir else None,
         )
         return 0
+    if args.nbgrader:
+        from xlmeta_lab.teaching.exercises.grading import write_nbgrader_source
+        from xlmeta_lab.teaching.workbook import find_notebooks_dir, select_notebooks
+
+        folder = find_notebooks_dir(Path(args.notebooks_dir) if args.notebooks_dir else None)
+        for path, keys in write_nbgrader_source(select_notebooks(folder, args.only), Path(args.nbgrader)).items():
+            print(f"{path}: {len(keys)} graded exercises ({', '.join(keys)})")
+        print(f"then, in {args.nbgrader}: `nbgrader generate_assignment NN_name` and `nbgrader autograde NN_name`")
+        return 0
     if args.progress:
         from xlmeta_lab.teaching.exercises.progress import folder_progress, format_progress
 
@@ -181,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=None,
         help="instead of running, render the executed notebooks of --out as web pages with an index into DIR",
+    )
+    workbook.add_argument(
+        "--nbgrader",
+        metavar="DIR",
+        default=None,
+        help="instead of running, write an nbgrader course folder into DIR: source/NN_name/ for each notebook "
+        "(solution regions, locked check cells, points) and nbgrader_config.py",
     )
     workbook.add_argument(
         "--progress",

@@ -27,6 +27,7 @@ from xlmeta_lab.teaching.exercises.core import (
     hint,
     lookup,
     registered,
+    require_done,
 )
 
-__all__ = ["Exercise", "ExerciseFailed", "check", "exercises_done", "hint", "lookup", "registered"]
+__all__ = ["Exercise", "ExerciseFailed", "check", "exercises_done", "hint", "lookup", "registered", "require_done"]

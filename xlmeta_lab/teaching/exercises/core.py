@@ -30,6 +30,7 @@ __all__ = [
     "exercises_done",
     "hint",
     "registered",
+    "require_done",
 ]
 
 
@@ -190,6 +191,17 @@ def check(key: str, answer: Callable[..., Any], *inputs: Any) -> Any:
         passed, finding = passed
     print(f"exercise {item.number}: {CORRECT}. {passed}")
     return finding if item.open else answer
+
+
+def require_done(key: str) -> None:
+    """Raise :class:`ExerciseFailed` unless exercise ``key``'s check has run and passed in this session.
+
+    :func:`check` lets a notebook go on without an answer, which is right for a learner and wrong for a grader:
+    an nbgrader test cell calls this, so an exercise not done scores zero instead of the workbook's points.
+    """
+    item = lookup(key)
+    if _OUTCOMES.get(key) != CORRECT:
+        raise ExerciseFailed(f"{item.label}: {_OUTCOMES.get(key, 'not checked')}, so no points")
 
 
 def exercises_done(notebook: str) -> tuple[int, int]:
