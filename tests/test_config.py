@@ -17,11 +17,18 @@ from xlmeta_lab.teaching.profiles import PROFILE_NAMES, PROFILES, profile_settin
 
 
 def test_method_registry_maps_every_method_to_an_engine_rule() -> None:
-    assert set(META_METHODS) == {"maml", "fomaml", "reptile", "anil"}
+    assert set(META_METHODS) == {"maml", "fomaml", "reptile", "anil", "protonet"}
     assert {METHODS[m].algorithm for m in META_METHODS} <= set(ALGORITHMS)
     assert METHODS["anil"].algorithm == "maml" and METHODS["anil"].adapt == "head"
     assert not METHODS["joint"].is_meta
-    with pytest.raises(ValueError, match="choose one of maml, fomaml, reptile, anil, joint"):
+    # a prototypical network: no inner step, every task from its prototypes, whatever the run's settings say
+    protonet = TrainConfig(method="protonet", inner_steps=3, head="zero")
+    assert (protonet.method_inner_steps, protonet.task_head) == (0, "prototype")
+    assert TrainConfig(method="maml", inner_steps=3).method_inner_steps == 3
+    assert TrainConfig().task_head == "zero"
+    with pytest.raises(ValueError, match="head must be 'zero' or 'prototype'"):
+        TrainConfig(head="prototypes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="choose one of maml, fomaml, reptile, anil, protonet, joint"):
         get_method("mamll")
     with pytest.raises(ValueError, match="unknown method"):
         TrainConfig(method="mamll")  # type: ignore[arg-type]
