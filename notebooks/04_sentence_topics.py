@@ -165,8 +165,8 @@ print(
 # The same FLORES sentences in every training language, with the same topic distribution (science/technology is
 # about a quarter of them, geography a twelfth). The French side, as printed below: a **support pool** from which
 # the K-shot support sets are drawn (French train), a **holdout** that chooses each condition's fine-tuning budget
-# (all of French dev, which holds just under 100 sentences: at that size one sentence is one point, so a budget is
-# chosen on a holdout four times the size the first run had), and test, only scored.
+# (all of French dev, rather than the quarter of it the first run set aside: on a holdout this small every
+# sentence moves the accuracy by a point, so it takes all there is), and test, only scored.
 
 # %%
 for lang, examples in setup.training.items():
