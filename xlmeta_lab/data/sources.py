@@ -344,11 +344,6 @@ def verify(data_dir: str | os.PathLike | None = None) -> list[FileStatus]:
     return rows
 
 
-def fetch(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Make every registered file available (downloading what is missing) and return the paths."""
-    return [resolve(key, data_dir, download=True) for key in REGISTRY]
-
-
 def resolve_all(keys: Iterable[str] | None = None, data_dir: str | os.PathLike | None = None) -> Path:
     """Resolve every file of ``keys`` (default: the whole registry) by the rules above; return their folder.
 
