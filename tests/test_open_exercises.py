@@ -177,7 +177,7 @@ def _edited(answer: Callable, change: Callable[[dict], Any]) -> Callable:
 
 
 def _typed_in(finding: dict) -> None:
-    finding["grid"][(1, 0.03)] = 0.99
+    finding["grid"][(1, 0.3)] = 0.99
 
 
 def _one_rate(measure: Callable) -> dict:
@@ -233,7 +233,7 @@ def _smallest_rate(finding: dict) -> None:
 
 WRONG = [
     ("02.5", _edited(tune_inner_loop, _typed_in), "is 0.99, but the measure returned"),
-    ("02.5", _edited(tune_inner_loop, _set("best", (1, 0.03))), "your own numbers put"),
+    ("02.5", _edited(tune_inner_loop, _set("best", (1, 0.3))), "your own numbers put"),
     ("02.5", _edited(tune_inner_loop, _flip("more_steps_help")), "'more_steps_help' is"),
     ("02.5", _one_rate, "a curve needs at least two of each"),
     ("02.6", _no_superset, "the design cannot show a language hurting"),
