@@ -43,10 +43,10 @@
 # downloaded once); URIEL+ optional (`pip install 'xlmeta-lab[analysis]'`).
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 58 s on CPU; `full` about 5.5 h (estimated) on CPU (5 to 6 h of one-thread CPU
-# time; the committed reference run, resumable from its checkpoints and caches); not measured on a GPU. `PROFILE =
-# "auto"` runs the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate;
-# it never starts `full` (set `PROFILE = "full"` for that).
+# machines in the README): `quick` 58 s on CPU; `full` estimated 5.5 h on CPU (5 to 6 h of one-thread CPU time; the
+# committed reference run, resumable from its checkpoints and caches); not measured on a GPU. `PROFILE = "auto"` runs
+# the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never
+# starts `full` (set `PROFILE = "full"` for that).
 #
 # `quick` proves the code path: 1 seed × 2 draws give no intervals and no verdicts, only numbers. The committed `full`
 # run is described in `results/reference/README.md`.

@@ -24,6 +24,7 @@ from xlmeta_lab.teaching.timings import (
     HARDWARE_KINDS,
     Timing,
     Timings,
+    describe_timing,
     format_duration,
 )
 
@@ -36,10 +37,7 @@ _WIDTH = 116  # a notebook's markdown lines, "# " included, stay within the 120 
 
 
 def _cell(timing: Timing | None) -> str:
-    if timing is None:
-        return "not measured"
-    about = "about " if timing.estimated else ""
-    return f"{about}{format_duration(timing.seconds)}" + (" (estimated)" if timing.estimated else "")
+    return "not measured" if timing is None else describe_timing(timing)
 
 
 def readme_table(timings: Timings, notebooks: Iterable[str]) -> str:
