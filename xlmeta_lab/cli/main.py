@@ -44,9 +44,9 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
 def _workbook(args: argparse.Namespace) -> int:
     from xlmeta_lab.teaching.workbook import WorkbookInterrupted, run_workbook, write_student_workbook
 
-    if args.student:
+    if args.student is not None:
         write_student_workbook(
-            Path(args.student),
+            Path(args.student) if args.student else None,
             selection=args.only,
             notebooks_dir=Path(args.notebooks_dir) if args.notebooks_dir else None,
         )
@@ -175,10 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--student",
         metavar="DIR",
         nargs="?",
-        const="notebooks/student",
+        const="",
         default=None,
         help="instead of running, write student copies (solutions replaced by stubs) into DIR "
-        "(default: notebooks/student, the committed copies)",
+        "(without DIR: student/ beside the notebooks, the committed copies)",
     )
     workbook.add_argument(
         "--time",

@@ -128,17 +128,19 @@ def finish_student_copy(path: Path) -> None:
 
 
 def write_student_workbook(
-    out_dir: Path = STUDENT_DIR, selection: list[str] | None = None, notebooks_dir: Path | None = None
+    out_dir: Path | None = None, selection: list[str] | None = None, notebooks_dir: Path | None = None
 ) -> dict[Path, list[str]]:
     """Write student copies of the (selected) notebooks into ``out_dir`` and say how to run them.
 
     Every copy's Colab badge opens the committed copy in ``notebooks/student/``, so a learner who clicks it gets
-    stubs to fill in, wherever the instructor wrote this set. Written into ``notebooks/student/`` (the default),
-    they are the committed copies, which a test keeps in step with the solutions.
+    stubs to fill in, wherever the instructor wrote this set. Without ``out_dir`` they go to ``student/`` beside
+    the notebooks: in the repository, the committed copies, which a test keeps in step with the solutions.
     """
     from xlmeta_lab.teaching.student import write_student_copies
 
-    written = write_student_copies(select_notebooks(find_notebooks_dir(notebooks_dir), selection), out_dir)
+    folder = find_notebooks_dir(notebooks_dir)
+    out_dir = out_dir if out_dir is not None else folder / STUDENT_DIR.name
+    written = write_student_copies(select_notebooks(folder, selection), out_dir)
     for path, keys in written.items():
         finish_student_copy(path)
         print(f"{path}: {len(keys)} exercises ({', '.join(keys) or 'none'})")
