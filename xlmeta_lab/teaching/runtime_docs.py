@@ -99,16 +99,23 @@ def readme_block(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+def _paragraph_span(lines: list[str]) -> tuple[int, int] | None:
+    """The lines ``[start, end)`` of the run-time paragraph in a percent-format source: from its ``**Run time**``
+    line to the blank comment line (``#``) that ends the markdown paragraph."""
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"# {PARAGRAPH_START}")), None)
+    if start is None:
+        return None
+    end = start
+    while end < len(lines) and lines[end].startswith("# ") and lines[end].strip() != "#":
+        end += 1
+    return start, end
+
+
 def paragraph_in_source(source: str) -> str | None:
     """The run-time paragraph of a notebook's percent-format source, squashed to one line, or None."""
     lines = source.splitlines()
-    for start, line in enumerate(lines):
-        if line.startswith(f"# {PARAGRAPH_START}"):
-            end = start
-            while end < len(lines) and lines[end].startswith("# ") and lines[end].strip() != "#":
-                end += 1
-            return _squash(" ".join(line[2:] for line in lines[start:end]))
-    return None
+    span = _paragraph_span(lines)
+    return None if span is None else _squash(" ".join(line[2:] for line in lines[span[0] : span[1]]))
 
 
 def write_readme_table(readme: Path, timings: Timings, notebooks: Iterable[str]) -> bool:
@@ -129,12 +136,10 @@ def write_notebook_paragraph(script: Path, timings: Timings) -> bool:
     """Replace the run-time paragraph of one ``NN_name.py`` and bring its ``.ipynb`` twin in step (jupytext);
     True when the source changed."""
     lines = script.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.startswith(f"# {PARAGRAPH_START}")), None)
-    if start is None:
+    span = _paragraph_span(lines)
+    if span is None:
         raise ValueError(f"{script} has no paragraph starting with {PARAGRAPH_START}")
-    end = start
-    while end < len(lines) and lines[end].startswith("# ") and lines[end].strip() != "#":
-        end += 1
+    start, end = span
     wrapped = textwrap.wrap(notebook_paragraph(script.stem, timings), _WIDTH, break_on_hyphens=False)
     new = [f"# {line}\n" for line in wrapped]
     if lines[start:end] == new:
