@@ -43,7 +43,9 @@ def languages_report(
         row = paired_row(result, f"{method}@{last}", f"{method}@{first}", k, test_set)
         lines.append("  " + describe_difference(row))
         verdicts[method] = interval_direction(row)
-    meta = [m for m in methods if m != "joint"]
+    meta = [
+        m for m in methods if not m.startswith("joint")
+    ]  # joint-proto is joint's own model, not meta-learned
     if "joint" in methods and meta:
         lines.append("\nMeta-learners against joint trained on the same languages:")
         for n in sizes:
