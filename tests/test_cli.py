@@ -120,6 +120,17 @@ def test_the_memory_check_compares_maml_at_its_most_inner_steps_with_one_step() 
     assert second_order_growth(rows((1, 4, None), (4, 4, None))) is None  # not measured
 
 
+def test_every_wait_the_bench_times_runs() -> None:
+    """``xlmeta bench`` times the notebooks' waits: each must run as the bench calls it (an open exercise's
+    check, which needs the learner's measurements, is not one of them)."""
+    from xlmeta_lab.cli.main import _learner_waits
+
+    waits = _learner_waits()
+    assert waits[0].name.startswith("toy languages") and any("02.1" in w.name for w in waits)
+    for wait in waits:
+        wait.run()
+
+
 def test_bench_times_what_a_learner_waits_for(capsys: pytest.CaptureFixture[str]) -> None:
     rows = time_waits([Wait("nothing", lambda: print("a check's verdict"), 1.0)], repeats=2)
     assert capsys.readouterr().out == ""  # what the timed code prints is not the bench's output
