@@ -104,7 +104,9 @@ def read_back(
             grid = expected_grid(stem, settings, record)
             n_draws = settings["n_draws"]
             main_04 = stem == "04_sentence_topics" and "sizes" not in record["provenance"]["config"]
-            check_protocol_file(record, grid, n_draws, seeds, settings["ks"] if main_04 else None)
+            sweep_04 = stem == "04_sentence_topics" and not main_04  # its prototype views come beside
+            within = settings["ks"] if main_04 else settings["sweep_ks"] if sweep_04 else None
+            check_protocol_file(record, grid, n_draws, seeds, within)
             assert record["provenance"]["config"]["protocol"]["n_draws"] == n_draws, name
     main = records[run or f"{stem}-quick-seed0"]
     check_key_result(key_result(outputs), main["rows"])
