@@ -28,9 +28,9 @@ from xlmeta_lab.teaching.exercises.measures import InnerLoopMeasure, SourcesMeas
 
 def tune_inner_loop(measure: InnerLoopMeasure) -> dict[str, Any]:
     """The workbook's answer: a 2 x 2 grid, its best cell, and whether more inner steps helped at that rate."""
-    grid = {(steps, lr): measure(steps, lr) for steps in (1, 3) for lr in (0.1, 0.3)}
+    grid = {(steps, lr): measure(steps, lr) for steps in (1, 2) for lr in (0.1, 0.3)}
     best = max(grid, key=grid.get)
-    return {"grid": grid, "best": best, "more_steps_help": grid[(3, best[1])] > grid[(1, best[1])]}
+    return {"grid": grid, "best": best, "more_steps_help": grid[(2, best[1])] > grid[(1, best[1])]}
 
 
 @exercise(
@@ -41,7 +41,7 @@ def tune_inner_loop(measure: InnerLoopMeasure) -> dict[str, Any]:
         "once; then read the grid before you choose",
         "grid[(steps, lr)] = measure(steps, lr) for every pair; best = the pair with the highest accuracy; "
         "more steps help if, at the best lr, the largest step count beats the smallest",
-        "grid = {(s, lr): measure(s, lr) for s in (1, 3) for lr in (0.1, 0.3)}; best = max(grid, key=grid.get)",
+        "grid = {(s, lr): measure(s, lr) for s in (1, 2) for lr in (0.1, 0.3)}; best = max(grid, key=grid.get)",
     ),
     solution=tune_inner_loop,
     open=True,
