@@ -115,8 +115,8 @@ def test_absurd_learning_rates_are_refused_up_front(bad: float) -> None:
         TrainConfig(inner_lr=bad)
     with pytest.raises(ValueError, match="finite number > 0"):
         ProtocolConfig(lrs=(0.1, bad))
-    with pytest.raises(ValueError, match="steps >= 1"):
-        ProtocolConfig(steps=(0,))
+    with pytest.raises(ValueError, match="steps >= 0"):
+        ProtocolConfig(steps=(0, -1))
 
 
 @pytest.mark.parametrize(

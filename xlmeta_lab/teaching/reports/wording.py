@@ -134,6 +134,8 @@ def small_sample_note(n_seeds: int, n_draws: int, profile: str) -> str:
 def at_grid_edge(result: ProtocolResult, name: str, protocol: ProtocolConfig) -> bool:
     """Whether ``name``'s chosen budget sits on the edge of the grid (the best may lie beyond it)."""
     budget = result.budgets[name]
+    if budget.steps == 0:  # no fine-tuning: its lr was never used, and 0 steps is the grid's floor by design
+        return False
     return budget.lr in (min(protocol.lrs), max(protocol.lrs)) or budget.steps == max(protocol.steps)
 
 
