@@ -21,7 +21,10 @@ seed.
 
 The draws of one K are independent tasks, so they are fine-tuned together by
 :func:`xlmeta_lab.experiments.adaptation.finetune.finetune_batch`, i.e. the engine's
-:func:`~xlmeta_lab.meta.adapt_trajectory` (one ``vmap`` call where the model allows it).
+:func:`~xlmeta_lab.meta.adapt_trajectory` (one ``vmap`` call where the model allows it), with K > 16 sentences
+in length buckets (:func:`~xlmeta_lab.experiments.adaptation.finetune.fine_tuning_sets`) so short sentences do
+not pay for the longest one's padding. The budgets, then the (condition, seed) rows, are units that ``workers``
+processes share (:mod:`xlmeta_lab.experiments.workers`).
 
 Memory: a condition with a ``device`` keeps its models elsewhere (the CPU) and each is moved to the device only
 while it is fine-tuned or scored, then back. With a large encoder, every condition and seed on the GPU at once

@@ -33,7 +33,7 @@ from torch import nn
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
 from xlmeta_lab.episodes.samplers import support_draws
-from xlmeta_lab.experiments.adaptation.finetune import finetune_batch
+from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetune_batch
 from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw
 from xlmeta_lab.experiments.protocol.cache import ProtocolCache, part_key, sentences_digest, weights_digest
 from xlmeta_lab.experiments.protocol.results import Budget
@@ -98,7 +98,8 @@ def _seed_curves(
 ) -> list[dict[str, Any]]:
     rows = []
     for k in ks:
-        supports = stack_draws(support_draws(support_pool, k, n_draws, draw_seed), encoder)
+        draws = support_draws(support_pool, k, n_draws, draw_seed)
+        supports = fine_tuning_sets(draws, encoder, model, "zero", stack_draws(draws, encoder))
         trajectory = finetune_batch(model, supports, lr=budget.lr, record=tuple(steps), adapt=condition.adapt)
         for n_steps, weights in trajectory.items():
             for draw, (correct, total) in enumerate(accuracy_per_draw(model, weights, test_data)):
