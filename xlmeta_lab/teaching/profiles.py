@@ -297,7 +297,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "distant": ["zh", "fi"],
             "more_sources": [["en", "es", "de", "ro"], ["en", "es", "de", "ro", "nl", "ru", "fi", "id"]],
             "meta_method": "auto",
-            "test_sets": ["fr_gsd-test"],
+            "test_sets": ["fr_gsd-test", "fr_pud-test"],
             "steps": 20,
             "meta_batch": 4,
             "support_size": 4,
@@ -338,8 +338,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "distant": ["zh", "fi"],
             "more_sources": [["en", "es", "de", "ro"], ["en", "es", "de", "ro", "nl", "ru", "fi", "id"]],
             "meta_method": "auto",
-            # fr GSD test only: scoring fr PUD as well would about double the protocol's time (notebook 03 scores both)
-            "test_sets": ["fr_gsd-test"],
+            # fr PUD too: another annotation project than fr GSD (and es GSD), at about twice the protocol's time
+            "test_sets": ["fr_gsd-test", "fr_pud-test"],
             "steps": 300,
             "meta_batch": 4,
             "support_size": 8,
