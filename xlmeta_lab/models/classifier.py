@@ -65,7 +65,10 @@ class SentenceClassifier(WordCharInputs):
     mean over all: one inner step turns the head into class prototypes. A random head instead favours some
     outputs, and with labels permuted in every episode each episode must first unlearn that bias; meta-learning
     averages the head over permutations anyway, so a symmetric start only saves it the trouble (Ye and Chao
-    2022, "How to train your MAML to excel in few-shot classification", make the same point).
+    2022, "How to train your MAML to excel in few-shot classification", make the same point). A zero head also
+    gives the body no support gradient before that first step, so a first-order method learns nothing for the
+    body from one inner step: with ``head="prototype"`` (:mod:`xlmeta_lab.meta.prototypes`) every task starts
+    from its support set's class prototypes instead, read off ``norm``'s output, which is what ``head`` reads.
     """
 
     def __init__(self, config: ClassifierConfig) -> None:
