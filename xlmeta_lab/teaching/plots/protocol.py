@@ -202,7 +202,8 @@ def plot_beside_reference(
         ),
     ]
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=[*handles, *style], fontsize=7, loc="lower right")
+    # beside the axes, not over them: the quick points fall where a legend inside would sit
+    ax.legend(handles=[*handles, *style], fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xticks(range(len(ks)), [str(k) for k in ks])
     ax.set(xlabel="K", ylabel=f"{metric} on test (%)", ylim=(0, 100))
     ax.set_title(
