@@ -301,7 +301,8 @@ def holm_text(row: Mapping[str, Any]) -> str:
     """The Holm-corrected p-value of a row's paired difference, in words."""
     p = row["diff_p_holm"]
     kept = "significant" if p < ALPHA else "not significant"
-    return f"Holm-corrected p = {p:.3f} over {row['holm_family']} comparisons, {kept} at {ALPHA:g}"
+    shown = "< 0.001" if p < 0.001 else f"= {p:.3f}"
+    return f"Holm-corrected p {shown} over {row['holm_family']} comparisons, {kept} at {ALPHA:g}"
 
 
 def family_note(result: ProtocolResult, test_set: str | None = None) -> str:
