@@ -258,3 +258,9 @@ def test_pairs_of_conditions_are_corrected_over_what_is_printed(full: ProtocolRe
     text = paired_against(full, {"maml-genres": "maml"}, [5, 20], "t")
     assert len(text.splitlines()) == 2 and all("over 2 comparisons" in line or "contains 0" in line
                                                for line in text.splitlines())  # fmt: skip
+
+
+def test_a_table_without_intervals_says_there_is_nothing_to_correct(quick: ProtocolResult) -> None:
+    from xlmeta_lab.teaching.reports.wording import family_note
+
+    assert family_note(quick, "t") == "(Too few units on t for any paired interval, so no verdict and nothing to correct.)"

@@ -250,7 +250,7 @@ def reference_report(
     ks = sorted({k for _, k in mine & theirs})
     lines.append(
         f"\nThis run beside the reference on {test_set}, at the K both have (accuracy %; the reference's paired "
-        "difference to its baseline, in points, with its 95% CI):"
+        "difference to its baseline, in points, with its 95% CI; verdicts Holm-corrected over its table):"
     )
     width = max([12, *(len(n) for n in names)])
     lines.append(f"{'condition':{width}s} {'K':>3s} {'this run':>14s} {'reference':>12s}   reference, paired")
@@ -310,6 +310,8 @@ def family_note(result: ProtocolResult, test_set: str | None = None) -> str:
     and verdicts corrected for the number of paired comparisons the table makes."""
     test_set = test_set or result.summary[0]["test_set"]
     family = next(r["holm_family"] for r in result.summary if r["test_set"] == test_set)
+    if family == 0:
+        return f"(Too few units on {test_set} for any paired interval, so no verdict and nothing to correct.)"
     return (
         f"(Intervals: 95%, crossed seeds x draws, each on its own. Verdicts: Holm-corrected over the {family} "
         f"paired comparisons on {test_set}, family-wise error {ALPHA:g}.)"
