@@ -38,7 +38,7 @@
 # **Prerequisites**: gradients and the chain rule; PyTorch tensors and `torch.autograd.grad`. No data to download.
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 7 s on CPU; `full` 35 s on CPU; not measured on a GPU. `PROFILE = "auto"` runs the
+# machines in the README): `quick` 15 s on CPU; `full` 35 s on CPU; not measured on a GPU. `PROFILE = "auto"` runs the
 # largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never starts
 # `full` (set `PROFILE = "full"` for that).
 #

@@ -49,7 +49,7 @@
 # treebanks, downloaded on first use and checked against pinned sha256s, or read from `XLMETA_DATA` offline.
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 20 s on CPU; `full` estimated 3.5 h on CPU (one-thread CPU time of the committed
+# machines in the README): `quick` 38 s on CPU; `full` estimated 3.5 h on CPU (one-thread CPU time of the committed
 # reference run: training 20 min, scoring about 2.5 h; a stopped run resumes from its checkpoints and protocol cache);
 # not measured on a GPU. `PROFILE = "auto"` runs the largest profile measured on your kind of hardware to finish
 # within 10 min and prints its estimate; it never starts `full` (set `PROFILE = "full"` for that).

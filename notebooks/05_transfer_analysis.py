@@ -43,7 +43,7 @@
 # downloaded once); URIEL+ optional (`pip install 'xlmeta-lab[analysis]'`).
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 58 s on CPU; `full` estimated 5.5 h on CPU (5 to 6 h of one-thread CPU time; the
+# machines in the README): `quick` 3 min on CPU; `full` estimated 5.5 h on CPU (5 to 6 h of one-thread CPU time; the
 # committed reference run, resumable from its checkpoints and caches); not measured on a GPU. `PROFILE = "auto"` runs
 # the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never
 # starts `full` (set `PROFILE = "full"` for that).

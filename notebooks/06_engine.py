@@ -36,7 +36,7 @@
 # **Prerequisites**: notebook 01 (the meta-gradient, and the loop you wrote by hand); PyTorch modules. No data.
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 15 s on CPU; `full` not measured; not measured on a GPU. `PROFILE = "auto"` runs
+# machines in the README): `quick` 35 s on CPU; `full` not measured; not measured on a GPU. `PROFILE = "auto"` runs
 # the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never
 # starts `full` (set `PROFILE = "full"` for that).
 #
