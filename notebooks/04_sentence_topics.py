@@ -359,8 +359,9 @@ print(training_at_chance(final_losses, CONFIG.n_way))
 #
 # For each K, the same French support draws (K sentences of each topic, nested across K) for every condition; each
 # condition fine-tuned with the budget (SGD step size and steps) that scored best on the French holdout; accuracy is
-# the share of French test sentences whose topic is right. Intervals are 95% t-intervals over seeds × draws, and
-# the right-hand plot shows each condition's *paired* difference to joint. With fewer than 3 units a cell shows its
+# the share of French test sentences whose topic is right. Intervals are 95% intervals for the crossed seeds × draws
+# design (the same draws serve every seed: two-way random effects, as in notebook 03), verdicts read Holm-corrected
+# p-values over the table, and the right-hand plot shows each condition's *paired* difference to joint. With fewer than 3 units a cell shows its
 # draws' mean and no interval, and no verdict is drawn from it.
 #
 # **Predict, then run.** Scratch sees only 7K French sentences. At K = 1, will any initialisation learned on English
@@ -549,7 +550,7 @@ print(f"wall time: {time.perf_counter() - started:.0f} s")
 # Pick one meta-learner of this run and one K above 0, and say what the protocol's paired units support:
 # `units(condition, k)` gives `{(seed, draw): accuracy}` on the French test set. Return `{"method": ..., "k": ...,
 # "difference": (mean, low, high), "verdict": "better", "worse" or "no claim"}`, where the difference is the
-# meta-learner's minus joint's accuracy, unit by unit, with its 95% t-interval, and a direction is claimed only
+# meta-learner's minus joint's accuracy, unit by unit, with its unit-level 95% t-interval, and a direction is claimed only
 # when the interval excludes 0.
 #
 # *Rubric.* Say why you chose that K (where would a meta-learned initialisation help most, and why), read the
