@@ -54,6 +54,33 @@ def best_budget(scores: Mapping[tuple[float, int], Sequence[float]]) -> tuple[fl
     return max(scores, key=lambda key: (statistics.fmean(scores[key]), -key[0], -key[1]))
 
 
+def score_row(
+    condition: str,
+    k: int,
+    seed: int,
+    draw: int,
+    test_set: str,
+    counts: tuple[int, int],
+    lr: float | None,
+    steps: int | None,
+) -> dict[str, Any]:
+    """One (condition, K, seed, draw, test set) row of a results file: every scorer writes this one shape, so
+    summaries, caches and the notebook tests read any condition's rows (a baseline's C stands where ``lr`` is)."""
+    correct, total = counts
+    return {
+        "condition": condition,
+        "K": k,
+        "seed": seed,
+        "draw": draw,
+        "test_set": test_set,
+        "accuracy": correct / total,
+        "correct": correct,
+        "total": total,
+        "lr": lr,
+        "steps": steps,
+    }
+
+
 def accuracy_label(protocol: ProtocolConfig) -> str:
     """What the protocol's accuracy counts, for tables and plots."""
     return "sentence accuracy" if protocol.k_per_class else "token accuracy"

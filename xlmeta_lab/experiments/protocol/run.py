@@ -69,7 +69,7 @@ from xlmeta_lab.experiments.adaptation.finetune import (
 from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, counts_over
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol.cache import ProtocolCache, part_key, splits_digests, weights_digest
-from xlmeta_lab.experiments.protocol.results import Budget, ProtocolResult, best_budget, summarise
+from xlmeta_lab.experiments.protocol.results import Budget, ProtocolResult, best_budget, score_row, summarise
 from xlmeta_lab.experiments.workers import run_units, worker_count
 from xlmeta_lab.meta.params import AdaptSpec
 
@@ -426,22 +426,9 @@ def _seed_rows(
             )
             per_test = {t: accuracy_per_draw(model, weights, data) for t, data in tests.items()}
             lr, steps = budget.lr, budget.steps
-        for test_set, counts in per_test.items():
-            for draw, (correct, total) in enumerate(counts):
-                rows.append(
-                    {
-                        "condition": condition.name,
-                        "K": k,
-                        "seed": seed,
-                        "draw": draw,
-                        "test_set": test_set,
-                        "accuracy": correct / total,
-                        "correct": correct,
-                        "total": total,
-                        "lr": lr,
-                        "steps": steps,
-                    }
-                )
+        rows += [
+            score_row(condition.name, k, seed, draw, test_set, draw_counts, lr, steps)
+            for test_set, counts in per_test.items()
+            for draw, draw_counts in enumerate(counts)
+        ]
     return rows
-
-

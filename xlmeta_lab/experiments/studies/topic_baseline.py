@@ -34,7 +34,7 @@ from xlmeta_lab.data.roles import FewShotSplits
 from xlmeta_lab.data.sib200 import Example
 from xlmeta_lab.episodes.topics import class_balanced_draws
 from xlmeta_lab.experiments.config import ProtocolConfig
-from xlmeta_lab.experiments.protocol.results import ProtocolResult, summarise
+from xlmeta_lab.experiments.protocol.results import ProtocolResult, score_row, summarise
 
 SOURCE_ONLY = "tfidf-source"
 WITH_FRENCH = "tfidf-source+fr"
@@ -126,23 +126,9 @@ def tfidf_result(
                     (SOURCE_ONLY, alone_counts[test_name]),
                     (WITH_FRENCH, _counts(fitted, test)),
                 ):
-                    rows += [_row(name, k, seed, draw, test_name, counts, choices[name].c) for seed in seeds]
+                    # the baseline's budget is its C, kept where a neural condition keeps its step size
+                    rows += [
+                        score_row(name, k, seed, draw, test_name, counts, choices[name].c, 0)
+                        for seed in seeds
+                    ]
     return ProtocolResult(rows, summarise(rows, None), {}, protocol), choices
-
-
-def _row(
-    name: str, k: int, seed: int, draw: int, test_set: str, counts: tuple[int, int], c: float
-) -> dict[str, Any]:
-    correct, total = counts
-    return {
-        "condition": name,
-        "K": k,
-        "seed": seed,
-        "draw": draw,
-        "test_set": test_set,
-        "accuracy": correct / total,
-        "correct": correct,
-        "total": total,
-        "lr": c,  # the baseline's budget is its C: kept where a neural condition keeps its step size
-        "steps": 0,
-    }
