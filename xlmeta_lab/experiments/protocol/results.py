@@ -159,7 +159,9 @@ def _cell(row: Mapping[str, Any]) -> str:
     return f"{100 * row['mean']:.1f} ± {100 * (row['ci_high'] - row['mean']):.1f} (n={row['n']})"
 
 
-def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint") -> list[dict[str, Any]]:
+def summarise(
+    rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint", by: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Mean and 95% CI per (condition, K, test set), with the paired difference to ``baseline``.
 
     Both intervals are the crossed seeds x draws ones (:func:`~xlmeta_lab.experiments.protocol.stats.crossed_ci`),
@@ -167,23 +169,27 @@ def summarise(rows: Sequence[Mapping[str, Any]], baseline: str | None = "joint")
     same K and test set; conditions without the baseline's units get ``nan``. ``diff_p`` is the two-sided p-value of
     "no difference"; ``diff_p_holm`` is it after Holm's correction over the family of every paired difference on
     the same test set (all conditions x K of its table, ``holm_family`` of them), which is what a verdict reads.
+
+    ``by``: more row fields that split a condition's units (e.g. ``("steps", "rule")`` for the protocol along the
+    step budget): a summary row per value, paired with the baseline's units at the same value, one Holm family.
     """
-    groups: dict[tuple[str, int, str], dict[tuple[int, int], float]] = defaultdict(dict)
+    groups: dict[tuple[Any, ...], dict[tuple[int, int], float]] = defaultdict(dict)
     for r in rows:
-        groups[(r["condition"], r["K"], r["test_set"])][(r["seed"], r["draw"])] = r["accuracy"]
+        groups[(r["condition"], r["K"], r["test_set"], *(r[f] for f in by))][(r["seed"], r["draw"])] = r["accuracy"]
     summary = []
-    for (name, k, test_set), units in groups.items():
+    for (name, k, test_set, *split), units in groups.items():
         ci = crossed_ci(units)
         row = {
             "condition": name,
             "K": k,
             "test_set": test_set,
+            **dict(zip(by, split)),
             "mean": ci.mean,
             "ci_low": ci.low,
             "ci_high": ci.high,
             "n": ci.n,
         }
-        base = groups.get((baseline, k, test_set), {}) if baseline else {}
+        base = groups.get((baseline, k, test_set, *split), {}) if baseline else {}
         shared = set(units) & set(base)
         diff = crossed_difference(units, base) if shared and name != baseline else None
         nan = math.nan

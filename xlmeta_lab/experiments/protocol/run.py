@@ -114,7 +114,7 @@ class Condition:
             model.to(home)
 
 
-def _draws(pool: Sequence[Any], k: int, n_draws: int, seed: int, protocol: ProtocolConfig) -> list[list[Any]]:
+def protocol_draws(pool: Sequence[Any], k: int, n_draws: int, seed: int, protocol: ProtocolConfig) -> list[list[Any]]:
     """The K-shot support sets: K items, or K items of each class when ``protocol.k_per_class``."""
     draw = class_balanced_draws if protocol.k_per_class else support_draws
     return draw(pool, k, n_draws, seed)
@@ -187,7 +187,7 @@ def choose_budget(
     for index in range(len(condition.models[: protocol.budget_models or None])):
         with condition.model_on_device(index) as model:
             for k in ks:
-                draws = _draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
+                draws = protocol_draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
                 supports = stack_draws(draws, encoder)
                 sets = fine_tuning_sets(draws, encoder, model, condition.head, supports)
                 for lr in protocol.lrs:
@@ -276,7 +276,7 @@ def run_protocol(
             progress(f"evaluated {name}")
     tests = {name: encode_buckets(s, encoder) for name, s in splits.tests.items()}
     shared = _Shared(splits, encoder, protocol, tests)
-    units = [(_one_seed(c, i), budgets[c.name]) for c, i in missing]
+    units = [(one_seed(c, i), budgets[c.name]) for c, i in missing]
     for j, rows in run_units(_rows_unit, units, shared, workers):
         condition, index = missing[j]
         key = parts.rows_key(condition, index, budgets[condition.name])
@@ -305,7 +305,7 @@ def _budget_models(condition: Condition, protocol: ProtocolConfig) -> Condition:
     return replace(condition, models=list(models), seeds=list(condition.seeds[: len(models)]))
 
 
-def _one_seed(condition: Condition, index: int) -> Condition:
+def one_seed(condition: Condition, index: int) -> Condition:
     """The condition with only the model of seed ``index``: one (condition, seed) unit."""
     return replace(condition, models=[condition.models[index]], seeds=[condition.seeds[index]])
 
@@ -411,7 +411,7 @@ def _seed_rows(
             per_test = {t: [counts_over(model, None, data)] for t, data in tests.items()}
             lr, steps = 0.0, 0
         else:
-            draws = _draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol)
+            draws = protocol_draws(splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol)
             supports = stack_draws(draws, encoder)
             weights = finetune_batch(
                 model,
