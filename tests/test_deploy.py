@@ -103,6 +103,21 @@ def test_adapt_saves_a_folder_with_its_provenance(saved: Path, files: SimpleName
     assert record["seed"] == 0 and record["versions"]["xlmeta-lab"] and "commit" in record["git"]
 
 
+def test_adapt_with_one_step_count_adapts_in_that_budget_and_says_how_long_it_took(
+    files: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--steps 2``: a fixed few-step budget (the regime of notebook 03), recorded in the provenance with the
+    seconds the adaptation and the budget search took, and printed."""
+    out = files.folder / "fr-fast"
+    assert main([*adapt_argv(files, out)[:-2], "--steps", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    config = load_tagger(out).provenance["config"]
+    assert config["budget"]["steps"] == 2 and config["fewshot"]["steps"] == [2]
+    seconds = config["seconds"]
+    assert 0 < seconds["adaptation"] < seconds["budget_search"]  # one draw at one budget, against the whole grid
+    assert f"adaptation took {seconds['adaptation']:.2f} s (2 steps)" in printed
+
+
 def test_tag_prints_conllu_that_parses_back(
     saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,8 +3,13 @@
 Examples::
 
     xlmeta adapt --init runs/ud-fomaml --support fr_gsd-ud-dev.conllu --shots 10 --out models/fr-fomaml-k10
+    xlmeta adapt --init runs/ud-maml --support fr_gsd-ud-dev.conllu --shots 5 --steps 5 --out models/fr-maml-fast
     echo "Le chat dort sur le canapé ." | xlmeta tag --model models/fr-fomaml-k10
     xlmeta tag --model models/fr-fomaml-k10 phrases.txt     # one sentence per line, or a CoNLL-U file
+
+``--steps`` with one value is a fixed step budget (its rate still chosen on the holdout): ``--steps 5`` adapts in the
+few-step regime where notebook 03 measures what a meta-learned start is worth; the saved folder's provenance
+records the budget and how long adaptation took.
 
 ``tag`` writes CoNLL-U to standard output and its notes and warnings (empty lines skipped, characters the model
 does not know) to standard error, each on one line.
@@ -55,9 +60,12 @@ def run_adapt(args: argparse.Namespace) -> int:
     tagger.save(args.out, overwrite=args.overwrite)
     config = tagger.provenance["config"]
     budget = config["budget"]
+    seconds = config["seconds"]
     print(
         f"{args.init} ({config['init']['method']}) fine-tuned on K={args.shots} sentences of {args.support} "
-        f"(lr={budget['lr']}, steps={budget['steps']}, chosen on the support file's holdout); saved to {args.out}"
+        f"(lr={budget['lr']}, steps={budget['steps']}, chosen on the support file's holdout); saved to {args.out}\n"
+        f"adaptation took {seconds['adaptation']:.2f} s ({budget['steps']} steps), the budget search "
+        f"{seconds['budget_search']:.1f} s; both are in {args.out}'s provenance"
     )
     return 0
 

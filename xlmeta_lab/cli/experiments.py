@@ -194,7 +194,11 @@ def add_adaptation_options(parser: argparse.ArgumentParser) -> None:
         "--lrs", type=float, nargs="+", default=list(default["lrs"]), help="fine-tuning lr grid"
     )
     parser.add_argument(
-        "--steps", type=int, nargs="+", default=list(default["steps"]), help="fine-tuning steps grid"
+        "--steps",
+        type=int,
+        nargs="+",
+        default=list(default["steps"]),
+        help="fine-tuning steps grid; one value fixes the budget (e.g. 5: the few-step regime of notebook 03)",
     )
     parser.add_argument(
         "--seed", type=int, default=default["seed"], help="seed of the holdout split and the draws"
