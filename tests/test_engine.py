@@ -23,6 +23,7 @@ from xlmeta_lab.meta import (
     MetaLearner,
     Task,
     adapt_params,
+    adapt_trajectories,
     adapt_trajectory,
     meta_gradient,
     meta_gradient_and_loss,
@@ -292,6 +293,22 @@ def test_adapt_trajectory_records_what_adapt_params_reaches_on_each_support() ->
             for draw, support in enumerate(supports):
                 expected = adapt_params(model, mse, support, inner_lr=0.1, inner_steps=steps)
                 assert max_diff({n: w[draw] for n, w in weights.items()}, expected) < 1e-12
+
+
+def test_adapt_trajectories_gives_each_rate_what_its_own_trajectory_gives() -> None:
+    """Rates batched beside the draws (one vmap call) reach what one call per rate reaches, on both paths."""
+    model, tasks = small_mlp(20), regression_tasks(21, n_tasks=3)
+    supports = [support for support, _ in tasks]
+    for batched in (False, True):
+        together = adapt_trajectories(
+            model, mse, supports, inner_lrs=(0.3, 0.05, 0.3), record=(0, 3), batched=batched
+        )
+        assert list(together) == [0.3, 0.05]  # each rate once, in the order given
+        for lr, trajectory in together.items():
+            alone = adapt_trajectory(model, mse, supports, inner_lr=lr, record=(0, 3), batched=batched)
+            for steps in (0, 3):
+                assert max_diff(trajectory[steps], alone[steps]) < 1e-12, (batched, lr, steps)
+        assert max_diff(together[0.3][3], together[0.05][3]) > 1e-3  # the rates did differ
 
 
 def test_meta_learner_step_lowers_the_meta_loss_on_sine_like_tasks() -> None:

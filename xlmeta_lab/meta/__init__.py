@@ -7,7 +7,7 @@ is a support set and a query set; :func:`adapt_params` adapts to a new one at te
 
 from __future__ import annotations
 
-from xlmeta_lab.meta.adapt import adapt_params, adapt_trajectory
+from xlmeta_lab.meta.adapt import adapt_params, adapt_trajectories, adapt_trajectory
 from xlmeta_lab.meta.attention import ensure_double_backward_attention
 from xlmeta_lab.meta.batching import vmap_obstacle
 from xlmeta_lab.meta.device import resolve_device
@@ -26,6 +26,7 @@ __all__ = [
     "MetaLearner",
     "Task",
     "adapt_params",
+    "adapt_trajectories",
     "adapt_trajectory",
     "call_model",
     "distributed_meta_gradient",

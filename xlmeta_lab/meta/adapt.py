@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from xlmeta_lab.meta.batching import VMAP_ERRORS, Batched, give_up_on_vmap, stack_for_vmap
 from xlmeta_lab.meta.inner import InnerLoop, InnerLR
@@ -65,6 +65,55 @@ def adapt_trajectory(
     with the draws on the leading axis. ``start`` sets each draw's starting weights from its support set before
     the first step (a prototype head), so ``record=(0,)`` with a prototype start is a prototypical network.
     """
+    return _trajectories(model, loss_fn, supports, [inner_lr] * len(supports), record, adapt, batched, start)
+
+
+def adapt_trajectories(
+    model: nn.Module,
+    loss_fn: LossFn,
+    supports: Sequence[tuple[Any, Any]],
+    *,
+    inner_lrs: Sequence[float],
+    record: Sequence[int],
+    adapt: AdaptSpec = None,
+    batched: Batched = "auto",
+    start: TaskStart | None = None,
+) -> dict[float, dict[int, Params]]:
+    """:func:`adapt_trajectory` at every rate of ``inner_lrs``, all in one ``vmap`` call where the model allows:
+    ``{lr: {steps: {name: tensor [D, ...]}}}``.
+
+    A budget search fine-tunes the same draws at several rates; as separate calls each pays the per-step overhead
+    of a small batch, while here the rates x draws are one batch of tasks, each with its rate as a 0-d tensor.
+    Equal to separate calls to float rounding (``theta - lr * g`` instead of the fused ``add``).
+    """
+    lrs = list(dict.fromkeys(inner_lrs))
+    if not lrs:
+        raise ValueError("adapt_trajectories needs at least one rate")
+    tiled = [s for _ in lrs for s in supports]
+    # float64, as a Python float is: a 0-d tensor does not change the weights' dtype, and 0.1 stays 0.1
+    rates: list[float | Tensor] = [torch.tensor(float(lr), dtype=torch.float64) for lr in lrs for _ in supports]
+    runs = _trajectories(model, loss_fn, tiled, rates, record, adapt, batched, start)
+    d = len(supports)
+    return {
+        lr: {
+            steps: {n: t[i * d : (i + 1) * d] for n, t in weights.items()} for steps, weights in runs.items()
+        }
+        for i, lr in enumerate(lrs)
+    }
+
+
+def _trajectories(
+    model: nn.Module,
+    loss_fn: LossFn,
+    supports: Sequence[tuple[Any, Any]],
+    rates: Sequence[float | Tensor],
+    record: Sequence[int],
+    adapt: AdaptSpec,
+    batched: Batched,
+    start: TaskStart | None,
+) -> dict[int, Params]:
+    """The trajectories of ``supports[i]`` at ``rates[i]``: one fixed float for all (today's numbers, the fused
+    update), or one 0-d tensor each, vmapped beside the support sets."""
     record = sorted(set(record))
     if not record or record[0] < 0:
         raise ValueError(f"record needs step counts >= 0, got {record}")
@@ -73,17 +122,16 @@ def adapt_trajectory(
     params = {n: p.detach() for n, p in trainable_params(model).items()}
     adapted = tuple(select_adapted(params, adapt))
     device = next(iter(params.values())).device
-    # One leg per recorded count: the steps from the previous count to this one (none for a repeat of 0).
-    legs = [
-        InnerLoop(model, loss_fn, adapted, inner_lr, stop - start) if stop > start else None
-        for start, stop in zip([0, *record[:-1]], record)
-    ]
+    spans = [stop - begin for begin, stop in zip([0, *record[:-1]], record)]
 
-    def trajectory(support: tuple, run: Callable[[InnerLoop, Params, tuple], Params]) -> list[Params]:
+    def trajectory(
+        support: tuple, rate: float | Tensor, run: Callable[[InnerLoop, Params, tuple], Params]
+    ) -> list[Params]:
+        # One leg per recorded count: the steps from the previous count to this one (none for a repeat of 0).
         fast, out = params if start is None else start(model, params, support), []
-        for leg in legs:
-            if leg is not None:
-                fast = run(leg, fast, support)
+        for span in spans:
+            if span > 0:
+                fast = run(InnerLoop(model, loss_fn, adapted, rate, span), fast, support)
             out.append({n: t.detach() for n, t in fast.items()})
         return out
 
@@ -96,7 +144,15 @@ def adapt_trajectory(
                 return leg.run_func(fast, [support], first_order=True)
 
             with torch.no_grad():
-                runs = torch.func.vmap(lambda s: trajectory(s, run_func), randomness="different")(stacked)
+                if isinstance(rates[0], Tensor):
+                    per_task = torch.stack(list(rates)).to(device)
+                    runs = torch.func.vmap(lambda s, r: trajectory(s, r, run_func), randomness="different")(
+                        stacked, per_task
+                    )
+                else:
+                    runs = torch.func.vmap(
+                        lambda s: trajectory(s, rates[0], run_func), randomness="different"
+                    )(stacked)
             return dict(zip(record, runs))
         except VMAP_ERRORS as error:
             if batched is True:
@@ -107,7 +163,10 @@ def adapt_trajectory(
         with torch.enable_grad():
             return leg.run_autograd(fast, [support], create_graph=False)
 
-    per_draw = [trajectory(tree_to(s, device), run_autograd) for s in supports]
+    per_draw = [
+        trajectory(tree_to(s, device), float(r) if isinstance(r, Tensor) else r, run_autograd)
+        for s, r in zip(supports, rates)
+    ]
     return {
         steps: {n: torch.stack([run[i][n] for run in per_draw]) for n in params}
         for i, steps in enumerate(record)

@@ -21,8 +21,9 @@ from xlmeta_lab.meta.prototypes import TaskStart
 from xlmeta_lab.meta.rates import LearnedInnerRates
 from xlmeta_lab.meta.task import LossFn
 
-#: The inner step size ``alpha``: one number, or a learned rate per parameter and step (Meta-SGD).
-InnerLR = float | LearnedInnerRates
+#: The inner step size ``alpha``: one number, or a learned rate per parameter and step (Meta-SGD), or a 0-d tensor:
+#: one task's rate inside ``vmap``, so tasks adapted at different rates share one call (:func:`~.adapt.adapt_trajectories`).
+InnerLR = float | Tensor | LearnedInnerRates
 #: Rate of parameter ``name`` at inner step ``step``.
 RateOf = Callable[[str, int], Tensor | float]
 

@@ -16,7 +16,10 @@ machine where absolute times do not:
 - ``buckets/draw``: the buckets on the engine's per-draw loop instead of vmap (``batched=False``).
 
 Rates are fine-tuning steps per second (one step of one draw) and sentence passes per second (a step of a
-draw of K sentences is K passes). From them, :func:`unit_seconds` estimates one (condition, seed)'s fine-tuning
+draw of K sentences is K passes). The budget search fine-tunes the same draws at every rate of its grid:
+:func:`time_rates` times that as one call per rate (``apart``) against all rates x draws in one vmapped call
+(``together``, :func:`~xlmeta_lab.meta.adapt_trajectories`), which is where
+:data:`~xlmeta_lab.experiments.adaptation.finetune.RATES_TOGETHER_UP_TO` comes from. From them, :func:`unit_seconds` estimates one (condition, seed)'s fine-tuning
 at the profile's largest step count.
 """
 
@@ -37,6 +40,7 @@ from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, take_sentences
 from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetune_batch
 from xlmeta_lab.experiments.protocol.run import stack_draws
+from xlmeta_lab.meta import adapt_trajectories
 from xlmeta_lab.meta.params import Params
 from xlmeta_lab.models.tagger import tagging_loss
 
@@ -107,6 +111,74 @@ def time_protocol(
         spread = {way: (max(t) - min(t)) / medians[way] for way, t in timings.items()}
         rows.append(ProtocolRow(k, n_draws, steps, medians, spread, gap))
     return rows
+
+
+@dataclass(frozen=True)
+class RatesRow:
+    """One K: the grid's rates fine-tuned one call each (``apart``) and in one call (``together``), medians."""
+
+    k: int
+    n_rates: int
+    apart: float
+    together: float
+    spread: float  # the larger of the two ways' (max - min) / median
+    max_weight_diff: float
+
+
+def time_rates(
+    model: nn.Module,
+    pool: Sequence,
+    encoder: SentenceEncoder,
+    ks: Sequence[int],
+    *,
+    n_draws: int,
+    steps: int,
+    lrs: Sequence[float],
+    repeats: int = 3,
+    seed: int = 0,
+) -> list[RatesRow]:
+    """The budget search's fine-tuning at every rate of ``lrs``: one vmapped call per rate against one call for
+    all, interleaved, after a warm-up that also gives the weights compared."""
+    rows = []
+    for k in ks:
+        stacked = stack_draws(support_draws(pool, k, n_draws, seed), encoder)
+        sets = [take_sentences(stacked, d) for d in range(n_draws)]
+
+        def apart(stacked: Labeled = stacked) -> dict:
+            return {lr: finetune_batch(model, stacked, lr=lr, record=(steps,))[steps] for lr in lrs}
+
+        def together(sets: list[Labeled] = sets) -> dict:
+            runs = adapt_trajectories(model, tagging_loss, sets, inner_lrs=lrs, record=(steps,))
+            return {lr: run[steps] for lr, run in runs.items()}
+
+        first, second = apart(), together()
+        gap = max((first[lr][n] - second[lr][n]).abs().max().item() for lr in lrs for n in first[lr])
+        timings: dict[str, list[float]] = {"apart": [], "together": []}
+        for _ in range(repeats):
+            for way, run in (("apart", apart), ("together", together)):
+                start = time.perf_counter()
+                run()
+                timings[way].append(time.perf_counter() - start)
+        medians = {way: statistics.median(t) for way, t in timings.items()}
+        spread = max((max(t) - min(t)) / medians[way] for way, t in timings.items())
+        rows.append(RatesRow(k, len(lrs), medians["apart"], medians["together"], spread, gap))
+    return rows
+
+
+def format_rates(rows: Sequence[RatesRow], steps: int) -> str:
+    """The rates table of ``xlmeta bench --protocol``."""
+    lines = [
+        f"budget search: every rate of the grid, {steps} steps (apart: a call per rate; together: one call)"
+    ]
+    lines.append(
+        f"{'K':>3} {'rates':>5} {'apart s':>8} {'together s':>10} {'x apart':>8} {'spread':>7} {'max diff':>9}"
+    )
+    for r in rows:
+        lines.append(
+            f"{r.k:>3} {r.n_rates:>5} {r.apart:>8.2f} {r.together:>10.2f} {r.apart / r.together:>8.2f} "
+            f"{100 * r.spread:>6.0f}% {r.max_weight_diff:>9.1e}"
+        )
+    return "\n".join(lines)
 
 
 def _plain_loop(model: nn.Module, stacked: Labeled, *, steps: int, lr: float) -> Params:
@@ -187,4 +259,18 @@ def protocol_benchmark(
         lr=max(protocol.lrs),
         repeats=repeats,
     )
-    return format_rows(rows, n_draws=protocol.n_draws, steps=max(protocol.steps))
+    rates = time_rates(
+        model,
+        setup.splits.support_pool,
+        backbone.encoder,
+        ks,
+        n_draws=protocol.budget_draws or protocol.n_draws,
+        steps=timed_steps,
+        lrs=protocol.lrs,
+        repeats=repeats,
+    )
+    return (
+        format_rows(rows, n_draws=protocol.n_draws, steps=max(protocol.steps))
+        + "\n\n"
+        + format_rates(rates, timed_steps)
+    )

@@ -63,6 +63,7 @@ from xlmeta_lab.experiments.adaptation.finetune import (
     diverged_draws,
     fine_tuning_sets,
     finetune_batch,
+    finetune_rates,
     report_diverged_budgets,
     require_finite,
 )
@@ -114,7 +115,9 @@ class Condition:
             model.to(home)
 
 
-def protocol_draws(pool: Sequence[Any], k: int, n_draws: int, seed: int, protocol: ProtocolConfig) -> list[list[Any]]:
+def protocol_draws(
+    pool: Sequence[Any], k: int, n_draws: int, seed: int, protocol: ProtocolConfig
+) -> list[list[Any]]:
     """The K-shot support sets: K items, or K items of each class when ``protocol.k_per_class``."""
     draw = class_balanced_draws if protocol.k_per_class else support_draws
     return draw(pool, k, n_draws, seed)
@@ -190,15 +193,15 @@ def choose_budget(
                 draws = protocol_draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
                 supports = stack_draws(draws, encoder)
                 sets = fine_tuning_sets(draws, encoder, model, condition.head, supports)
-                for lr in protocol.lrs:
-                    trajectory = finetune_batch(
-                        model,
-                        sets,
-                        lr=lr,
-                        record=protocol.steps if condition.steps is None else condition.steps,
-                        adapt=condition.adapt,
-                        head=condition.head,
-                    )
+                trajectories = finetune_rates(
+                    model,
+                    sets,
+                    lrs=protocol.lrs,
+                    record=protocol.steps if condition.steps is None else condition.steps,
+                    adapt=condition.adapt,
+                    head=condition.head,
+                )
+                for lr, trajectory in trajectories.items():
                     for steps, weights in trajectory.items():
                         if diverged_draws(model, weights, supports):
                             diverged.add((lr, steps))
@@ -348,7 +351,9 @@ class _Parts:
         self.cache = ProtocolCache(folder) if folder is not None else None
         self.protocol = protocol.to_dict()
         self.splits = splits_digests(splits) if folder is not None else {}
-        self._weights: dict[int, str] = {}  # by id(model): a budget's key and its seed's rows' key hash it once
+        self._weights: dict[
+            int, str
+        ] = {}  # by id(model): a budget's key and its seed's rows' key hash it once
 
     def _digest(self, model: nn.Module) -> str:
         if id(model) not in self._weights:
