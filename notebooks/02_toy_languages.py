@@ -51,9 +51,9 @@
 # No data to download: the languages are generated.
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 38 s on CPU; `full` not measured; not measured on a GPU. `PROFILE = "auto"` runs
-# the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never
-# starts `full` (set `PROFILE = "full"` for that).
+# machines in the README): `quick` 38 s on CPU; `full` 20 min on CPU (the committed reference run, on a busy machine:
+# an idle one takes less); not measured on a GPU. `PROFILE = "auto"` runs the largest profile measured on your kind of
+# hardware to finish within 10 min and prints its estimate; it never starts `full` (set `PROFILE = "full"` for that).
 #
 # **Exercises**: cells tagged `exercise` hold the solutions between `# BEGIN SOLUTION` and `# END SOLUTION`;
 # `xlmeta workbook --student DIR` writes copies where they are yours to write. The cell after each one checks your
@@ -100,7 +100,7 @@ from xlmeta_lab.episodes.encoders import encode_buckets
 from xlmeta_lab.episodes.samplers import TaggingEpisodeSampler, support_draws
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adaptation.scoring import predict
-from xlmeta_lab.experiments.protocol.results import merge_results, write_protocol_results
+from xlmeta_lab.experiments.protocol.results import ProtocolResult, merge_results, write_protocol_results
 from xlmeta_lab.experiments.protocol.run import run_protocol
 from xlmeta_lab.experiments.protocol.stats import units_of
 from xlmeta_lab.experiments.studies.conditions import train_conditions
@@ -108,7 +108,7 @@ from xlmeta_lab.experiments.studies.toy import toy_setup
 from xlmeta_lab.meta import call_model
 from xlmeta_lab.models.tagger import tagging_loss
 from xlmeta_lab.teaching.exercises import check, exercises_done, hint  # noqa: F401 (hint: yours to call)
-from xlmeta_lab.teaching.notebook import report_key_result, results_dir, start_notebook
+from xlmeta_lab.teaching.notebook import reference_dir, report_key_result, results_dir, start_notebook
 from xlmeta_lab.teaching.plots.protocol import (
     plot_accuracy_vs_k,
     plot_learning_curves,
@@ -122,6 +122,7 @@ from xlmeta_lab.teaching.reports.wording import (
     head_only_sentence,
     headline,
     negative_transfer_verdict,
+    reference_report,
     show_tagged,
     small_sample_note,
     steps_and_advantage,
@@ -435,6 +436,13 @@ for k in neg_protocol.ks:
     print(describe_difference(en) + " " + describe_difference(es))
 k = k_mid if k_mid in neg_protocol.ks else neg_protocol.ks[-1]
 print(negative_transfer_verdict(negative, k, close="es only", label="en"))
+# The committed full run (3 seeds x 5 draws) beside this one: its verdicts are the ones to read from a quick run.
+reference_path = reference_dir() / "02_toy_languages-full.json"
+if PROFILE != "full" and reference_path.exists():
+    committed = ProtocolResult.read(reference_path)
+    print(reference_report(reference_path, committed.summary[0]["test_set"], result))
+    committed_negative = committed.subset(["en only", "es only", "en+es"], baseline="en+es")
+    print("\n[committed full run] " + negative_transfer_verdict(committed_negative, 5, close="es only", label="en"))
 
 # %% [markdown]
 # ## 7 · Results file and the explorer

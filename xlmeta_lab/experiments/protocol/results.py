@@ -133,6 +133,15 @@ class ProtocolResult:
             raise ValueError("no conditions to choose from")
         return max(names, key=lambda name: (self.holdout_accuracy(name), -list(names).index(name)))
 
+    def subset(self, names: Sequence[str], baseline: str) -> ProtocolResult:
+        """The rows of ``names`` alone, summarised against ``baseline`` (its own Holm family): e.g. the
+        negative-transfer part of a results file that holds it beside the main protocol."""
+        rows = [r for r in self.rows if r["condition"] in names]
+        if not rows:
+            raise KeyError(f"no rows of {list(names)} in this result")
+        budgets = {n: b for n, b in self.budgets.items() if n in names}
+        return ProtocolResult(rows, summarise(rows, baseline), budgets, self.protocol, provenance=self.provenance)
+
     def table(self, test_set: str | None = None) -> str:
         """A plain-text table: mean accuracy ± 95% CI half-width per condition and K, in percent."""
         test_set = test_set or self.summary[0]["test_set"]
