@@ -60,14 +60,14 @@ def has_interval(row: Mapping[str, Any]) -> bool:
     return not math.isnan(row["ci_low"]) and row["n"] >= MIN_UNITS_FOR_INTERVAL
 
 
-def _band_note(rows: Sequence[Mapping[str, Any]]) -> str:
+def band_note(rows: Sequence[Mapping[str, Any]]) -> str:
     n = max((r["n"] for r in rows), default=0)
     if n < MIN_UNITS_FOR_INTERVAL:
         return f"no intervals: n = {n} units (seeds x draws) per point, fewer than {MIN_UNITS_FOR_INTERVAL}"
     return f"bands: 95% CI over seeds x draws (n <= {n})"
 
 
-def _accuracy_line(
+def accuracy_line(
     ax: Axes, xs: Sequence[float], rows: Sequence[Mapping[str, Any]], label: str, colour: str
 ) -> None:
     """Mean accuracy of summary ``rows`` at ``xs`` as a line, and its 95% CI as a band where it may be drawn."""
@@ -111,12 +111,12 @@ def plot_accuracy_vs_k(
         if not points:
             continue
         xs = [x_of[r["K"]] for r in points]
-        _accuracy_line(ax, xs, points, name, colours[name])
+        accuracy_line(ax, xs, points, name, colours[name])
     ax.set_xticks(range(len(ks)), [str(k) for k in ks])
     ax.set_xlabel(k_label)
     ax.set_ylabel(f"{metric} on test (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(title or f"Few-shot accuracy on {test_set}\n{_band_note(rows)}", fontsize=10)
+    ax.set_title(title or f"Few-shot accuracy on {test_set}\n{band_note(rows)}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return ax
@@ -189,14 +189,14 @@ def plot_beside_reference(
     for name in names:
         committed = sorted((r for r in ref_rows if r["condition"] == name), key=lambda r: r["K"])
         if committed:
-            _accuracy_line(ax, [ks.index(r["K"]) for r in committed], committed, name, colours[name])
+            accuracy_line(ax, [ks.index(r["K"]) for r in committed], committed, name, colours[name])
         mine = sorted((r for r in run_rows if r["condition"] == name), key=lambda r: r["K"])
         ax.plot([ks.index(r["K"]) for r in mine], [100 * r["mean"] for r in mine], "D", color=colours[name],
                 mfc="white", mew=1.6, ms=6, label=None if committed else name)  # fmt: skip
     n_ref = max((r["n"] for r in ref_rows), default=0)
     n_run = max((r["n"] for r in run_rows), default=0)
     style = [
-        plt.Line2D([], [], color="k", lw=1.8, label=f"lines: committed full run ({_band_note(ref_rows)})"),
+        plt.Line2D([], [], color="k", lw=1.8, label=f"lines: committed full run ({band_note(ref_rows)})"),
         plt.Line2D(
             [], [], color="k", marker="D", mfc="white", ls="none", label=f"points: {run_label} (n = {n_run})"
         ),
@@ -296,14 +296,14 @@ def plot_accuracy_vs_languages(
             for n in sizes
         ]
         n_units = max(n_units, *(r["n"] for r in rows))
-        _accuracy_line(ax, sizes, rows, method, colours[method])
+        accuracy_line(ax, sizes, rows, method, colours[method])
     ax.set_xscale("log")
     ax.set_xticks(list(sizes), [str(n) for n in sizes])
     ax.minorticks_off()
     ax.set_xlabel("training languages (French never among them)")
     ax.set_ylabel(f"sentence accuracy on French test at K={k} (%)")
     ax.set_title(
-        "More languages, same budget (outer steps x meta-batch)\n" + _band_note([{"n": n_units}]),
+        "More languages, same budget (outer steps x meta-batch)\n" + band_note([{"n": n_units}]),
         fontsize=10,
     )
     ax.grid(alpha=0.3)

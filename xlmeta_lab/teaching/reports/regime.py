@@ -1,0 +1,182 @@
+"""Sentences and tables for the protocol along the adaptation budget (notebook 03, "Where meta-learning wins").
+
+Every number comes from a :class:`~xlmeta_lab.experiments.protocol.budget_curve.CurveResult`; every verdict reads
+its paired difference after Holm's correction over the whole curve's table (:func:`~.wording.judged`), and every
+"best" meta-learner is the one with the best French *holdout* accuracy at that budget, never the test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, SEED_STEP, CurveResult
+from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text
+
+
+def budgets_of(curve: CurveResult) -> list[int]:
+    """The step budgets of the curve whose rate was chosen on the holdout, in order."""
+    return sorted({r["steps"] for r in curve.summary if r["rule"] == HOLDOUT})
+
+
+def best_meta_at(curve: CurveResult, metas: Sequence[str], steps: int) -> str:
+    """Of ``metas``, the one with the best French holdout accuracy at ``steps`` (ties: the first named)."""
+    scored = [m for m in metas if steps in curve.lrs.get(m, {})]
+    if not scored:
+        raise KeyError(f"none of {list(metas)} has a rate chosen at {steps} steps")
+    return max(scored, key=lambda m: (curve.lrs[m][steps].holdout_acc, -list(metas).index(m)))
+
+
+def _mark(row: Mapping[str, Any]) -> str:
+    return {"up": " *", "down": " *"}.get(judged(row), "") if not math.isnan(row["diff"]) else ""
+
+
+def curve_table(curve: CurveResult, test_set: str, k: int) -> str:
+    """Accuracy of every condition after each step budget at one K, then each one's paired difference to the
+    baseline at the same budget (``*``: significant after Holm over the whole curve)."""
+    names = list(dict.fromkeys(r["condition"] for r in curve.summary))
+    rows = {(r["condition"], r["steps"], r["rule"]): r for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k}  # fmt: skip
+    budgets = [(s, HOLDOUT) for s in budgets_of(curve)]
+    if any(rule == SEED_STEP for _, _, rule in rows):
+        budgets.append((1, SEED_STEP))
+    label = {HOLDOUT: "{} step(s)", SEED_STEP: f"1 step, lr {curve.settings.seed_lr}"}
+    width, first = 27, 18
+    lines = [
+        f"K={k}, {test_set}: accuracy % (mean over seeds x draws), rate chosen on the holdout per budget"
+    ]
+    lines.append("budget".ljust(first) + "".join(n.rjust(9) for n in names))
+    for steps, rule in budgets:
+        cells = [rows.get((n, steps, rule)) for n in names]
+        text = "".join((f"{100 * c['mean']:.1f}" if c else "").rjust(9) for c in cells)
+        lines.append(label[rule].format(steps).ljust(first) + text)
+    baseline = next(iter(rows.values()))["baseline"] if rows else "joint"
+    others = [n for n in names if n != baseline]
+    lines.append(
+        f"\npaired difference to {baseline} at the same budget, points [95% CI] (* Holm p < {ALPHA:g})"
+    )
+    lines.append("budget".ljust(first) + "".join(n.rjust(width) for n in others))
+    for steps, rule in budgets:
+        cells = [rows.get((n, steps, rule)) for n in others]
+        text = "".join((paired_text(c) + _mark(c) if c else "").rjust(width) for c in cells)
+        lines.append(label[rule].format(steps).ljust(first) + text)
+    return "\n".join(lines)
+
+
+def steps_worth(curve: CurveResult, name: str, baseline: str, k: int, test_set: str) -> dict[int, int | None]:
+    """For each step budget of ``name``: the fewest steps of the grid after which ``baseline``'s mean accuracy is at
+    least as high (``None``: not within the grid). A reading of the means; the intervals are in the table."""
+    mean = {(r["condition"], r["steps"]): r["mean"] for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    budgets = budgets_of(curve)
+    return {
+        s: next((b for b in budgets if mean.get((baseline, b), -1.0) >= mean[(name, s)]), None)
+        for s in budgets
+        if (name, s) in mean
+    }
+
+
+def regime_sentence(curve: CurveResult, metas: Sequence[str], k: int, test_set: str) -> str:
+    """Where the best meta-learned start (on the holdout, at each budget) beats the baseline at one K, how many
+    baseline steps its few steps are worth, and where its edge ends."""
+    budgets = [s for s in budgets_of(curve) if s > 0]
+    rows = {(r["condition"], r["steps"]): r for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    best = {s: best_meta_at(curve, metas, s) for s in budgets}
+    points = {s: rows[(best[s], s)] for s in budgets if (best[s], s) in rows}
+    if not points:
+        return f"K={k}: no step budget was scored."
+    baseline = next(iter(points.values()))["baseline"]
+    if not all(has_interval(r) for r in points.values()):
+        return f"K={k}: too few units for an interval at some budget, so no claim on where an edge lies."
+    wins = [s for s, r in points.items() if judged(r) == "up"]
+    if not wins:
+        largest = max(points, key=lambda s: points[s]["diff"])
+        return (
+            f"K={k}: at no step budget does the best meta-learned start (chosen on the holdout at each budget) beat "
+            f"{baseline} after Holm's correction; its largest gap is {paired_text(points[largest])} points "
+            f"({best[largest]}, {largest} steps)."
+        )
+    top = max(wins, key=lambda s: points[s]["diff"])
+    worth = steps_worth(curve, best[top], baseline, k, test_set)[top]
+    worth_text = (
+        f"{baseline} needs {worth} steps to reach its mean" if worth is not None
+        else f"{baseline} does not reach its mean within {max(budgets)} steps"
+    )  # fmt: skip
+    after = [s for s in budgets if s > max(wins) and judged(points[s]) != "up"]
+    end = (
+        f"From {after[0]} steps on the edge is gone ({paired_text(points[after[0]])} at {after[0]}"
+        + (f", {paired_text(points[max(budgets)])} at {max(budgets)})." if after[0] != max(budgets) else ").")
+        if after else "It holds up to the largest budget measured."
+    )  # fmt: skip
+    listed = ", ".join(str(s) for s in wins)
+    return (
+        f"K={k}: the best meta-learned start beats {baseline} after {listed} step(s) (Holm-corrected over the "
+        f"curve); the largest edge is {paired_text(points[top])} points after {top} steps ({best[top]}, "
+        f"{100 * points[top]['mean']:.1f}%), where {worth_text}. {end}"
+    )
+
+
+def seed_step_sentence(curve: CurveResult, metas: Sequence[str], k: int, test_set: str) -> str:
+    """The seed's own adaptation, one step at the training inner rate: each meta-learner against the baseline's one
+    step at the same rate, and what the holdout's rate for one step changes."""
+    rows = {(r["condition"], r["rule"]): r for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k and r["steps"] == 1}  # fmt: skip
+    parts = []
+    for name in metas:
+        seed, tuned = rows.get((name, SEED_STEP)), rows.get((name, HOLDOUT))
+        if seed is None:
+            continue
+        rate = curve.lrs[name][1].lr if 1 in curve.lrs.get(name, {}) else None
+        tuned_text = (
+            f"; at the holdout's rate for one step ({rate}) {100 * tuned['mean']:.1f}%" if tuned else ""
+        )
+        parts.append(f"{name} {100 * seed['mean']:.1f}% ({paired_text(seed)} vs joint){tuned_text}")
+    if not parts:
+        return f"K={k}: the seed step was not scored."
+    return (
+        f"K={k}, one step at lr {curve.settings.seed_lr} (the seed's theta* = theta - alpha grad L): "
+        + "; ".join(parts)
+    )
+
+
+def goal_lines(
+    curve: CurveResult,
+    metas: Sequence[str],
+    test_set: str,
+    targets: Mapping[int, float],
+    max_steps: int,
+) -> str:
+    """The regime's goal at each K of ``targets`` (points): at some budget of at most ``max_steps`` steps, the best
+    meta-learned start on the holdout beats the baseline by at least the target, significant after Holm."""
+    lines = []
+    for k, target in ((k, t) for k, t in targets.items() if k in curve.settings.ks):
+        rows = {(r["condition"], r["steps"]): r for r in curve.summary if r["test_set"] == test_set
+                and r["K"] == k and r["rule"] == HOLDOUT and 0 < r["steps"] <= max_steps}  # fmt: skip
+        points = {
+            s: rows[(best_meta_at(curve, metas, s), s)]
+            for _, s in rows
+            if (best_meta_at(curve, metas, s), s) in rows
+        }
+        if not points:
+            lines.append(f"K={k}: no budget of at most {max_steps} steps was scored.")
+            continue
+        if not all(has_interval(r) for r in points.values()):
+            lines.append(
+                f"K={k}, target +{target:g} points within {max_steps} steps: too few units, no claim."
+            )
+            continue
+        met = [
+            s
+            for s, r in points.items()
+            if has_interval(r) and judged(r) == "up" and 100 * r["diff"] >= target
+        ]
+        best = max(points, key=lambda s: points[s]["diff"])
+        verdict = "met" if met else "missed"
+        lines.append(
+            f"K={k}, target +{target:g} points within {max_steps} steps: {verdict}; largest "
+            f"{paired_text(points[best])} ({points[best]['condition']}, {best} steps"
+            + (f"; met at {', '.join(map(str, sorted(met)))} steps)" if met else ")")
+        )
+    return "\n".join(lines)
