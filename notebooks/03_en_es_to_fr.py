@@ -141,7 +141,13 @@ from xlmeta_lab.teaching.plots.protocol import (
     plot_paired_differences,
     plot_tag_distribution,
 )
-from xlmeta_lab.teaching.reports.regime import curve_table, goal_lines, regime_sentence, seed_step_sentence
+from xlmeta_lab.teaching.reports.regime import (
+    curve_table,
+    far_end_line,
+    goal_lines,
+    regime_sentence,
+    seed_step_sentence,
+)
 from xlmeta_lab.teaching.reports.udpos import (
     before_and_after,
     more_tasks_verdict,
@@ -517,7 +523,10 @@ for label, reading in curve_readings.items():
     for k in reading.settings.ks:
         print(regime_sentence(reading, curve_meta, k, main_test))
         print(seed_step_sentence(reading, curve_meta, k, main_test))
-    print(goal_lines(reading, curve_meta, main_test, {5: 3.0, 20: 2.0}, max_steps=10) + "\n")
+    print(goal_lines(reading, curve_meta, main_test, {5: 3.0, 20: 2.0}, max_steps=10))
+    protocol_reading = readings.get(label)  # the same run's protocol: the curve's far end
+    if protocol_reading is not None:
+        print("and " + far_end_line(protocol_reading, curve_meta, reading.settings.ks, main_test) + "\n")
 shown = curve_readings.get("committed full run", curve)
 fig, axes = plt.subplots(2, len(shown.settings.ks), figsize=(5.2 * len(shown.settings.ks), 8), squeeze=False)
 for i, k in enumerate(shown.settings.ks):

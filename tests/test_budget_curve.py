@@ -155,3 +155,16 @@ def test_the_regime_sentence_reads_holm_verdicts_of_the_best_meta_learner_on_the
     goal = goal_lines(curve, ["maml", "fomaml"], "t", {5: 3.0}, max_steps=10)
     assert goal.startswith("K=5, target +3 points within 10 steps: met") and "met at 1, 5 steps" in goal
     assert "missed" in goal_lines(curve, ["maml", "fomaml"], "t", {5: 7.0}, max_steps=10)
+
+
+def test_the_far_end_line_reads_the_protocols_own_budget_for_the_best_meta_learner_on_the_holdout() -> None:
+    """The committed 03 run: MAML is best on the holdout (76.9%); its 400-step rows, with their Holm verdicts."""
+    from xlmeta_lab.experiments.protocol.results import ProtocolResult
+    from xlmeta_lab.teaching.notebook import reference_dir
+    from xlmeta_lab.teaching.reports.regime import far_end_line
+
+    reference = ProtocolResult.read(reference_dir() / "03_en_es_to_fr-full.json")
+    line = far_end_line(reference, ["fomaml", "reptile", "maml"], [5, 20], "fr_gsd-test")
+    assert line.startswith("after the protocol's own budget (400 steps at lr 0.1, chosen on the holdout), maml:")
+    assert "K=5 +1.2 [+0.4, +2.0] vs joint: cannot be told from joint after Holm's correction" in line
+    assert "K=1 " not in line and "K=20 +0.1" in line

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, SEED_STEP, CurveResult
-from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text
+from xlmeta_lab.experiments.protocol.results import ProtocolResult
+from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text, verdict_of
 
 
 def budgets_of(curve: CurveResult) -> list[int]:
@@ -180,3 +181,16 @@ def goal_lines(
             + (f"; met at {', '.join(map(str, sorted(met)))} steps)" if met else ")")
         )
     return "\n".join(lines)
+
+
+def far_end_line(result: ProtocolResult, metas: Sequence[str], ks: Sequence[int], test_set: str) -> str:
+    """The curve's far end: the protocol's own budget (the most steps its holdout chose), the best meta-learner on
+    the holdout against the baseline at the curve's Ks, with the protocol table's verdicts."""
+    best = result.best_on_holdout([m for m in metas if m in result.budgets])
+    budget = result.budgets[best]
+    rows = [r for r in result.summary if r["condition"] == best and r["test_set"] == test_set and r["K"] in ks]
+    parts = [f"K={r['K']} {verdict_of(r)}" for r in sorted(rows, key=lambda r: r["K"])]
+    return (
+        f"after the protocol's own budget ({budget.steps} steps at lr {budget.lr}, chosen on the holdout), {best}: "
+        + "; ".join(parts)
+    )
