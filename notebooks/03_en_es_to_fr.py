@@ -43,7 +43,9 @@
 # 4. explain what adapting only the tag head (ANIL) costs a tagger whose features were trained on other
 #    languages, what one inner step in meta-training means against up to 400 fine-tuning steps at test time, and
 #    when more training tasks can help;
-# 5. read a `quick` run beside the committed `full` run, whose paired verdicts are printed next to your means.
+# 5. judge a meta-learned initialisation along the adaptation budget (0, 1, 2, 5, ... fine-tuning steps, each with
+#    its own holdout-chosen rate) against a joint baseline tuned the same way, and say where its edge ends;
+# 6. read a `quick` run beside the committed `full` run, whose paired verdicts are printed next to your means.
 #
 # **Prerequisites**: notebooks 01 and 02 (episodes, the few-shot protocol, paired differences). The data: UD
 # treebanks, downloaded on first use and checked against pinned sha256s, or read from `XLMETA_DATA` offline.
@@ -745,7 +747,9 @@ steps_finding = check(
 #   those intervals, here and in the committed run beside this one, not from the means.
 # * What is adapted matters: adapting only the head cannot move features trained on other languages towards French.
 # * Meta-training optimises for the adaptation it simulates. One inner step in training and up to 400 fine-tuning
-#   steps at test are different jobs, and the start matters less the further fine-tuning goes.
+#   steps at test are different jobs, and the start matters less the further fine-tuning goes. So judge a
+#   meta-learned start along the adaptation budget, each budget with its own rate chosen on the holdout (the
+#   curve in section 5): that is where its edge over a properly tuned joint baseline shows, and where it ends.
 # * Whether more tasks help is measured, not assumed: ten tasks cut from the same two languages are compared with
 #   two at each K (section 5); why they did or did not help stays a hypothesis until an experiment tests it.
 # * An adapted tagger is a folder (`xlmeta adapt`, `load_tagger`) that tags new text as CoNLL-U (`xlmeta tag`):
