@@ -536,6 +536,7 @@ if PROFILE != "full" and MODEL == sib200.WORD_MODEL:
     # this run's means as points, over the reference's lines and intervals
     plot_beside_reference(result.summary, committed.summary, test_set=test_name, metric="sentence accuracy")
     plt.show()
+    print(reference_report(reference_dir() / f"{sib200.NOTEBOOK}-full-languages.json", test_name))  # the sweep's
 k_last = max(PROTOCOL.ks)
 best = result.best_on_holdout([m for m in METHODS if m != "joint"])  # chosen on the French holdout, not test
 report_key_result(
