@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 import os
 import shutil
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
