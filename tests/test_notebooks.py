@@ -86,6 +86,10 @@ def test_notebook_runs_at_quick_profile(
         main = read_back(script.stem, outputs, notebook_outputs / "results", results_before)
         if script.stem == "02_toy_languages":
             assert_the_toy_shows_transfer(main["rows"])
+            # the committed full run's table and negative-transfer verdict, beside this run's
+            assert "REFERENCE (profile full" in outputs and "[committed full run] => At K=5" in outputs
+        if script.stem == "03_en_es_to_fr":  # the protocol along the adaptation budget, and its far end
+            assert "rate chosen on the holdout per budget" in outputs and "after the protocol's own budget" in outputs
 
 
 def read_back(
