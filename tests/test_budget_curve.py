@@ -50,8 +50,13 @@ def splits(toy: dict):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def curve(trained: TrainedConditions, splits) -> CurveResult:  # type: ignore[no-untyped-def]
-    return budget_curve(trained.conditions, splits, trained.vocab, PROTOCOL, SETTINGS)
+def cache(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return tmp_path_factory.mktemp("curve-cache")
+
+
+@pytest.fixture(scope="module")
+def curve(trained: TrainedConditions, splits, cache) -> CurveResult:  # type: ignore[no-untyped-def]
+    return budget_curve(trained.conditions, splits, trained.vocab, PROTOCOL, SETTINGS, cache=cache)
 
 
 def test_each_step_count_gets_the_rate_a_one_budget_grid_would_choose_on_the_holdout(
@@ -104,13 +109,15 @@ def test_differences_pair_with_joint_at_the_same_budget_under_one_holm_family(cu
 
 
 def test_a_curve_resumes_from_its_cache_and_reads_back_from_its_file(
-    trained: TrainedConditions, splits, curve: CurveResult, tmp_path, monkeypatch
+    trained: TrainedConditions, splits, curve: CurveResult, cache, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    first = budget_curve(trained.conditions, splits, trained.vocab, PROTOCOL, SETTINGS, cache=tmp_path / "c")
     monkeypatch.setattr(curve_module, "_rows_unit", lambda *a: pytest.fail("a kept unit was recomputed"))
     monkeypatch.setattr(curve_module, "_lrs_unit", lambda *a: pytest.fail("kept rates were re-chosen"))
-    again = budget_curve(trained.conditions, splits, trained.vocab, PROTOCOL, SETTINGS, cache=tmp_path / "c")
-    assert again.rows == first.rows == curve.rows
+    again = budget_curve(trained.conditions, splits, trained.vocab, PROTOCOL, SETTINGS, cache=cache)
+    assert again.rows == curve.rows and again.lrs.keys() == curve.lrs.keys()
+    with pytest.raises(pytest.fail.Exception, match="recomputed"):  # another test set: the rows are redone
+        budget_curve(trained.conditions, replace(splits, tests={"other": splits.holdout}), trained.vocab,
+                     PROTOCOL, SETTINGS, cache=cache)  # fmt: skip
     paths = write_curve_results(curve, "curve", config={"profile": "test"}, seeds=[0, 1], out_dir=tmp_path)
     back = read_curve(paths["json"])
     assert back.rows == curve.rows and back.settings == SETTINGS

@@ -173,7 +173,9 @@ def budget_curve(
     workers = worker_count(workers)
     store = ProtocolCache(cache) if cache is not None else None
     digests = splits_digests(splits) if store is not None else {}
-    common = {"protocol": protocol.to_dict(), "curve": settings.to_dict(), **digests}
+    common = {"protocol": protocol.to_dict(), "curve": settings.to_dict(), "pool": digests.get("support_pool")}
+    # rates are chosen on the holdout and never see a test set; rows are scored on the tests with those rates
+    chosen_on, scored_on = {"holdout": digests.get("holdout")}, {"tests": digests.get("tests")}
 
     def key(kind: str, condition: Condition, **more: Any) -> str:
         return part_key(kind=kind, condition=condition.name, adapt=condition.adapt, head=condition.head,
@@ -182,7 +184,7 @@ def budget_curve(
     lrs: dict[str, dict[int, Budget]] = {}
     todo = []
     for c in conditions:
-        kept = store.load("curve-lrs", key("lrs", c, weights=_digests(c, protocol))) if store else None
+        kept = store.load("curve-lrs", key("lrs", c, weights=_digests(c, protocol), **chosen_on)) if store else None
         if kept is None:
             todo.append(c)
         else:
@@ -192,7 +194,7 @@ def budget_curve(
         lrs[todo[i].name] = chosen
         if store:
             record = {str(s): b.to_record() for s, b in chosen.items()}
-            store.save("curve-lrs", key("lrs", todo[i], weights=_digests(todo[i], protocol)), record,
+            store.save("curve-lrs", key("lrs", todo[i], weights=_digests(todo[i], protocol), **chosen_on), record,
                        {"condition": todo[i].name})  # fmt: skip
     if progress is not None:
         for c in conditions:
@@ -204,7 +206,7 @@ def budget_curve(
     missing = []
     for c, i in units:
         unit_key = key("rows", c, seed=c.seeds[i], weights=weights_digest(c.models[i]),
-                       lrs={s: b.lr for s, b in lrs[c.name].items()})  # fmt: skip
+                       lrs={s: b.lr for s, b in lrs[c.name].items()}, **scored_on)  # fmt: skip
         kept = store.load("curve-rows", unit_key) if store else None
         if kept is None:
             missing.append((c, i, unit_key))
