@@ -518,7 +518,7 @@ if PROFILE != "full" and MODEL == udpos.WORD_TAGGER and curve_reference.exists()
     curve_readings["committed full run"] = read_curve(curve_reference)
 curve_meta = [m for m in settings["curve_methods"] if m != "joint"]
 for label, reading in curve_readings.items():
-    seeds_read = reading.provenance["seeds"] if reading.provenance else curve_seeds
+    seeds_read = reading.provenance["seed"] if reading.provenance else curve_seeds
     print(f"[{label}: {len(seeds_read)} training seed(s) x {reading.protocol.n_draws} draws]")
     for k in reading.settings.ks:
         print(curve_table(reading, main_test, k) + "\n")
