@@ -58,12 +58,14 @@ SEED_STEP = "seed step"
 
 @dataclass(frozen=True)
 class CurveSettings:
-    """The step budgets, the rates each may choose from, the Ks, and the seed step's rate (``None``: no seed step)."""
+    """The step budgets, the rates each may choose from, the Ks, the seed step's rate (``None``: no seed step), and
+    the test sets scored (``()``: every test set of the splits; scoring is most of a curve's cost)."""
 
     steps: tuple[int, ...] = (0, 1, 2, 5, 10, 25, 50)
     lrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     ks: tuple[int, ...] = (1, 5, 20)
     seed_lr: float | None = 0.1
+    test_sets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.steps or min(self.steps) < 0 or not self.ks or min(self.ks) < 1:
@@ -77,12 +79,13 @@ class CurveSettings:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record = {
             "steps": list(self.steps),
             "lrs": list(self.lrs),
             "ks": list(self.ks),
             "seed_lr": self.seed_lr,
         }
+        return {**record, "test_sets": list(self.test_sets)} if self.test_sets else record
 
 
 def lrs_per_budget(
@@ -171,9 +174,17 @@ def budget_curve(
     seed), kept as each is done, computed on ``workers`` processes with the result one process gives."""
     encoder = as_encoder(encoder, protocol.max_word_len)
     workers = worker_count(workers)
+    if settings.test_sets:
+        unknown = sorted(set(settings.test_sets) - set(splits.tests))
+        if unknown:
+            raise ValueError(
+                f"curve test sets {unknown} are not among the splits' tests {sorted(splits.tests)}"
+            )
+        splits = replace(splits, tests={n: splits.tests[n] for n in settings.test_sets})
     store = ProtocolCache(cache) if cache is not None else None
     digests = splits_digests(splits) if store is not None else {}
-    common = {"protocol": protocol.to_dict(), "curve": settings.to_dict(), "pool": digests.get("support_pool")}
+    scoring = replace(settings, test_sets=())  # which tests are scored is in the rows' "tests" digest
+    common = {"protocol": protocol.to_dict(), "curve": scoring.to_dict(), "pool": digests.get("support_pool")}
     # rates are chosen on the holdout and never see a test set; rows are scored on the tests with those rates
     chosen_on, scored_on = {"holdout": digests.get("holdout")}, {"tests": digests.get("tests")}
 
@@ -184,7 +195,11 @@ def budget_curve(
     lrs: dict[str, dict[int, Budget]] = {}
     todo = []
     for c in conditions:
-        kept = store.load("curve-lrs", key("lrs", c, weights=_digests(c, protocol), **chosen_on)) if store else None
+        kept = (
+            store.load("curve-lrs", key("lrs", c, weights=_digests(c, protocol), **chosen_on))
+            if store
+            else None
+        )
         if kept is None:
             todo.append(c)
         else:
