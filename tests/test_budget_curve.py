@@ -173,3 +173,14 @@ def test_the_far_end_line_reads_the_protocols_own_budget_for_the_best_meta_learn
     assert line.startswith("after the protocol's own budget (400 steps at lr 0.1, chosen on the holdout), maml:")
     assert "K=5 +1.2 [+0.4, +2.0] vs joint: cannot be told from joint after Holm's correction" in line
     assert "K=1 " not in line and "K=20 +0.1" in line
+
+
+def test_a_curve_scores_only_the_test_sets_it_names_and_refuses_one_it_does_not_have(
+    trained: TrainedConditions, splits, curve: CurveResult, cache
+) -> None:  # type: ignore[no-untyped-def]
+    two = replace(splits, tests={"test": splits.tests["test"], "other": splits.holdout})
+    only = budget_curve(trained.conditions, two, trained.vocab, PROTOCOL, replace(SETTINGS, test_sets=("test",)),
+                        cache=cache)  # fmt: skip
+    assert {r["test_set"] for r in only.rows} == {"test"} and only.rows == curve.rows  # read back from the cache
+    with pytest.raises(ValueError, match=r"curve test sets \['fr-pud'\] are not among"):
+        budget_curve(trained.conditions, two, trained.vocab, PROTOCOL, replace(SETTINGS, test_sets=("fr-pud",)))
