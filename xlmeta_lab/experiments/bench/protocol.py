@@ -19,7 +19,8 @@ Rates are fine-tuning steps per second (one step of one draw) and sentence passe
 draw of K sentences is K passes). The budget search fine-tunes the same draws at every rate of its grid:
 :func:`time_rates` times that as one call per rate (``apart``) against all rates x draws in one vmapped call
 (``together``, :func:`~xlmeta_lab.meta.adapt_trajectories`), which is where
-:data:`~xlmeta_lab.experiments.adaptation.finetune.RATES_TOGETHER_UP_TO` comes from. From them, :func:`unit_seconds` estimates one (condition, seed)'s fine-tuning
+:data:`~xlmeta_lab.experiments.adaptation.finetune.RATES_TOGETHER_UP_TO` comes from. From the rates,
+:func:`unit_seconds` estimates one (condition, seed)'s fine-tuning
 at the profile's largest step count.
 """
 

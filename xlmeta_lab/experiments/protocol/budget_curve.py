@@ -44,6 +44,7 @@ from xlmeta_lab.experiments.protocol.results import (
 )
 from xlmeta_lab.experiments.protocol.run import (
     Condition,
+    budget_models,
     choose_budget,
     one_seed,
     protocol_draws,
@@ -194,23 +195,21 @@ def budget_curve(
 
     lrs: dict[str, dict[int, Budget]] = {}
     todo = []
+    lrs_keys = {}  # the rates depend on the models they are chosen with (hashed once here), never the tests
     for c in conditions:
-        kept = (
-            store.load("curve-lrs", key("lrs", c, weights=_digests(c, protocol), **chosen_on))
-            if store
-            else None
-        )
+        chosen_with = [weights_digest(m) for m in budget_models(c, protocol).models] if store else []
+        lrs_keys[c.name] = key("lrs", c, weights=chosen_with, **chosen_on)
+        kept = store.load("curve-lrs", lrs_keys[c.name]) if store else None
         if kept is None:
             todo.append(c)
         else:
             lrs[c.name] = {int(s): Budget.from_record(b) for s, b in kept.items()}
     shared = _Shared(splits, encoder, protocol, settings)
-    for i, chosen in run_units(_lrs_unit, todo, shared, workers):
+    for i, chosen in run_units(_lrs_unit, [budget_models(c, protocol) for c in todo], shared, workers):
         lrs[todo[i].name] = chosen
         if store:
             record = {str(s): b.to_record() for s, b in chosen.items()}
-            store.save("curve-lrs", key("lrs", todo[i], weights=_digests(todo[i], protocol), **chosen_on), record,
-                       {"condition": todo[i].name})  # fmt: skip
+            store.save("curve-lrs", lrs_keys[todo[i].name], record, {"condition": todo[i].name})
     if progress is not None:
         for c in conditions:
             progress(
@@ -241,13 +240,7 @@ def budget_curve(
     return CurveResult(rows, summarise_curve(rows, protocol.baseline), lrs, settings, protocol)
 
 
-def _digests(condition: Condition, protocol: ProtocolConfig) -> list[str]:
-    return [weights_digest(m) for m in condition.models[: protocol.budget_models or None]]
-
-
 def _lrs_unit(shared: _Shared, condition: Condition) -> dict[int, Budget]:
-    models = condition.models[: shared.protocol.budget_models or None]
-    condition = replace(condition, models=list(models), seeds=list(condition.seeds[: len(models)]))
     return lrs_per_budget(condition, shared.splits, shared.encoder, shared.protocol, shared.settings)
 
 
@@ -309,11 +302,9 @@ def write_curve_results(
 
 def read_curve(path: str | Path) -> CurveResult:
     """A curve written by :func:`write_curve_results` (a committed reference, for instance), back from its JSON."""
-    record = read_results(path)
-    protocol = ProtocolResult.read(path).protocol
+    result = ProtocolResult.read(path)  # rows, summary (intervals back as nan) and protocol
     lrs: dict[str, dict[int, Budget]] = defaultdict(dict)
-    for row in record["curve_lrs"]:
+    for row in read_results(path)["curve_lrs"]:
         lrs[row["condition"]][row["steps"]] = Budget(row["lr"], row["steps"], row["holdout_acc"])
-    settings = CurveSettings.from_settings(record["provenance"]["config"]["curve"])
-    summary = ProtocolResult.read(path).summary
-    return CurveResult(record["rows"], summary, dict(lrs), settings, protocol, record["provenance"])
+    settings = CurveSettings.from_settings(result.provenance["config"]["curve"])
+    return CurveResult(result.rows, result.summary, dict(lrs), settings, result.protocol, result.provenance)

@@ -140,7 +140,9 @@ class ProtocolResult:
         if not rows:
             raise KeyError(f"no rows of {list(names)} in this result")
         budgets = {n: b for n, b in self.budgets.items() if n in names}
-        return ProtocolResult(rows, summarise(rows, baseline), budgets, self.protocol, provenance=self.provenance)
+        return ProtocolResult(
+            rows, summarise(rows, baseline), budgets, self.protocol, provenance=self.provenance
+        )
 
     def table(self, test_set: str | None = None) -> str:
         """A plain-text table: mean accuracy ± 95% CI half-width per condition and K, in percent."""
@@ -184,7 +186,8 @@ def summarise(
     """
     groups: dict[tuple[Any, ...], dict[tuple[int, int], float]] = defaultdict(dict)
     for r in rows:
-        groups[(r["condition"], r["K"], r["test_set"], *(r[f] for f in by))][(r["seed"], r["draw"])] = r["accuracy"]
+        split = tuple(r[f] for f in by)
+        groups[(r["condition"], r["K"], r["test_set"], *split)][(r["seed"], r["draw"])] = r["accuracy"]
     summary = []
     for (name, k, test_set, *split), units in groups.items():
         ci = crossed_ci(units)

@@ -257,7 +257,7 @@ def run_protocol(
             budgets[c.name] = Budget.from_record(saved)
         else:
             todo.append(c)
-    units = [_budget_models(c, protocol) for c in todo]
+    units = [budget_models(c, protocol) for c in todo]
     for i, budget in run_units(_budget_unit, units, _Shared(splits, encoder, protocol), workers):
         budgets[todo[i].name] = budget
         parts.save("budget", parts.budget_key(todo[i]), budget.to_record(), {"condition": todo[i].name})
@@ -302,7 +302,7 @@ class _Shared:
     tests: Mapping[str, list[Labeled]] | None = None  # encoded once the budgets are chosen
 
 
-def _budget_models(condition: Condition, protocol: ProtocolConfig) -> Condition:
+def budget_models(condition: Condition, protocol: ProtocolConfig) -> Condition:
     """The condition with only the models its budget is chosen with: a worker is sent no more than it uses."""
     models = condition.models[: protocol.budget_models or None]
     return replace(condition, models=list(models), seeds=list(condition.seeds[: len(models)]))
@@ -351,9 +351,8 @@ class _Parts:
         self.cache = ProtocolCache(folder) if folder is not None else None
         self.protocol = protocol.to_dict()
         self.splits = splits_digests(splits) if folder is not None else {}
-        self._weights: dict[
-            int, str
-        ] = {}  # by id(model): a budget's key and its seed's rows' key hash it once
+        # by id(model): a budget's key and its seed's rows' key hash it once
+        self._weights: dict[int, str] = {}
 
     def _digest(self, model: nn.Module) -> str:
         if id(model) not in self._weights:

@@ -30,7 +30,7 @@ def best_meta_at(curve: CurveResult, metas: Sequence[str], steps: int) -> str:
 
 
 def _mark(row: Mapping[str, Any]) -> str:
-    return {"up": " *", "down": " *"}.get(judged(row), "") if not math.isnan(row["diff"]) else ""
+    return " *" if not math.isnan(row["diff"]) and judged(row) in ("up", "down") else ""
 
 
 def curve_table(curve: CurveResult, test_set: str, k: int) -> str:
