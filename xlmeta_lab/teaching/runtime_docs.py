@@ -93,10 +93,23 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def readme_block(text: str) -> str | None:
-    """The generated block of a README's text (markers included), or None when it has none."""
-    match = re.search(re.escape(README_BEGIN) + r".*?" + re.escape(README_END), text, re.S)
+def readme_block(text: str, begin: str = README_BEGIN, end: str = README_END) -> str | None:
+    """The generated block of a README's text between ``begin`` and ``end`` (markers included), or None."""
+    match = re.search(re.escape(begin) + r".*?" + re.escape(end), text, re.S)
     return match.group(0) if match else None
+
+
+def replace_readme_block(readme: Path, new: str, begin: str = README_BEGIN, end: str = README_END) -> bool:
+    """Put ``new`` (markers included) where the README's generated block is; True when the file changed. A README
+    without the markers is an error: a generated block must have one home."""
+    text = readme.read_text(encoding="utf-8")
+    old = readme_block(text, begin, end)
+    if old is None:
+        raise ValueError(f"{readme} has no generated block ({begin} ... {end})")
+    if old == new:
+        return False
+    readme.write_text(text.replace(old, new), encoding="utf-8")
+    return True
 
 
 def _paragraph_span(lines: list[str]) -> tuple[int, int] | None:
@@ -119,17 +132,8 @@ def paragraph_in_source(source: str) -> str | None:
 
 
 def write_readme_table(readme: Path, timings: Timings, notebooks: Iterable[str]) -> bool:
-    """Replace the README's generated block; True when the file changed. A README without the markers is an
-    error: the table must have one home."""
-    text = readme.read_text(encoding="utf-8")
-    old = readme_block(text)
-    if old is None:
-        raise ValueError(f"{readme} has no run-time block ({README_BEGIN} ... {README_END})")
-    new = readme_table(timings, notebooks)
-    if old == new:
-        return False
-    readme.write_text(text.replace(old, new), encoding="utf-8")
-    return True
+    """Replace the README's run-time table (:func:`replace_readme_block`); True when the file changed."""
+    return replace_readme_block(readme, readme_table(timings, notebooks))
 
 
 def write_notebook_paragraph(script: Path, timings: Timings) -> bool:
