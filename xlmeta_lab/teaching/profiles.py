@@ -132,6 +132,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "curve": {"steps": [0, 1, 5], "lrs": [0.3], "ks": [5], "seed_lr": 0.1},
             "curve_methods": ["joint", "maml"],
             "curve_seeds": 1,
+            # inner loops matched to the budget (studies/inner_loops, cli/reference_runs/inner_loops_03.py)
+            "inner_loops": {"methods": ["maml"], "inner_steps": [1, 2], "learned_rates": [1], "test_steps": [1, 5],
+                            "ks": [5], "seeds": 1},  # fmt: skip
             "encoder_settings": {
                 "inner_lr": 0.01,
                 "outer_lr": 3e-5,
@@ -185,6 +188,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       "seed_lr": 0.1, "test_sets": ["fr_gsd-test"]},  # fmt: skip
             "curve_methods": ["joint", "maml", "fomaml", "reptile", "anil"],
             "curve_seeds": 5,
+            # Inner loops matched to the budget: each method meta-trained through 1, 3 and 5 inner steps, and MAML with
+            # learned per-step rates (Meta-SGD) through 1 and 5, scored after 1, 5 and 25 fine-tuning steps (rates
+            # from the curve's grid, chosen on the holdout per budget). The 1-step variants and joint are the curve's
+            # own runs; the seeds are the curve's first ones.
+            "inner_loops": {"methods": ["maml", "fomaml", "reptile"], "inner_steps": [1, 3, 5], "learned_rates": [1, 5],
+                            "test_steps": [1, 5, 25], "ks": [5, 20], "seeds": 5},  # fmt: skip
             # With MODEL set to a Hugging Face encoder (e.g. xlm-roberta-base) these replace the values above.
             # Starting points for a pretrained network (SGD steps ~10x smaller, Adam ~100x smaller than for
             # the tagger trained from scratch), not tuned: no encoder could be downloaded where this was built.

@@ -281,10 +281,17 @@ def _rows_unit(shared: _Shared, unit: tuple[Condition, dict[int, Budget]]) -> li
 
 
 def write_curve_results(
-    curve: CurveResult, name: str, *, config: Mapping[str, Any], seeds: Sequence[int], out_dir: str | Path
+    curve: CurveResult,
+    name: str,
+    *,
+    config: Mapping[str, Any],
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Path]:
     """The curve as a results file (:func:`~xlmeta_lab.experiments.protocol.results.write_protocol_results`), its
-    settings in the provenance and each condition's rate per step count as the ``curve_lrs`` table."""
+    settings in the provenance, each condition's rate per step count as the ``curve_lrs`` table, and a study's own
+    ``tables`` beside."""
     table = [
         {"condition": name, "steps": steps, "lr": b.lr, "holdout_acc": b.holdout_acc}
         for name, per in curve.lrs.items()
@@ -296,7 +303,7 @@ def write_curve_results(
         config={**dict(config), "curve": curve.settings.to_dict()},
         seeds=seeds,
         out_dir=out_dir,
-        tables={"curve_lrs": table},
+        tables={**dict(tables or {}), "curve_lrs": table},
     )
 
 

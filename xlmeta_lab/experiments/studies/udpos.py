@@ -35,7 +35,7 @@ from xlmeta_lab.models.backbones import WORD_TAGGER  # notebook 03's MODEL for i
 NOTEBOOK = "03_en_es_to_fr"
 #: Profile settings the UD wiring reads itself (the rest are training and protocol settings).
 UD_KEYS = frozenset(
-    {"split_by", "holdout_fraction", "genre_methods", "encoder_settings", "curve", "curve_methods", "curve_seeds"}
+    {"split_by", "holdout_fraction", "genre_methods", "encoder_settings", "curve", "curve_methods", "curve_seeds", "inner_loops"}
 )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,25 @@ class _MetaStepper:
         self.learner.optimizer.load_state_dict(state["optimizer"])
 
 
+def stepper_for(model: nn.Module, config: TrainConfig) -> _JointStepper | _MetaStepper:
+    """What takes one training step of ``config.method`` on ``model``: ``step(tasks)`` returns the loss."""
+    return _MetaStepper(model, config) if METHODS[config.method].is_meta else _JointStepper(model, config)
+
+
+def step_probe(
+    languages: Mapping[str, Sequence[Sentence]], config: TrainConfig, device: str | torch.device = "cpu"
+) -> Callable[[], float]:
+    """One training step of ``config`` on its own episodes, as :func:`train` takes it, as a call that can be timed
+    or metered (each call samples a fresh meta-batch and updates the model: a probe, not a training run)."""
+    device = local_device(resolve_device(device))
+    train_part, _ = split_validation(languages, config.val_fraction, config.data_seed)
+    backbone = backbone_for(config, train_part)
+    model = backbone.new_model(config.seed).to(device)
+    stepper = stepper_for(model, config)
+    sampler = episode_sampler(train_part, backbone.encoder, config, seed=config.seed)
+    return lambda: stepper.step([tree_to(sampler.sample(), device) for _ in range(config.meta_batch)])
+
+
 @dataclass
 class TrainResult:
     """A trained initialisation with what produced it. ``history`` has one row per step (``loss``) and,
@@ -252,9 +271,7 @@ def train(
     train_part, val_part = split_validation(languages, config.val_fraction, config.data_seed)
     backbone = backbone_for(config, train_part)
     model = backbone.new_model(config.seed).to(device)
-    stepper: _JointStepper | _MetaStepper = (
-        _MetaStepper(model, config) if METHODS[config.method].is_meta else _JointStepper(model, config)
-    )
+    stepper = stepper_for(model, config)
     sampler = episode_sampler(train_part, backbone.encoder, config, seed=config.seed)
     validate = _validation(val_part, backbone.encoder, config)
     path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None

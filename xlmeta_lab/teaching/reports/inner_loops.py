@@ -1,0 +1,101 @@
+"""Tables and sentences for the inner-loop study: does meta-training through the test-time budget widen the regime?
+
+Two readings of one :class:`~xlmeta_lab.experiments.protocol.budget_curve.CurveResult` whose conditions are inner-loop
+variants (``maml-3``, ``maml-1-sgd``, ...; :mod:`~xlmeta_lab.experiments.studies.inner_loops`) beside joint:
+each variant against joint at the same budget (the curve's own pairing, Holm over the whole table), and each variant
+against its method trained with one inner step (re-paired here, Holm over that method's table). The variant called
+best at a budget is the one with the best French *holdout* accuracy there, never the test's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, CurveResult, summarise_curve
+from xlmeta_lab.teaching.reports.regime import best_meta_at, budgets_of
+from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text
+
+#: The stretch goal of the regime issue: a matched inner loop keeps this lead (points) after this many steps.
+STRETCH = (2.0, 25)
+
+
+def method_of(variant: str) -> str:
+    """``maml`` of ``maml-3`` and ``maml-1-sgd``."""
+    return variant.split("-", 1)[0]
+
+
+def _cell(row: Mapping[str, Any] | None) -> str:
+    if row is None:
+        return ""
+    mark = " *" if has_interval(row) and judged(row) in ("up", "down") else ""
+    return paired_text(row) + mark
+
+
+def variant_table(curve: CurveResult, test_set: str, k: int) -> str:
+    """Every variant's paired difference to the baseline after each test budget, and its mean accuracy; ``*``:
+    significant after Holm over the whole table."""
+    rows = {(r["condition"], r["steps"]): r for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    names = list(dict.fromkeys(name for name, _ in rows))
+    budgets = budgets_of(curve)
+    baseline = next(iter(rows.values()))["baseline"]
+    width = 30
+    lines = [
+        f"K={k}, {test_set}: paired difference to {baseline} at the same budget, points [95% CI] "
+        f"(* Holm p < {ALPHA:g} over this table), then mean accuracy %",
+        "variant".ljust(14) + "".join(f"{s} step(s)".rjust(width) for s in budgets) + "   accuracy by budget",
+    ]
+    for name in names:
+        cells = "".join(
+            _cell(rows.get((name, s)) if name != baseline else None).rjust(width) for s in budgets
+        )
+        means = " / ".join(f"{100 * rows[(name, s)]['mean']:.1f}" for s in budgets if (name, s) in rows)
+        lines.append(name.ljust(14) + cells + "   " + means)
+    return "\n".join(lines)
+
+
+def against_one_step(curve: CurveResult, test_set: str, k: int) -> dict[str, list[dict[str, Any]]]:
+    """Per method, its variants' summary rows paired with the same method trained with one inner step (``<method>-1``),
+    at the same budget; Holm over each method's rows. Methods without a one-step variant are left out."""
+    names = list(dict.fromkeys(r["condition"] for r in curve.rows))
+    out = {}
+    for method in dict.fromkeys(method_of(n) for n in names if n != curve.protocol.baseline):
+        reference = f"{method}-1"
+        mine = [n for n in names if method_of(n) == method]
+        if reference not in mine or len(mine) < 2:
+            continue
+        rows = [r for r in curve.rows if r["condition"] in mine and r["test_set"] == test_set and r["K"] == k]
+        out[method] = [r for r in summarise_curve(rows, reference) if r["condition"] != reference]
+    return out
+
+
+def widening_lines(curve: CurveResult, test_set: str, k: int) -> str:
+    """At one K: for each budget the best variant on the holdout and its lead over the baseline; each method's
+    variants against its one-step training; and the stretch goal (a lead of ``STRETCH`` points after its steps)."""
+    lines = []
+    rows = {(r["condition"], r["steps"]): r for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    baseline = next(iter(rows.values()))["baseline"]
+    variants = [n for n in dict.fromkeys(name for name, _ in rows) if n != baseline]
+    for steps in budgets_of(curve):
+        best = best_meta_at(curve, variants, steps)
+        row = rows[(best, steps)]
+        lines.append(f"K={k}, after {steps} step(s): best on the holdout {best}, {paired_text(row)} vs {baseline} "
+                     f"({judged(row)})")  # fmt: skip
+    for method, paired in against_one_step(curve, test_set, k).items():
+        for name in dict.fromkeys(r["condition"] for r in paired):
+            cells = [f"{r['steps']}: {paired_text(r)}" + (" *" if judged(r) in ("up", "down") else "")
+                     for r in paired if r["condition"] == name and r["rule"] == HOLDOUT]  # fmt: skip
+            lines.append(f"  {name} - {method}-1 at the same budget: " + "; ".join(cells))
+    target, at = STRETCH
+    if at in budgets_of(curve):
+        best = best_meta_at(curve, variants, at)
+        row = rows[(best, at)]
+        met = has_interval(row) and judged(row) == "up" and 100 * row["diff"] >= target
+        own = has_interval(row) and judged(row) in ("up", "marginal") and 100 * row["diff"] >= target
+        verdict = "met" if met else "met by its own interval only" if own else "missed"
+        lines.append(
+            f"stretch (a lead >= {target:g} points after {at} steps): {verdict}; {best} {paired_text(row)}"
+        )
+    return "\n".join(lines)
