@@ -40,6 +40,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", default="full", help="the notebook's profile (quick: to try the command)"
     )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        help="train and score only these of the profile's variants (e.g. maml-5 fomaml-5), in this order",
+    )
     parser.add_argument("--cost-repeats", type=int, default=5, help="meta-steps timed per variant")
     parser.add_argument("--out", type=Path, default=Path("results"), help="folder for the results files")
     args = parser.parse_args()
@@ -51,6 +57,12 @@ def main() -> None:
     checkpoints = checkpoints_dir() / run_name(args.profile, args.seed)
     seeds = [args.seed + i for i in range(args.seeds or study["seeds"])]
     chosen = variants(study["methods"], study["inner_steps"], study["learned_rates"])
+    if args.variants:
+        by_name = {v.name: v for v in chosen}
+        unknown = [name for name in args.variants if name not in by_name]
+        if unknown:
+            parser.error(f"--variants {unknown} are not among the profile's: {sorted(by_name)}")
+        chosen = [by_name[name] for name in args.variants]
     base = setup.train_config
 
     started = time.perf_counter()
@@ -58,7 +70,7 @@ def main() -> None:
     configs |= {v.name: v.config(base) for v in chosen}
     meter, costs = meta_step_costs(setup.training, configs, repeats=args.cost_repeats)
     print(f"one meta-step of each variant (median of {args.cost_repeats}; memory: {meter})")
-    print(format_costs(costs, reference=chosen[0].name), flush=True)
+    print(format_costs(costs, reference="joint"), flush=True)
 
     trained = train_variants(setup.training, base, chosen, seeds, checkpoints=checkpoints, workers=workers)
     trained_s = time.perf_counter() - started
