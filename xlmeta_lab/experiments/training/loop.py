@@ -167,6 +167,7 @@ def step_probe(
     model = backbone.new_model(config.seed).to(device)
     stepper = stepper_for(model, config)
     sampler = episode_sampler(train_part, backbone.encoder, config, seed=config.seed)
+    torch.manual_seed(_dropout_seed(config.seed, 0))  # as train() seeds its first process
     return lambda: stepper.step([tree_to(sampler.sample(), device) for _ in range(config.meta_batch)])
 
 
