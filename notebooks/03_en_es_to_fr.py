@@ -143,6 +143,7 @@ from xlmeta_lab.teaching.plots.protocol import (
     plot_paired_differences,
     plot_tag_distribution,
 )
+from xlmeta_lab.teaching.reports.inner_loops import inner_loops_report
 from xlmeta_lab.teaching.reports.regime import (
     curve_table,
     far_end_line,
@@ -544,6 +545,30 @@ plt.show()
 # correction, how many of joint's steps its few steps are worth (a reading of the means), and from which budget on
 # the two cannot be told apart. The goal line checks the regime this lesson is about: at least 3 points at K = 5 and
 # 2 at K = 20 within 10 steps. A "missed" is a finding too: the edge is smaller than that, or needs more seeds.
+
+# %% [markdown]
+# ### Inner loops matched to the budget
+#
+# Every meta-learner above was trained with **one** inner step, and MAML's objective scores the weights *after* its
+# inner loop: a start trained through 5 inner steps is optimised for a 5-step adaptation, and Meta-SGD
+# (`LearnedInnerRates`) learns its own step size per tensor and step. Does training for the budget a learner will
+# take widen the regime? The reference run below trains MAML, FOMAML and Reptile through 1 and 5 inner steps (and
+# MAML with learned rates) on the same seeds and scores each after 1, 5 and 25 fine-tuning steps, a rate chosen on
+# the holdout for every budget, with what one meta-step costs beside. It takes hours of CPU, so this notebook only
+# reads it (`python -m xlmeta_lab.cli.reference_runs.inner_loops_03` writes it).
+#
+# **Predict, then run.** A 5-step inner loop costs about three times a 1-step one per meta-step. After 25
+# fine-tuning steps, do you expect its start to keep a lead over joint that the 1-step start lost?
+
+# %%
+inner_reference = reference_dir() / f"{udpos.NOTEBOOK}-full-inner-loops.json"
+if inner_reference.exists():
+    print(inner_loops_report(inner_reference))
+else:
+    print(
+        f"no committed inner-loop reference ({inner_reference.name}): run "
+        "`python -m xlmeta_lab.cli.reference_runs.inner_loops_03 --workers 2 --out xlmeta_lab/reference`"
+    )
 
 # %% [markdown]
 # ### More tasks from the same two languages

@@ -5,6 +5,7 @@ checkpoints, and readings that pair a variant with its one-step training."""
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,13 @@ from xlmeta_lab.data.roles import split_target
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.experiments.bench.meta_step import StepCost, format_costs
 from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
-from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, CurveResult, CurveSettings, budget_curve
+from xlmeta_lab.experiments.protocol.budget_curve import (
+    HOLDOUT,
+    CurveResult,
+    CurveSettings,
+    budget_curve,
+    write_curve_results,
+)
 from xlmeta_lab.experiments.studies.conditions import TrainedConditions, train_conditions
 from xlmeta_lab.experiments.studies.inner_loops import (
     Variant,
@@ -26,7 +33,12 @@ from xlmeta_lab.experiments.studies.inner_loops import (
 )
 from xlmeta_lab.experiments.training.checkpoints import CHECKPOINT_NAME
 from xlmeta_lab.experiments.training.loop import step_probe, train
-from xlmeta_lab.teaching.reports.inner_loops import against_one_step, variant_table, widening_lines
+from xlmeta_lab.teaching.reports.inner_loops import (
+    against_one_step,
+    inner_loops_report,
+    variant_table,
+    widening_lines,
+)
 
 TINY = TrainConfig(steps=10, meta_batch=4, support_size=5, query_size=8, max_len=14, max_word_len=8,
                    eval_every=10, checkpoint_every=1000, word_dim=16, char_dim=8, char_channels=16, hidden=32)  # fmt: skip
@@ -87,7 +99,9 @@ def test_the_standard_inner_loop_is_the_notebooks_own_run_and_the_others_train_b
     # loaded from the notebook's folder: the same weights a plain train_conditions(["fomaml"]) there gives
     plain = train_conditions(training, TINY, ["fomaml"], [0], scratch=False, out_dir=folder).conditions[0]
     for mine, theirs in zip(condition_of(trained, "fomaml-1").models, plain.models, strict=True):
-        assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()))
+        assert all(
+            torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values())
+        )
     saved = torch.load(folder / "inner" / "fomaml-2" / "fomaml-seed0" / CHECKPOINT_NAME, weights_only=False)
     assert saved["train_config"]["inner_steps"] == 2 and saved["train_config"]["method"] == "fomaml"
     with pytest.raises(KeyError, match="no condition 'anil-1'"):
@@ -143,3 +157,23 @@ def test_the_readings_name_every_variant_and_choose_on_the_holdout(curve: CurveR
         assert line.startswith(f"K=3, after {steps} step(s): best on the holdout {best},")
     assert any(line.startswith("  fomaml-2 - fomaml-1") for line in lines)
     assert not any(line.startswith("stretch") for line in lines)  # 25 steps not scored here
+
+
+def test_the_report_reads_a_written_reference_with_its_costs_and_rates(
+    curve: CurveResult, tmp_path: Path
+) -> None:
+    costs = [StepCost("joint", 0.2, 20.0), StepCost("fomaml-2", 0.5, 30.0)]
+    rates = [{"variant": "fomaml-1-sgd", "seed": 0, "inner_step": 1, "mean_rate": 0.125, "start": 0.1}]
+    paths = write_curve_results(
+        curve,
+        "inner-loops",
+        config={"variants": [v.name for v in CHOSEN], "step_costs_measured_with": "a test meter"},
+        seeds=[0],
+        out_dir=tmp_path,
+        tables={"step_costs": [asdict(c) for c in costs], "learned_rates": rates},
+    )
+    report = inner_loops_report(paths["json"])
+    assert report.startswith("1 training seed(s) x 2 draws")
+    assert variant_table(curve, curve.rows[0]["test_set"], 3) in report
+    assert "fomaml-2 0.500 2.50 30.0 1.50" in " ".join(report.split())  # seconds, x joint, MiB, x joint
+    assert report.endswith("fomaml-1-sgd (from 0.1): step 1 0.125")

@@ -9,10 +9,14 @@ best at a budget is the one with the best French *holdout* accuracy there, never
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, CurveResult, summarise_curve
+from xlmeta_lab.experiments.bench.meta_step import StepCost, format_costs
+from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, CurveResult, read_curve, summarise_curve
+from xlmeta_lab.experiments.results import read_results
 from xlmeta_lab.teaching.reports.regime import best_meta_at, budgets_of
 from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text
 
@@ -99,3 +103,41 @@ def widening_lines(curve: CurveResult, test_set: str, k: int) -> str:
             f"stretch (a lead >= {target:g} points after {at} steps): {verdict}; {best} {paired_text(row)}"
         )
     return "\n".join(lines)
+
+
+def learned_rates_line(rows: list[Mapping[str, Any]]) -> str:
+    """Meta-SGD's learned rates, averaged over its tensors and seeds, per inner step, beside the rate they started at."""
+    means: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    start = {}
+    for row in rows:
+        means[row["variant"]][row["inner_step"]].append(row["mean_rate"])
+        start[row["variant"]] = row["start"]
+    parts = [
+        f"{name} (from {start[name]:g}): "
+        + ", ".join(f"step {s} {sum(v) / len(v):.3f}" for s, v in sorted(per_step.items()))
+        for name, per_step in means.items()
+    ]
+    return "learned inner rates, mean over tensors and seeds: " + "; ".join(parts) if parts else ""
+
+
+def inner_loops_report(path: str | Path) -> str:
+    """Everything a reader of the inner-loop reference needs: its runs, each K's table and readings, what a meta-step
+    of each variant costs (ratios to joint's, measured in one run), and what Meta-SGD learned."""
+    curve = read_curve(path)
+    tables = read_results(path)
+    config = curve.provenance["config"]
+    test_set = curve.rows[0]["test_set"]
+    parts = [
+        f"{len(curve.provenance['seed'])} training seed(s) x {curve.protocol.n_draws} draws, {test_set}; variants "
+        f"{', '.join(config['variants'])}; rates from {list(curve.settings.lrs)} chosen on the holdout per budget"
+    ]
+    for k in curve.settings.ks:
+        parts += [variant_table(curve, test_set, k), widening_lines(curve, test_set, k)]
+    costs = [StepCost(**row) for row in tables.get("step_costs", [])]
+    if costs:
+        parts.append(
+            f"one meta-step, median of repeats at 1 thread (memory: {config['step_costs_measured_with']})\n"
+            + format_costs(costs, "joint")
+        )
+    rates = learned_rates_line(tables.get("learned_rates", []))
+    return "\n\n".join(parts + ([rates] if rates else []))
