@@ -90,7 +90,8 @@ def widening_lines(curve: CurveResult, test_set: str, k: int) -> str:
     for method, paired in against_one_step(curve, test_set, k).items():
         for name in dict.fromkeys(r["condition"] for r in paired):
             cells = [f"{r['steps']}: {paired_text(r)}" + (" *" if judged(r) in ("up", "down") else "")
-                     for r in paired if r["condition"] == name and r["rule"] == HOLDOUT]  # fmt: skip
+                     for r in sorted(paired, key=lambda r: r["steps"])
+                     if r["condition"] == name and r["rule"] == HOLDOUT]  # fmt: skip
             lines.append(f"  {name} - {method}-1 at the same budget: " + "; ".join(cells))
     target, at = STRETCH
     if at in budgets_of(curve):
