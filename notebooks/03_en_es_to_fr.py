@@ -552,10 +552,11 @@ plt.show()
 # Every meta-learner above was trained with **one** inner step, and MAML's objective scores the weights *after* its
 # inner loop: a start trained through 5 inner steps is optimised for a 5-step adaptation, and Meta-SGD
 # (`LearnedInnerRates`) learns its own step size per tensor and step. Does training for the budget a learner will
-# take widen the regime? The reference run below trains MAML, FOMAML and Reptile through 1 and 5 inner steps (and
-# MAML with learned rates) on the same seeds and scores each after 1, 5 and 25 fine-tuning steps, a rate chosen on
+# take widen the regime? The full profile's study trains MAML, FOMAML and Reptile through 1, 3 and 5 inner steps (and
+# MAML with learned rates) on the curve's seeds and scores each after 1, 5 and 25 fine-tuning steps, a rate chosen on
 # the holdout for every budget, with what one meta-step costs beside. It takes hours of CPU, so this notebook only
-# reads it (`python -m xlmeta_lab.cli.reference_runs.inner_loops_03` writes it).
+# reads the committed run (`python -m xlmeta_lab.cli.reference_runs.inner_loops_03` writes it; its first line names
+# the variants it holds).
 #
 # **Predict, then run.** A 5-step inner loop costs about three times a 1-step one per meta-step. After 25
 # fine-tuning steps, do you expect its start to keep a lead over joint that the 1-step start lost?
