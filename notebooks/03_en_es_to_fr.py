@@ -555,7 +555,7 @@ plt.show()
 # take widen the regime? The full profile's study trains MAML, FOMAML and Reptile through 1, 3 and 5 inner steps (and
 # MAML with learned rates) on the curve's seeds and scores each after 1, 5 and 25 fine-tuning steps, a rate chosen on
 # the holdout for every budget, with what one meta-step costs beside. It takes hours of CPU, so this notebook only
-# reads the committed run (`python -m xlmeta_lab.cli.reference_runs.inner_loops_03` writes it; its first line names
+# reads the committed run (`python -m xlmeta_lab.cli.reference_runs.en_es_to_fr.inner_loops` writes it; its first line names
 # the variants it holds).
 #
 # **Predict, then run.** A 5-step inner loop costs about three times a 1-step one per meta-step. After 25
@@ -568,7 +568,7 @@ if inner_reference.exists():
 else:
     print(
         f"no committed inner-loop reference ({inner_reference.name}): run "
-        "`python -m xlmeta_lab.cli.reference_runs.inner_loops_03 --workers 2 --out xlmeta_lab/reference`"
+        "`python -m xlmeta_lab.cli.reference_runs.en_es_to_fr.inner_loops --workers 2 --out xlmeta_lab/reference`"
     )
 
 # %% [markdown]

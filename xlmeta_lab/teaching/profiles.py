@@ -132,7 +132,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "curve": {"steps": [0, 1, 5], "lrs": [0.3], "ks": [5], "seed_lr": 0.1},
             "curve_methods": ["joint", "maml"],
             "curve_seeds": 1,
-            # inner loops matched to the budget (studies/inner_loops, cli/reference_runs/inner_loops_03.py)
+            # inner loops matched to the budget (studies/inner_loops, cli/reference_runs/en_es_to_fr/inner_loops.py)
             "inner_loops": {"methods": ["maml"], "inner_steps": [1, 2], "learned_rates": [1], "test_steps": [1, 5],
                             "ks": [5], "seeds": 1},  # fmt: skip
             "encoder_settings": {
@@ -169,7 +169,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "ks": [0, 1, 5, 10, 20, 50],
             "finetune_lrs": [0.03, 0.1, 0.3],
             # every budget of the first reference run (grid 25/50/100) chose 100, the grid's edge. A probe to 1600 steps
-            # on the French holdout (cli/reference_runs/steps_probe_03.py) found accuracy never falling, +0.13 to +0.20 points
+            # on the French holdout (cli/reference_runs/en_es_to_fr/steps_probe.py) found accuracy never falling, +0.13 to +0.20 points
             # from 400 to 1600: no grid puts the argmax off the edge, so it stops at 400 and the notebook prints what
             # the last doubling added (steps_curve)
             "finetune_steps": [50, 100, 200, 400],

@@ -10,7 +10,7 @@ budget and variant, paired with joint at the same budget. Training and scoring a
 
 Run::
 
-    XLMETA_DATA=../shared/data python -m xlmeta_lab.cli.reference_runs.inner_loops_03 --workers 2 --out results/reference
+    XLMETA_DATA=../shared/data python -m xlmeta_lab.cli.reference_runs.en_es_to_fr.inner_loops --workers 2 --out results/reference
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ French *holdout*, never a test set) on a grid reaching 1600 steps, printing the 
 
 Run (about 8 minutes per condition on one thread)::
 
-    XLMETA_DATA=../shared/data python -m xlmeta_lab.cli.reference_runs.steps_probe_03 checkpoints/03_en_es_to_fr-full-seed0 \\
+    XLMETA_DATA=../shared/data python -m xlmeta_lab.cli.reference_runs.en_es_to_fr.steps_probe checkpoints/03_en_es_to_fr-full-seed0 \\
         joint maml
 """
 

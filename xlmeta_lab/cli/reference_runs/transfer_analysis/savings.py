@@ -10,12 +10,12 @@ choice on the French holdout, and records the accuracy curves on the `full` prof
 Phases, each resumable (training writes checkpoints, the protocol and the curves caches), two of them in parallel
 processes::
 
-    python -m xlmeta_lab.cli.reference_runs.savings_05 train CKPT --methods joint &   # and, at the same time:
-    python -m xlmeta_lab.cli.reference_runs.savings_05 train CKPT --methods maml
-    python -m xlmeta_lab.cli.reference_runs.savings_05 protocol CKPT
-    python -m xlmeta_lab.cli.reference_runs.savings_05 curves CKPT --ks 50 --out part-a.csv &
-    python -m xlmeta_lab.cli.reference_runs.savings_05 curves CKPT --ks 1 2 5 10 20 30 --out part-b.csv
-    python -m xlmeta_lab.cli.reference_runs.savings_05 merge part-a.csv part-b.csv --check OLD_SAVINGS.csv
+    python -m xlmeta_lab.cli.reference_runs.transfer_analysis.savings train CKPT --methods joint &   # and, at the same time:
+    python -m xlmeta_lab.cli.reference_runs.transfer_analysis.savings train CKPT --methods maml
+    python -m xlmeta_lab.cli.reference_runs.transfer_analysis.savings protocol CKPT
+    python -m xlmeta_lab.cli.reference_runs.transfer_analysis.savings curves CKPT --ks 50 --out part-a.csv &
+    python -m xlmeta_lab.cli.reference_runs.transfer_analysis.savings curves CKPT --ks 1 2 5 10 20 30 --out part-b.csv
+    python -m xlmeta_lab.cli.reference_runs.transfer_analysis.savings merge part-a.csv part-b.csv --check OLD_SAVINGS.csv
 
 ``merge`` prints the summary the notebook prints and rewrites the ``savings`` table and ``target`` of the committed
 ``05_transfer_analysis-full-analysis`` files, keeping their other tables and adding this run's provenance.
@@ -116,7 +116,7 @@ def merge(parts: list[Path], check: Path | None) -> None:
     )  # fmt: skip
     reference = reference_dir() / f"{ANALYSIS}.json"
     committed = json.loads(reference.read_text())
-    config = {"profile": "full", "meta_method": meta, "settings": settings, "script": "cli/reference_runs/savings_05.py"}
+    config = {"profile": "full", "meta_method": meta, "settings": settings, "script": "cli/reference_runs/transfer_analysis/savings.py"}
     write_results(
         ANALYSIS,
         provenance_record={**committed["provenance"], "savings_rerun": provenance(config, seeds)},

@@ -8,7 +8,7 @@ same call the notebook makes, so a later notebook run at ``full`` reads them bac
 
 Run (about an hour of wall time with two workers on two cores)::
 
-    XLMETA_DATA=../shared/data python -m xlmeta_lab.cli.reference_runs.curve_03 --workers 2 --out results/reference
+    XLMETA_DATA=../shared/data python -m xlmeta_lab.cli.reference_runs.en_es_to_fr.curve --workers 2 --out results/reference
 """
 
 from __future__ import annotations
