@@ -152,9 +152,9 @@ def _synthetic() -> CurveResult:
 def test_the_regime_sentence_reads_holm_verdicts_of_the_best_meta_learner_on_the_holdout() -> None:
     curve = _synthetic()
     text = regime_sentence(curve, ["maml", "fomaml"], 5, "t")
-    assert "ahead of joint after 1, 5 step(s) by its own 95% interval" in text and "fomaml" not in text
-    assert "after Holm's correction over the curve's 12 comparisons, after 1, 5 step(s)" in text
-    assert "+6.0 [+5.0, +7.0] points after 1 steps (maml, 66.0%, a level joint reaches after 25 steps)" in text
+    assert "ahead of joint after 1, 5 steps by its own 95% interval" in text and "fomaml" not in text
+    assert "after Holm's correction over the curve's 12 comparisons, after 1, 5 steps" in text
+    assert "+6.0 [+5.0, +7.0] points after 1 step (maml, 66.0%, a level joint reaches after 25 steps)" in text
     assert "From 25 steps on the two cannot be told apart" in text
     assert steps_worth(curve, "maml", "joint", 5, "t") == {1: 25, 5: 25, 25: 50, 50: None}
     goal = goal_lines(curve, ["maml", "fomaml"], "t", {5: 3.0}, max_steps=10)

@@ -154,7 +154,7 @@ def test_the_readings_name_every_variant_and_choose_on_the_holdout(curve: CurveR
     lines = widening_lines(curve, test_set, 3).splitlines()
     for steps, line in zip(SCORING.steps, lines, strict=False):
         best = max(["fomaml-1", "fomaml-2", "fomaml-1-sgd"], key=lambda n: curve.lrs[n][steps].holdout_acc)
-        assert line.startswith(f"K=3, after {steps} step(s): best on the holdout {best},")
+        assert line.startswith(f"K=3, after {steps} step{'s' if steps != 1 else ''}: best on the holdout {best},")
     paired = next(line for line in lines if line.startswith("  fomaml-2 - fomaml-1"))
     assert paired.index(" 1: ") < paired.index("; 3: ")  # budgets in order
     assert not any(line.startswith("stretch") for line in lines)  # 25 steps not scored here

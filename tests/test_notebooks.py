@@ -91,7 +91,7 @@ def test_notebook_runs_at_quick_profile(
         if script.stem == "03_en_es_to_fr":  # the protocol along the adaptation budget, and its far end
             assert "rate chosen on the holdout per budget" in outputs and "after the protocol's own budget" in outputs
             # the committed inner-loop reference: variants against joint and their one-step training, with costs
-            assert "after 25 step(s): best on the holdout" in outputs and "maml-5 - maml-1 at the same budget" in outputs
+            assert "after 25 steps: best on the holdout" in outputs and "maml-5 - maml-1 at the same budget" in outputs
             assert "s/meta-step" in outputs
 
 

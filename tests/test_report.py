@@ -28,6 +28,7 @@ from xlmeta_lab.teaching.reports.wording import (
     reference_report,
     steps_and_advantage,
     steps_curve,
+    steps_text,
     verdict_of,
     zero_shot_sentence,
 )
@@ -86,7 +87,7 @@ def test_a_head_only_gap_that_grows_is_said_to_grow(full: ProtocolResult, quick:
 
 def test_an_advantage_that_shrinks_is_said_to_shrink(full: ProtocolResult, quick: ProtocolResult) -> None:
     text = steps_and_advantage(full, "maml", 1, PROTOCOL, "t")
-    assert "1 inner step(s)" in text and "50 or 100 fine-tuning steps" in text
+    assert "1 inner step;" in text and "50 or 100 fine-tuning steps" in text
     assert "5 of 6 conditions took the largest step count" in text
     assert "The advantage shrinks from +3.0 at K=1 to +0.2 at K=20" in text
     assert "no claim about how the advantage changes" in steps_and_advantage(quick, "maml", 1, PROTOCOL, "t")
@@ -264,3 +265,10 @@ def test_a_table_without_intervals_says_there_is_nothing_to_correct(quick: Proto
     from xlmeta_lab.teaching.reports.wording import family_note
 
     assert family_note(quick, "t") == "(Too few units on t for any paired interval, so no verdict and nothing to correct.)"
+
+
+def test_step_counts_read_as_english() -> None:
+    assert steps_text(1) == "1 step"
+    assert steps_text(25) == "25 steps"
+    assert steps_text([1]) == "1 step"
+    assert steps_text([1, 5, 10]) == "1, 5, 10 steps"

@@ -18,7 +18,7 @@ from xlmeta_lab.experiments.bench.meta_step import StepCost, format_costs
 from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, CurveResult, read_curve, summarise_curve
 from xlmeta_lab.experiments.results import read_results
 from xlmeta_lab.teaching.reports.regime import best_meta_at, budgets_of
-from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text
+from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text, steps_text
 
 #: The stretch goal of the regime issue: a matched inner loop keeps this lead (points) after this many steps.
 STRETCH = (2.0, 25)
@@ -48,7 +48,7 @@ def variant_table(curve: CurveResult, test_set: str, k: int) -> str:
     lines = [
         f"K={k}, {test_set}: paired difference to {baseline} at the same budget, points [95% CI] "
         f"(* Holm p < {ALPHA:g} over this table), then mean accuracy %",
-        "variant".ljust(14) + "".join(f"{s} step(s)".rjust(width) for s in budgets) + "   accuracy by budget",
+        "variant".ljust(14) + "".join(steps_text(s).rjust(width) for s in budgets) + "   accuracy by budget",
     ]
     for name in names:
         cells = "".join(
@@ -85,7 +85,7 @@ def widening_lines(curve: CurveResult, test_set: str, k: int) -> str:
     for steps in budgets_of(curve):
         best = best_meta_at(curve, variants, steps)
         row = rows[(best, steps)]
-        lines.append(f"K={k}, after {steps} step(s): best on the holdout {best}, {paired_text(row)} vs {baseline} "
+        lines.append(f"K={k}, after {steps_text(steps)}: best on the holdout {best}, {paired_text(row)} vs {baseline} "
                      f"({judged(row)})")  # fmt: skip
     for method, paired in against_one_step(curve, test_set, k).items():
         for name in dict.fromkeys(r["condition"] for r in paired):

@@ -13,7 +13,14 @@ from typing import Any
 
 from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, SEED_STEP, CurveResult
 from xlmeta_lab.experiments.protocol.results import ProtocolResult
-from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text, verdict_of
+from xlmeta_lab.teaching.reports.wording import (
+    ALPHA,
+    has_interval,
+    judged,
+    paired_text,
+    steps_text,
+    verdict_of,
+)
 
 
 def budgets_of(curve: CurveResult) -> list[int]:
@@ -42,7 +49,7 @@ def curve_table(curve: CurveResult, test_set: str, k: int) -> str:
     budgets = [(s, HOLDOUT) for s in budgets_of(curve)]
     if any(rule == SEED_STEP for _, _, rule in rows):
         budgets.append((1, SEED_STEP))
-    label = {HOLDOUT: "{} step(s)", SEED_STEP: f"1 step, lr {curve.settings.seed_lr}"}
+    label = {HOLDOUT: steps_text, SEED_STEP: lambda _: f"1 step, lr {curve.settings.seed_lr}"}
     width, first = 27, 18
     lines = [
         f"K={k}, {test_set}: accuracy % (mean over seeds x draws), rate chosen on the holdout per budget"
@@ -51,7 +58,7 @@ def curve_table(curve: CurveResult, test_set: str, k: int) -> str:
     for steps, rule in budgets:
         cells = [rows.get((n, steps, rule)) for n in names]
         text = "".join((f"{100 * c['mean']:.1f}" if c else "").rjust(9) for c in cells)
-        lines.append(label[rule].format(steps).ljust(first) + text)
+        lines.append(label[rule](steps).ljust(first) + text)
     baseline = next(iter(rows.values()))["baseline"] if rows else "joint"
     others = [n for n in names if n != baseline]
     lines.append(
@@ -61,7 +68,7 @@ def curve_table(curve: CurveResult, test_set: str, k: int) -> str:
     for steps, rule in budgets:
         cells = [rows.get((n, steps, rule)) for n in others]
         text = "".join((paired_text(c) + _mark(c) if c else "").rjust(width) for c in cells)
-        lines.append(label[rule].format(steps).ljust(first) + text)
+        lines.append(label[rule](steps).ljust(first) + text)
     return "\n".join(lines)
 
 
@@ -101,28 +108,28 @@ def regime_sentence(curve: CurveResult, metas: Sequence[str], k: int, test_set: 
         return (
             f"K={k}: at no step budget is the best meta-learned start (chosen on the holdout at each budget) ahead "
             f"of {baseline}, even by its own interval; its largest gap is {paired_text(points[largest])} points "
-            f"({best[largest]}, {largest} steps)."
+            f"({best[largest]}, {steps_text(largest)})."
         )
     top = max(ahead, key=lambda s: points[s]["diff"])
     worth = steps_worth(curve, best[top], baseline, k, test_set)[top]
     worth_text = (
-        f"a level {baseline} reaches after {worth} steps" if worth is not None
-        else f"a level {baseline} does not reach within {max(budgets)} steps"
+        f"a level {baseline} reaches after {steps_text(worth)}" if worth is not None
+        else f"a level {baseline} does not reach within {steps_text(max(budgets))}"
     )  # fmt: skip
     after = [s for s in budgets if s > max(ahead) and s not in ahead]
     last = max(budgets)
     end = (
-        f"From {after[0]} steps on the two cannot be told apart ({paired_text(points[after[0]])} at {after[0]}"
+        f"From {steps_text(after[0])} on the two cannot be told apart ({paired_text(points[after[0]])} at {after[0]}"
         + (f", {paired_text(points[last])} at {last})." if after[0] != last else ").")
         if after else f"It is still there at the largest budget measured ({paired_text(points[last])} at {last})."
     )  # fmt: skip
     holm = (
-        f"after Holm's correction over the curve's {family} comparisons, after {', '.join(map(str, kept))} step(s)"
-        if kept else f"after Holm's correction over the curve's {family} comparisons, at none"
+        f"after Holm's correction over the curve's {family} comparisons, after {steps_text(kept)}"
+        if kept else f"after Holm's correction over the curve's {family} comparisons, at no budget"
     )  # fmt: skip
     return (
-        f"K={k}: the best meta-learned start is ahead of {baseline} after {', '.join(map(str, ahead))} step(s) by "
-        f"its own 95% interval ({holm}); the largest lead is {paired_text(points[top])} points after {top} steps "
+        f"K={k}: the best meta-learned start is ahead of {baseline} after {steps_text(ahead)} by "
+        f"its own 95% interval ({holm}); the largest lead is {paired_text(points[top])} points after {steps_text(top)} "
         f"({best[top]}, {100 * points[top]['mean']:.1f}%, {worth_text}). {end}"
     )
 
@@ -184,8 +191,8 @@ def goal_lines(
         verdict = "met" if met else "met by its own interval only" if own else "missed"
         lines.append(
             f"K={k}, target +{target:g} points within {max_steps} steps: {verdict}; largest "
-            f"{paired_text(points[best])} ({points[best]['condition']}, {best} steps"
-            + (f"; own interval at {', '.join(map(str, own))} steps" if own else "")
+            f"{paired_text(points[best])} ({points[best]['condition']}, {steps_text(best)}"
+            + (f"; own interval at {steps_text(own)}" if own else "")
             + (f", Holm at {', '.join(map(str, met))})" if met else ")")
         )
     return "\n".join(lines)

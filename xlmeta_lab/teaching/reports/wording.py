@@ -271,6 +271,13 @@ def reference_report(
 # -- sentences that interpret a result -------------------------------------------------------------------------
 
 
+def steps_text(budgets: int | Iterable[int], noun: str = "step") -> str:
+    """A budget or a list of budgets with its noun ("1 step", "2, 5, 10 steps"): the regime's sentences name step
+    counts often, and a printed "1 steps" or "step(s)" is the first thing a reader stumbles on."""
+    values = [budgets] if isinstance(budgets, int) else list(budgets)
+    return f"{', '.join(map(str, values))} {noun if values == [1] else noun + 's'}"
+
+
 def has_interval(row: Mapping[str, Any], low: str = "diff_low") -> bool:
     """Whether a row has enough units for an interval and one was computed: no verdict is drawn without one."""
     return row["n"] >= MIN_UNITS_FOR_INTERVAL and not math.isnan(row[low])
@@ -373,7 +380,7 @@ def steps_and_advantage(
     chosen = sorted({b.steps for b in result.budgets.values()})
     at_edge = [n for n, b in result.budgets.items() if b.steps == max(protocol.steps)]
     lines = [
-        f"Meta-training adapted each episode with {inner_steps} inner step(s); at test time the French holdout chose "
+        f"Meta-training adapted each episode with {steps_text(inner_steps, 'inner step')}; at test time the French holdout chose "
         f"{' or '.join(map(str, chosen))} fine-tuning steps (grid {', '.join(map(str, protocol.steps))})."
     ]
     if at_edge:
