@@ -601,9 +601,10 @@ my_prototype_head = check("04.5", my_prototype_head)
 # ### Exercise 6 · Diagnose a result at chance
 #
 # When a condition sits at chance, take the causes in order: did it learn the **source** task (held-out source
-# accuracy after adaptation; a final training loss at ln N is a uniform guess)? Does anything carry over with **no
-# French** at all (zero-shot)? Did **fine-tuning** help or hurt (the chosen budget, against zero-shot)? Return
-# `"training"`, `"transfer"`, `"fine-tuning"` or `"none"` for a dict of that evidence; the next cell applies your
+# accuracy after adaptation; a final training loss at ln N is a uniform guess, and one above ln N is worse than
+# that)? Does anything carry over with **no French** at all (zero-shot)? Did **fine-tuning** help or hurt (the
+# chosen budget, against zero-shot)? Return `"training"`, `"transfer"`, `"fine-tuning"` or `"none"` for a dict of
+# that evidence; the next cell applies your
 # function to every meta-learner of this run.
 
 
@@ -612,10 +613,7 @@ def diagnose(evidence):
     """'training', 'transfer', 'fine-tuning' or 'none': why French accuracy is at chance, if it is."""
     # BEGIN SOLUTION (exercise 04.6)
     ln_n = math.log(evidence["n_way"])
-    if (
-        abs(evidence["final_loss"] - ln_n) <= 0.02 * ln_n
-        or evidence["source_accuracy"] <= evidence["majority"]
-    ):
+    if evidence["final_loss"] >= 0.98 * ln_n or evidence["source_accuracy"] <= evidence["majority"]:
         return "training"
     if evidence["accuracy"] <= evidence["majority"] and evidence["zero_shot"] <= evidence["majority"]:
         return "transfer"

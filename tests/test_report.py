@@ -164,6 +164,19 @@ def test_training_at_chance_names_only_methods_whose_loss_is_still_ln_n() -> Non
     text = training_at_chance({"maml": [0.70, 0.60], "fomaml": [1.946, 1.950], "reptile": [1.80, 1.70]}, 7)
     assert len(text.splitlines()) == 1 and text.startswith("fomaml: final training loss 1.948, ln 7 = 1.946")
     assert training_at_chance({"maml": [0.7]}, 7) == ""
+    # a loss above ln N is a guess worse than uniform, not a model that learned (notebook 04's Reptile: 2.078)
+    assert training_at_chance({"reptile": [2.10, 2.056]}, 7).startswith("reptile: final training loss 2.078")
+
+
+def test_the_diagnosis_does_not_call_a_loss_above_ln_n_learned() -> None:
+    from xlmeta_lab.teaching.reports.topics import diagnosis
+
+    common = {"zero_shot": 0.317, "budgets": {}, "n_way": 7, "uniform": 1 / 7, "majority": 0.25}
+    above = diagnosis(source_accuracy={"reptile": 0.262}, final_loss={"reptile": 2.078}, **common)
+    assert "reptile: held-out source accuracy after adaptation 26.2%" in above
+    assert "it did not learn the source task" in above
+    learned = diagnosis(source_accuracy={"fomaml": 0.278}, final_loss={"fomaml": 0.688}, **common)
+    assert "it learned the source task" in learned
 
 
 def _budget(lr: float, steps: int, curve: dict[int, float]) -> Budget:

@@ -89,8 +89,16 @@ def chance_sentence(accuracy: float, uniform: float, majority: float, name: str)
     )
 
 
-#: A training loss within this fraction of ln(N) is "at chance": the model still spreads its bets evenly.
+#: A training loss within this fraction of ln(N), or above it, is "at chance": the model still spreads its bets
+#: evenly, or does worse than that.
 AT_CHANCE_TOLERANCE = 0.02
+
+
+def loss_at_chance(loss: float, n_way: int) -> bool:
+    """Whether a cross-entropy ``loss`` over ``n_way`` classes is no better than a uniform guess (ln N): within
+    :data:`AT_CHANCE_TOLERANCE` of it *or above it*, since a loss above ln N is a guess worse than uniform, not
+    a model that learned something (a symmetric test called Reptile's 2.08 against ln 7 = 1.95 "learned")."""
+    return loss >= (1 - AT_CHANCE_TOLERANCE) * math.log(n_way)
 
 
 def training_at_chance(final_losses: dict[str, Sequence[float]], n_way: int) -> str:
@@ -101,9 +109,10 @@ def training_at_chance(final_losses: dict[str, Sequence[float]], n_way: int) -> 
     lines = []
     for method, losses in final_losses.items():
         mean = sum(losses) / len(losses)
-        if abs(mean - uniform) <= AT_CHANCE_TOLERANCE * uniform:
+        if loss_at_chance(mean, n_way):
             lines.append(
-                f"{method}: final training loss {mean:.3f}, ln {n_way} = {uniform:.3f}: still a uniform guess after "
+                f"{method}: final training loss {mean:.3f}, ln {n_way} = {uniform:.3f}: no better than a uniform "
+                "guess after "
                 "adaptation, so it learned nothing to adapt with; its French numbers below are those of an "
                 "untrained initialisation."
             )
@@ -212,9 +221,7 @@ def diagnosis(
     lines = []
     for name, accuracy in source_accuracy.items():
         loss = final_loss.get(name, math.nan)
-        learned = accuracy > majority and not (
-            abs(loss - math.log(n_way)) <= AT_CHANCE_TOLERANCE * math.log(n_way)
-        )
+        learned = accuracy > majority and not loss_at_chance(loss, n_way)
         lines.append(
             f"{name}: held-out source accuracy after adaptation {100 * accuracy:.1f}%, final training loss "
             f"{loss:.3f} (ln {n_way} = {math.log(n_way):.3f}): "
