@@ -15,6 +15,7 @@ from xlmeta_lab.teaching.reports.findings import (
     FINDINGS_BEGIN,
     FINDINGS_END,
     PROTOCOL,
+    TOPICS,
     findings_block,
     write_findings,
 )
@@ -40,7 +41,7 @@ def test_findings_lead_with_the_regime_and_name_its_end() -> None:
 
 
 def _references_in(folder: Path) -> Path:
-    for name in (CURVE, PROTOCOL):
+    for name in (CURVE, PROTOCOL, TOPICS):
         shutil.copy(reference_dir() / name, folder / name)
     return folder
 
@@ -69,3 +70,16 @@ def test_write_findings_rewrites_only_the_block_and_needs_its_markers(tmp_path: 
     readme.write_text("# no block here\n")
     with pytest.raises(ValueError, match="no generated block"):
         write_findings(readme, reference_dir())
+
+
+def test_the_topics_paragraph_says_which_conditions_clear_the_majority_topic(tmp_path: Path) -> None:
+    folder = _references_in(tmp_path)
+    block = findings_block(folder)
+    assert "Above the majority topic with the whole interval: no neural condition" in block
+    assert "tfidf-source+fr 56.9% [55.4, 58.4]" in block  # the calibration baseline, from the committed rows
+    record = json.loads((folder / TOPICS).read_text())
+    for row in record["summary"]:
+        if (row["condition"], row["K"]) == ("fomaml", 4):
+            row["mean"], row["ci_low"], row["ci_high"] = 0.45, 0.41, 0.49  # as if FOMAML had cleared it
+    (folder / TOPICS).write_text(json.dumps(record))
+    assert "Above the majority topic with the whole interval: fomaml 45.0% [41.0, 49.0]" in findings_block(folder)
