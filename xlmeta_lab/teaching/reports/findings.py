@@ -74,8 +74,8 @@ def topics_paragraph(result: ProtocolResult, test_labels: list[str], n_topics: i
             f"; the calibration baselines {', '.join(accuracy(n) for n in calibration if n in above)} do"
             if any(n in above for n in calibration) else ""
         )
-        + f". The highest neural accuracy is {accuracy(max(neural, key=lambda n: rows[n]['mean']))}; each meta-learner "
-        f"against joint, paired (points, Holm-corrected verdicts marked): {'; '.join(versus)}. A result at chance, "
+        + f". Joint training, the baseline: {accuracy('joint')}; each meta-learner "
+        f"against it, paired (points, Holm-corrected verdicts marked): {'; '.join(versus)}. A result at chance, "
         "reported as one: notebook 04 teaches how to diagnose it."
     )
 
