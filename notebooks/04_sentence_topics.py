@@ -348,13 +348,11 @@ plt.show()
 for method, runs in trained.runs.items():
     final = [r.validation[-1] for r in runs]
     before = np.mean([v["val_acc"] for v in final])
-    after = np.mean([v["val_acc_adapted"] for v in final])
     if method == "joint":  # trained for fixed topic ids: an inner step on an episode's permuted labels is not its test
         print(f"{method:8s} held-out source accuracy: {100 * before:.1f}% with its own head (not adapted per episode)")
-    else:
-        print(
-            f"{method:8s} held-out source accuracy: {100 * before:.1f}% before adaptation, {100 * after:.1f}% after"
-        )
+        continue
+    after = np.mean([v["val_acc_adapted"] for v in final])
+    print(f"{method:8s} held-out source accuracy: {100 * before:.1f}% before adaptation, {100 * after:.1f}% after")
 final_losses = {m: [r.history[-1]["loss"] for r in runs] for m, runs in trained.runs.items()}
 print(training_at_chance(final_losses, CONFIG.n_way))
 

@@ -2,10 +2,11 @@
 
 The workbook's sharpest true finding is a *regime*: a meta-learned initialisation is ahead of joint training after a
 few fine-tuning steps and not after many. Its clearest negative one sits beside it: on sentence topics (notebook 04)
-no neural condition clears the majority topic, and a plain TF-IDF baseline does. A summary typed by hand would drift from the reference it quotes (and the
-headline before this block said the opposite: "meta-learning barely matters", read after 400 steps only), so the
-block is generated from the same files and sentence functions notebook 03 prints, and a test fails when the README's
-copy differs from what the committed references say today.
+no neural condition clears the majority topic, and a plain TF-IDF baseline does. A summary typed by hand would
+drift from the reference it quotes (and the headline before this block said the opposite: "meta-learning barely
+matters", read after 400 steps only), so the block is generated from the same files and sentence functions
+notebooks 03 and 04 print, and a test fails when the README's copy differs from what the committed references say
+today.
 
 Write it after a reference changes::
 
@@ -21,7 +22,7 @@ from xlmeta_lab.experiments.protocol.budget_curve import read_curve
 from xlmeta_lab.experiments.protocol.results import ProtocolResult
 from xlmeta_lab.experiments.studies.topic_baseline import SOURCE_ONLY, WITH_FRENCH
 from xlmeta_lab.teaching.reports.regime import far_end_line, goal_lines, regime_sentence
-from xlmeta_lab.teaching.reports.topics import chance_levels, chance_verdict
+from xlmeta_lab.teaching.reports.topics import accuracy_text, chance_levels, chance_verdict
 from xlmeta_lab.teaching.reports.wording import judged, paired_text
 from xlmeta_lab.teaching.runtime_docs import replace_readme_block
 
@@ -50,15 +51,15 @@ def topics_paragraph(result: ProtocolResult, test_labels: list[str], n_topics: i
     uniform, majority, _ = chance_levels(test_labels, n_topics)
     rows = {r["condition"]: r for r in result.summary if r["K"] == TOPICS_K and r["test_set"] == test_set}
     calibration = [n for n in (SOURCE_ONLY, WITH_FRENCH) if n in rows]
-    neural = [n for n in rows if n not in calibration]
     above = [n for n in rows if chance_verdict(rows[n], uniform, majority) == "above the majority topic"]
-    neural_above = [n for n in neural if n in above]
+    neural_above = [n for n in above if n not in calibration]
+    calibration_above = [n for n in above if n in calibration]
 
     def accuracy(name: str) -> str:
-        row = rows[name]
-        return f"{name} {100 * row['mean']:.1f}% [{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}]"
+        return f"{name} {accuracy_text(rows[name])}"
 
-    metas = [n for n in neural if n not in ("scratch", "joint") and not n.endswith("-proto")]
+    # the meta-learners are the run's own methods but joint (as notebook 04 names them), each paired with joint
+    metas = [m for m in result.provenance["config"]["settings"]["methods"] if m != "joint" and m in rows]
     versus = [
         f"{n} {paired_text(rows[n])}" + (" (Holm)" if judged(rows[n]) in ("up", "down") else "")
         for n in metas if rows[n].get("baseline") == "joint"
@@ -71,8 +72,8 @@ def topics_paragraph(result: ProtocolResult, test_labels: list[str], n_topics: i
         f"{100 * uniform:.1f}%). Above the majority topic with the whole interval: "
         + (", ".join(accuracy(n) for n in neural_above) if neural_above else "no neural condition")
         + (
-            f"; the calibration baselines {', '.join(accuracy(n) for n in calibration if n in above)} do"
-            if any(n in above for n in calibration) else ""
+            f"; the calibration baselines {', '.join(accuracy(n) for n in calibration_above)} do"
+            if calibration_above else ""
         )
         + f". Joint training, the baseline: {accuracy('joint')}; each meta-learner "
         f"against it, paired (points, Holm-corrected verdicts marked): {'; '.join(versus)}. A result at chance, "

@@ -380,8 +380,8 @@ def steps_and_advantage(
     chosen = sorted({b.steps for b in result.budgets.values()})
     at_edge = [n for n, b in result.budgets.items() if b.steps == max(protocol.steps)]
     lines = [
-        f"Meta-training adapted each episode with {steps_text(inner_steps, 'inner step')}; at test time the French holdout chose "
-        f"{' or '.join(map(str, chosen))} fine-tuning steps (grid {', '.join(map(str, protocol.steps))})."
+        f"Meta-training adapted each episode with {steps_text(inner_steps, 'inner step')}; at test time the French "
+        f"holdout chose {' or '.join(map(str, chosen))} fine-tuning steps (grid {', '.join(map(str, protocol.steps))})."
     ]
     if at_edge:
         lines.append(
