@@ -17,3 +17,14 @@ def test_provenance_names_the_processor_so_runs_on_different_cpus_can_be_told_ap
     assert saved["processor"]["capability"] == torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512
     assert saved["processor"]["threads"] == torch.get_num_threads()
     assert saved["processor"]["cuda"] is None or isinstance(saved["processor"]["cuda"], str)
+
+
+def test_an_empty_table_stays_in_the_json_and_gets_no_csv(tmp_path: Path) -> None:
+    # a study whose variants learned no rates wrote an empty learned_rates.csv beside its reference
+    record = provenance({"steps": 3}, [0])
+    written = write_results(
+        "run", provenance_record=record, tables={"rows": [{"a": 1}], "learned_rates": []}, out_dir=tmp_path
+    )
+    assert read_results(written["json"])["learned_rates"] == []
+    assert "learned_rates" not in written and not (tmp_path / "run.learned_rates.csv").exists()
+    assert (tmp_path / "run.rows.csv").read_text() == "a\n1\n"

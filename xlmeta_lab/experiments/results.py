@@ -130,7 +130,8 @@ def write_results(
 ) -> dict[str, Path]:
     """Write ``out_dir/name.json`` (provenance, extra fields, every table) and one ``name.<table>.csv`` each.
 
-    Returns the paths by kind: ``{"json": ..., "<table>": ...}``.
+    An empty table stays in the JSON (as ``[]``: the run had nothing to put there) but gets no CSV, whose lone empty
+    line would read as a file someone forgot to fill. Returns the paths by kind: ``{"json": ..., "<table>": ...}``.
     """
     out_dir = Path(out_dir)
     payload = {
@@ -141,7 +142,8 @@ def write_results(
     }
     paths = {"json": write_json(out_dir / f"{name}.json", payload)}
     for table, rows in tables.items():
-        paths[table] = write_csv(out_dir / f"{name}.{table}.csv", rows)
+        if rows:
+            paths[table] = write_csv(out_dir / f"{name}.{table}.csv", rows)
     return paths
 
 
