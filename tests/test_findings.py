@@ -14,6 +14,7 @@ from xlmeta_lab.teaching.reports.findings import (
     CURVE,
     FINDINGS_BEGIN,
     FINDINGS_END,
+    INNER_LOOPS,
     PROTOCOL,
     TOPICS,
     findings_block,
@@ -38,10 +39,12 @@ def test_findings_lead_with_the_regime_and_name_its_end() -> None:
     assert "fast" in lines[1] and "holdout" in lines[1]
     assert sum(line.startswith("- K=") for line in lines) == 3  # one per K of the curve
     assert "The slow end" in block and "400 steps" in block  # where the edge is judged today's way
+    inner = next(line for line in lines if line.startswith("- Inner loops matched to the budget"))
+    assert inner.count("after 25 steps") == 2 and "against one inner step" in inner  # K = 5 and 20, each its verdict
 
 
 def _references_in(folder: Path) -> Path:
-    for name in (CURVE, PROTOCOL, TOPICS):
+    for name in (CURVE, PROTOCOL, INNER_LOOPS, TOPICS):
         shutil.copy(reference_dir() / name, folder / name)
     return folder
 

@@ -20,6 +20,7 @@ from xlmeta_lab.experiments.protocol.budget_curve import (
     CurveResult,
     CurveSettings,
     budget_curve,
+    read_curve,
     write_curve_results,
 )
 from xlmeta_lab.experiments.studies.conditions import TrainedConditions, train_conditions
@@ -33,9 +34,13 @@ from xlmeta_lab.experiments.studies.inner_loops import (
 )
 from xlmeta_lab.experiments.training.checkpoints import CHECKPOINT_NAME
 from xlmeta_lab.experiments.training.loop import step_probe, train
+from xlmeta_lab.teaching.notebook import reference_dir
 from xlmeta_lab.teaching.reports.inner_loops import (
+    STRETCH,
     against_one_step,
     inner_loops_report,
+    longer_loops_line,
+    stretch_verdict,
     variant_table,
     widening_lines,
 )
@@ -178,3 +183,35 @@ def test_the_report_reads_a_written_reference_with_its_costs_and_rates(
     assert variant_table(curve, curve.rows[0]["test_set"], 3) in report
     assert "fomaml-2 0.500 2.50 30.0 1.50" in " ".join(report.split())  # seconds, x joint, MiB, x joint
     assert report.endswith("fomaml-1-sgd (from 0.1): step 1 0.125")
+
+
+#: the committed study (notebook 03's full profile): real rows with intervals, which the toy run above is too small for
+COMMITTED = reference_dir() / "03_en_es_to_fr-full-inner-loops.json"
+
+
+def test_the_stretch_goal_needs_the_holdouts_best_variant_to_lead_by_its_target_after_holm() -> None:
+    curve = read_curve(COMMITTED)
+    test_set, k = curve.rows[0]["test_set"], curve.settings.ks[0]
+    target, at = STRETCH
+    verdict, best, row = stretch_verdict(curve, test_set, k)
+    assert best == max((n for n in curve.lrs if n != "joint"), key=lambda n: curve.lrs[n][at].holdout_acc)
+    lead = target / 100 + 0.01
+    row.update(diff=lead, diff_low=lead - 0.01, diff_high=lead + 0.01, diff_p_holm=0.001)  # the curve's own row
+    assert stretch_verdict(curve, test_set, k)[0] == "met"
+    row.update(diff_p_holm=0.2)  # its own interval excludes 0, the correction does not keep it
+    assert stretch_verdict(curve, test_set, k)[0] == "met by its own interval only"
+    row.update(diff=target / 100 - 0.005, diff_low=0.005, diff_p_holm=0.001)  # significant, but short of the target
+    assert stretch_verdict(curve, test_set, k)[0] == "missed"
+    curve.summary = [r for r in curve.summary if r["steps"] != at]
+    assert stretch_verdict(curve, test_set, k) is None  # no budget of the stretch's steps, no verdict
+
+
+def test_longer_loops_are_re_paired_from_the_units_so_a_real_gain_is_named() -> None:
+    curve = read_curve(COMMITTED)
+    test_set, k = curve.rows[0]["test_set"], curve.settings.ks[-1]
+    before = longer_loops_line(curve, test_set, k)
+    assert "maml-5 better than maml-1 after 25 steps" not in before
+    for row in curve.rows:  # five points more for every unit of maml-5 after 25 steps: a gain no interval can miss
+        if (row["condition"], row["K"], row["steps"], row["test_set"]) == ("maml-5", k, 25, test_set):
+            row["accuracy"] += 0.05
+    assert "maml-5 better than maml-1 after 25 steps (+" in longer_loops_line(curve, test_set, k)

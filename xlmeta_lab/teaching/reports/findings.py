@@ -18,9 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlmeta_lab.data.sib200 import load_labels, load_sib200
-from xlmeta_lab.experiments.protocol.budget_curve import read_curve
+from xlmeta_lab.experiments.protocol.budget_curve import CurveResult, read_curve
 from xlmeta_lab.experiments.protocol.results import ProtocolResult
 from xlmeta_lab.experiments.studies.topic_baseline import SOURCE_ONLY, WITH_FRENCH
+from xlmeta_lab.teaching.reports.inner_loops import STRETCH, longer_loops_line, stretch_verdict
 from xlmeta_lab.teaching.reports.regime import far_end_line, goal_lines, regime_sentence
 from xlmeta_lab.teaching.reports.topics import accuracy_text, chance_levels, chance_verdict
 from xlmeta_lab.teaching.reports.wording import judged, paired_text
@@ -34,6 +35,8 @@ FINDINGS_END = "<!-- end of findings -->"
 #: Notebook 03's references: the protocol along the adaptation budget, and the protocol at its own (slow) budget.
 CURVE = "03_en_es_to_fr-full-curve.json"
 PROTOCOL = "03_en_es_to_fr-full.json"
+#: ... and its inner-loop study: meta-learners trained through the test-time budget's steps.
+INNER_LOOPS = "03_en_es_to_fr-full-inner-loops.json"
 TEST_SET = "fr_gsd-test"
 #: notebook 03's goal for the regime (points of MAML - joint, significant, within ``GOAL_STEPS`` steps)
 GOAL = {5: 3.0, 20: 2.0}
@@ -81,6 +84,27 @@ def topics_paragraph(result: ProtocolResult, test_labels: list[str], n_topics: i
     )
 
 
+def inner_loops_line(inner: CurveResult) -> str:
+    """Whether meta-training through the test-time budget widens the regime: per K, the stretch goal (a lead kept
+    after many steps) and the variants that differ from their method's one-step training."""
+    test_set = inner.rows[0]["test_set"]
+    target, at = STRETCH
+    per_k = []
+    for k in inner.settings.ks:
+        found = stretch_verdict(inner, test_set, k)
+        lead = (
+            f"a lead >= {target:g} points after {at} steps {found[0]} (best on the holdout there: {found[1]}, "
+            f"{paired_text(found[2])}); " if found else ""
+        )
+        per_k.append(f"K={k}: {lead}against one inner step: {longer_loops_line(inner, test_set, k)}")
+    return (
+        f"Inner loops matched to the budget (`{INNER_LOOPS.removesuffix('.json')}`: "
+        f"{len(inner.provenance['seed'])} training seeds x {inner.protocol.n_draws} draws, {test_set}; variants "
+        f"{', '.join(inner.provenance['config']['variants'])}, each budget its rate on the holdout). "
+        + ". ".join(per_k)
+    )
+
+
 def findings_block(reference: Path) -> str:
     """The README's findings, markers included, from the committed references in ``reference``."""
     curve = read_curve(reference / CURVE)
@@ -105,6 +129,7 @@ def findings_block(reference: Path) -> str:
         + "; ".join(goal_lines(curve, metas, TEST_SET, GOAL, GOAL_STEPS).splitlines()),
         f"- The slow end ({len(protocol_seeds)} training seeds, `{PROTOCOL.removesuffix('.json')}`): "
         + far_end_line(protocol, metas, curve.settings.ks, TEST_SET),
+        f"- {inner_loops_line(read_curve(reference / INNER_LOOPS))}",
         "",
         "Read each lead with where it ends: the budget is part of the claim. `xlmeta_lab/reference/README.md` has the "
         "runs behind these lines and what was tried before them.",

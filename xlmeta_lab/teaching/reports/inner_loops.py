@@ -93,17 +93,50 @@ def widening_lines(curve: CurveResult, test_set: str, k: int) -> str:
                      for r in sorted(paired, key=lambda r: r["steps"])
                      if r["condition"] == name and r["rule"] == HOLDOUT]  # fmt: skip
             lines.append(f"  {name} - {method}-1 at the same budget: " + "; ".join(cells))
+    stretch = stretch_line(curve, test_set, k)
+    return "\n".join(lines + ([stretch] if stretch else []))
+
+
+def stretch_verdict(curve: CurveResult, test_set: str, k: int) -> tuple[str, str, Mapping[str, Any]] | None:
+    """The stretch goal at one K: does the holdout's best variant after ``STRETCH[1]`` steps lead the baseline by
+    ``STRETCH[0]`` points, Holm-corrected (``met``), by its own interval only, or not (``missed``)? The verdict, the
+    variant and its summary row; None when the run has no such budget."""
     target, at = STRETCH
-    if at in budgets_of(curve):
-        best = best_meta_at(curve, variants, at)
-        row = rows[(best, at)]
-        met = has_interval(row) and judged(row) == "up" and 100 * row["diff"] >= target
-        own = has_interval(row) and judged(row) in ("up", "marginal") and 100 * row["diff"] >= target
-        verdict = "met" if met else "met by its own interval only" if own else "missed"
-        lines.append(
-            f"stretch (a lead >= {target:g} points after {at} steps): {verdict}; {best} {paired_text(row)}"
-        )
-    return "\n".join(lines)
+    if at not in budgets_of(curve):
+        return None
+    rows = {r["condition"]: r for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT and r["steps"] == at}  # fmt: skip
+    baseline = next(iter(rows.values()))["baseline"]
+    best = best_meta_at(curve, [n for n in rows if n != baseline], at)
+    row = rows[best]
+    met = has_interval(row) and judged(row) == "up" and 100 * row["diff"] >= target
+    own = has_interval(row) and judged(row) in ("up", "marginal") and 100 * row["diff"] >= target
+    return ("met" if met else "met by its own interval only" if own else "missed"), best, row
+
+
+def stretch_line(curve: CurveResult, test_set: str, k: int) -> str:
+    """:func:`stretch_verdict` as the study's last line; empty when the run has no such budget."""
+    found = stretch_verdict(curve, test_set, k)
+    if found is None:
+        return ""
+    verdict, best, row = found
+    target, at = STRETCH
+    return f"stretch (a lead >= {target:g} points after {at} steps): {verdict}; {best} {paired_text(row)}"
+
+
+def longer_loops_line(curve: CurveResult, test_set: str, k: int) -> str:
+    """At one K, the variants that differ from their method's one-step training after Holm's correction (over the
+    method's table): which longer or learned inner loops help, and at which budgets, or that none does."""
+    found = []
+    for method, paired in against_one_step(curve, test_set, k).items():
+        for row in sorted(paired, key=lambda r: (r["condition"], r["steps"])):
+            verdict = judged(row)
+            if row["rule"] == HOLDOUT and verdict in ("up", "down"):
+                word = "better" if verdict == "up" else "worse"
+                found.append(
+                    f"{row['condition']} {word} than {method}-1 after {steps_text(row['steps'])} ({paired_text(row)})"
+                )
+    return "; ".join(found) if found else "no variant differs from its one-step training after Holm's correction"
 
 
 def learned_rates_line(rows: list[Mapping[str, Any]]) -> str:
