@@ -558,8 +558,9 @@ plt.show()
 # reads the committed run (`python -m xlmeta_lab.cli.reference_runs.en_es_to_fr.inner_loops` writes it; its first line names
 # the variants it holds).
 #
-# **Predict, then run.** A 5-step inner loop costs about three times a 1-step one per meta-step. After 25
-# fine-tuning steps, do you expect its start to keep a lead over joint that the 1-step start lost?
+# **Predict, then run.** A 5-step inner loop costs several times a 1-step one per meta-step (the table at the end
+# measures it). After 25 fine-tuning steps, do you expect its start to keep a lead over joint that the 1-step start
+# lost? And Meta-SGD starts its rates at the inner lr 0.1: will it learn larger steps or smaller ones?
 
 # %%
 inner_reference = reference_dir() / f"{udpos.NOTEBOOK}-full-inner-loops.json"
