@@ -191,7 +191,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             # Inner loops matched to the budget: each method meta-trained through 1, 3 and 5 inner steps, and MAML with
             # learned per-step rates (Meta-SGD) through 1 and 5, scored after 1, 5 and 25 fine-tuning steps (rates
             # from the curve's grid, chosen on the holdout per budget). The 1-step variants and joint are the curve's
-            # own runs; the seeds are the curve's first ones.
+            # own runs; the seeds are the curve's first ones. The committed reference ran the first 3 (`--seeds 3`, 55 min
+            # on 2 workers; reference/README.md), so its intervals are wider than the curve's.
             "inner_loops": {"methods": ["maml", "fomaml", "reptile"], "inner_steps": [1, 3, 5], "learned_rates": [1, 5],
                             "test_steps": [1, 5, 25], "ks": [5, 20], "seeds": 5},  # fmt: skip
             # With MODEL set to a Hugging Face encoder (e.g. xlm-roberta-base) these replace the values above.
