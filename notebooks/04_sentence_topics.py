@@ -38,10 +38,11 @@
 # **Prerequisites**: notebook 01 (the MAML loop) and notebook 03 (the conditions and the paired protocol).
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 53 s on CPU; `full` 53 min on CPU (end to end from nothing on 2 workers: 18
-# trainings, the protocol, the TF-IDF baseline and the 48 trainings of the language sweep; the committed reference
-# run); not measured on a GPU. `PROFILE = "auto"` runs the largest profile measured on your kind of hardware to finish
-# within 10 min and prints its estimate; it never starts `full` (set `PROFILE = "full"` for that).
+# machines in the README): `quick` 53 s on CPU; `full` estimated 76 min on CPU (5 seeds on 2 workers: 30 trainings,
+# the protocol, the TF-IDF baseline and the 80 trainings of the language sweep; the two added seeds took 1372 s of it;
+# no single run from nothing was timed); not measured on a GPU. `PROFILE = "auto"` runs the largest profile measured
+# on your kind of hardware to finish within 10 min and prints its estimate; it never starts `full` (set `PROFILE =
+# "full"` for that).
 #
 # Its `full` reference run is committed: a `quick` run prints it in section 7.
 #

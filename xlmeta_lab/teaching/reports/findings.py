@@ -67,6 +67,15 @@ def topics_paragraph(result: ProtocolResult, test_labels: list[str], n_topics: i
         f"{n} {paired_text(rows[n])}" + (" (Holm)" if judged(rows[n]) in ("up", "down") else "")
         for n in metas if rows[n].get("baseline") == "joint"
     ]  # fmt: skip
+    if any(m in neural_above for m in metas):
+        verdict = "A meta-learner clears the majority topic here: read it against joint above."
+    elif neural_above:
+        verdict = (
+            "No meta-learner clears the majority topic: for them a result at chance, reported as one; notebook 04 "
+            "teaches how to diagnose it."
+        )
+    else:
+        verdict = "A result at chance, reported as one: notebook 04 teaches how to diagnose it."
     seeds = result.provenance["seed"]
     return (
         "**Where it does not: sentence topics.** SIB-200 7-way topics, English + Spanish -> French (notebook 04, "
@@ -75,12 +84,14 @@ def topics_paragraph(result: ProtocolResult, test_labels: list[str], n_topics: i
         f"{100 * uniform:.1f}%). Above the majority topic with the whole interval: "
         + (", ".join(accuracy(n) for n in neural_above) if neural_above else "no neural condition")
         + (
-            f"; the calibration baselines {', '.join(accuracy(n) for n in calibration_above)} do"
+            f"; the calibration baselines {', '.join(accuracy(n) for n in calibration_above)}"
+            + (" do" if not neural_above else "")
             if calibration_above else ""
         )
-        + f". Joint training, the baseline: {accuracy('joint')}; each meta-learner "
-        f"against it, paired (points, Holm-corrected verdicts marked): {'; '.join(versus)}. A result at chance, "
-        "reported as one: notebook 04 teaches how to diagnose it."
+        + ". "
+        + ("" if "joint" in neural_above else f"Joint training, the baseline: {accuracy('joint')}. ")
+        + f"Each meta-learner against joint, paired (points, Holm-corrected verdicts marked): {'; '.join(versus)}. "
+        + verdict
     )
 
 
