@@ -2,9 +2,10 @@
 
 Two readings of one :class:`~xlmeta_lab.experiments.protocol.budget_curve.CurveResult` whose conditions are inner-loop
 variants (``maml-3``, ``maml-1-sgd``, ...; :mod:`~xlmeta_lab.experiments.studies.inner_loops`) beside joint:
-each variant against joint at the same budget (the curve's own pairing, Holm over the whole table), and each variant
-against its method trained with one inner step (re-paired here, Holm over that method's table). The variant called
-best at a budget is the one with the best French *holdout* accuracy there, never the test's.
+each variant against joint at the same budget (the curve's own pairing, Holm over all its comparisons, every K's),
+and each variant against its method trained with one inner step (re-paired here, Holm over that method's
+comparisons at one K). The variant called best at a budget is the one with the best French *holdout* accuracy there,
+never the test's.
 """
 
 from __future__ import annotations
