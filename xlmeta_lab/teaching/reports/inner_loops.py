@@ -18,7 +18,7 @@ from typing import Any
 from xlmeta_lab.experiments.bench.meta_step import StepCost, format_costs
 from xlmeta_lab.experiments.protocol.budget_curve import HOLDOUT, CurveResult, read_curve, summarise_curve
 from xlmeta_lab.experiments.results import read_results
-from xlmeta_lab.teaching.reports.regime import best_meta_at, budgets_of
+from xlmeta_lab.teaching.reports.regime import best_meta_at, budgets_of, holdout_rows
 from xlmeta_lab.teaching.reports.wording import ALPHA, has_interval, judged, paired_text, steps_text
 
 #: The stretch goal of the regime issue: a matched inner loop keeps this lead (points) after this many steps.
@@ -40,8 +40,7 @@ def _cell(row: Mapping[str, Any] | None) -> str:
 def variant_table(curve: CurveResult, test_set: str, k: int) -> str:
     """Every variant's paired difference to the baseline after each test budget, and its mean accuracy; ``*``:
     significant after Holm over the run's comparisons with the baseline (every K's, as the curve corrects them)."""
-    rows = {(r["condition"], r["steps"]): r for r in curve.summary
-            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    rows = holdout_rows(curve, test_set, k)
     names = list(dict.fromkeys(name for name, _ in rows))
     budgets = budgets_of(curve)
     first = next(iter(rows.values()))
@@ -80,8 +79,7 @@ def widening_lines(curve: CurveResult, test_set: str, k: int) -> str:
     """At one K: for each budget the best variant on the holdout and its lead over the baseline; each method's
     variants against its one-step training; and the stretch goal (a lead of ``STRETCH`` points after its steps)."""
     lines = []
-    rows = {(r["condition"], r["steps"]): r for r in curve.summary
-            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    rows = holdout_rows(curve, test_set, k)
     baseline = next(iter(rows.values()))["baseline"]
     variants = [n for n in dict.fromkeys(name for name, _ in rows) if n != baseline]
     for steps in budgets_of(curve):
@@ -106,8 +104,7 @@ def stretch_verdict(curve: CurveResult, test_set: str, k: int) -> tuple[str, str
     target, at = STRETCH
     if at not in budgets_of(curve):
         return None
-    rows = {r["condition"]: r for r in curve.summary
-            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT and r["steps"] == at}  # fmt: skip
+    rows = {name: row for (name, steps), row in holdout_rows(curve, test_set, k).items() if steps == at}
     baseline = next(iter(rows.values()))["baseline"]
     best = best_meta_at(curve, [n for n in rows if n != baseline], at)
     row = rows[best]

@@ -28,6 +28,13 @@ def budgets_of(curve: CurveResult) -> list[int]:
     return sorted({r["steps"] for r in curve.summary if r["rule"] == HOLDOUT})
 
 
+def holdout_rows(curve: CurveResult, test_set: str, k: int) -> dict[tuple[str, int], dict[str, Any]]:
+    """The curve's summary rows at one K and test set whose rate the holdout chose, by (condition, steps): the rows
+    every reading of the curve compares (the seed's own step is a separate rule)."""
+    return {(r["condition"], r["steps"]): r for r in curve.summary
+            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+
+
 def best_meta_at(curve: CurveResult, metas: Sequence[str], steps: int) -> str:
     """Of ``metas``, the one with the best French holdout accuracy at ``steps`` (ties: the first named)."""
     scored = [m for m in metas if steps in curve.lrs.get(m, {})]
@@ -75,8 +82,7 @@ def curve_table(curve: CurveResult, test_set: str, k: int) -> str:
 def steps_worth(curve: CurveResult, name: str, baseline: str, k: int, test_set: str) -> dict[int, int | None]:
     """For each step budget of ``name``: the fewest steps of the grid after which ``baseline``'s mean accuracy is at
     least as high (``None``: not within the grid). A reading of the means; the intervals are in the table."""
-    mean = {(r["condition"], r["steps"]): r["mean"] for r in curve.summary
-            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    mean = {key: row["mean"] for key, row in holdout_rows(curve, test_set, k).items()}
     budgets = budgets_of(curve)
     return {
         s: next((b for b in budgets if mean.get((baseline, b), -1.0) >= mean[(name, s)]), None)
@@ -91,8 +97,7 @@ def regime_sentence(curve: CurveResult, metas: Sequence[str], k: int, test_set: 
     correction over a curve's many comparisons is strict), how many baseline steps its largest lead is worth, and
     from which budget on the two cannot be told apart."""
     budgets = [s for s in budgets_of(curve) if s > 0]
-    rows = {(r["condition"], r["steps"]): r for r in curve.summary
-            if r["test_set"] == test_set and r["K"] == k and r["rule"] == HOLDOUT}  # fmt: skip
+    rows = holdout_rows(curve, test_set, k)
     best = {s: best_meta_at(curve, metas, s) for s in budgets}
     points = {s: rows[(best[s], s)] for s in budgets if (best[s], s) in rows}
     if not points:
@@ -168,8 +173,7 @@ def goal_lines(
     meta-learned start on the holdout beats the baseline by at least the target, significant after Holm."""
     lines = []
     for k, target in ((k, t) for k, t in targets.items() if k in curve.settings.ks):
-        rows = {(r["condition"], r["steps"]): r for r in curve.summary if r["test_set"] == test_set
-                and r["K"] == k and r["rule"] == HOLDOUT and 0 < r["steps"] <= max_steps}  # fmt: skip
+        rows = {key: row for key, row in holdout_rows(curve, test_set, k).items() if 0 < key[1] <= max_steps}
         points = {
             s: rows[(best_meta_at(curve, metas, s), s)]
             for _, s in rows
