@@ -113,7 +113,8 @@ def test_the_standard_inner_loop_is_the_notebooks_own_run_and_the_others_train_b
         condition_of(trained, "anil-1")
 
 
-def test_learned_rates_are_read_from_the_checkpoints_and_moved(folder: Path) -> None:
+def test_learned_rates_are_read_from_the_checkpoints_and_moved(trained: TrainedConditions, folder: Path) -> None:
+    # `trained` writes the checkpoints read here: without it the test passed only after another test had trained
     rows = learned_rate_means(folder, CHOSEN[2], TINY, [0])
     assert [(r["seed"], r["inner_step"]) for r in rows] == [(0, 1)]
     assert all(r["start"] == TINY.inner_lr and math.isfinite(r["mean_rate"]) for r in rows)
