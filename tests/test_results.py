@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from xlmeta_lab.experiments.results import provenance, read_results, write_results
+from xlmeta_lab.experiments.workers import WORKERS_VARIABLE, available_cores
 
 
 def test_provenance_names_the_processor_so_runs_on_different_cpus_can_be_told_apart(tmp_path: Path) -> None:
@@ -17,6 +19,17 @@ def test_provenance_names_the_processor_so_runs_on_different_cpus_can_be_told_ap
     assert saved["processor"]["capability"] == torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512
     assert saved["processor"]["threads"] == torch.get_num_threads()
     assert saved["processor"]["cuda"] is None or isinstance(saved["processor"]["cuda"], str)
+
+
+def test_provenance_records_the_workers_a_notebook_shares_its_units_among(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a notebook never passes workers: xlmeta workbook --workers N reaches it as $XLMETA_WORKERS
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    assert provenance({}, 0)["workers"] == 1
+    monkeypatch.setenv(WORKERS_VARIABLE, str(available_cores()))
+    assert provenance({}, 0)["workers"] == available_cores()
+    monkeypatch.setenv(WORKERS_VARIABLE, str(available_cores() + 1))
+    with pytest.warns(UserWarning, match="running"):
+        assert provenance({}, 0)["workers"] == available_cores()  # capped, as the run itself is
 
 
 def test_an_empty_table_stays_in_the_json_and_gets_no_csv(tmp_path: Path) -> None:
