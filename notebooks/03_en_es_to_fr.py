@@ -51,10 +51,12 @@
 # treebanks, downloaded on first use and checked against pinned sha256s, or read from `XLMETA_DATA` offline.
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 38 s on CPU; `full` estimated 3.5 h on CPU (one-thread CPU time of the committed
-# reference run: training 20 min, scoring about 2.5 h; a stopped run resumes from its checkpoints and protocol cache);
-# not measured on a GPU. `PROFILE = "auto"` runs the largest profile measured on your kind of hardware to finish
-# within 10 min and prints its estimate; it never starts `full` (set `PROFILE = "full"` for that).
+# machines in the README): `quick` 38 s on CPU; `full` estimated 2.0 h on CPU (5 seeds on 2 workers: 30 trainings, the
+# protocol's 35 (condition, seed) scorings (about 235 s each per worker) and the budget curve (about 10 min); an upper
+# estimate, since the timed run was stopped once and redid the work in flight; the 3-seed run before length buckets
+# and workers took about 3.5 h of one-thread CPU); not measured on a GPU. `PROFILE = "auto"` runs the largest profile
+# measured on your kind of hardware to finish within 10 min and prints its estimate; it never starts `full` (set
+# `PROFILE = "full"` for that).
 #
 # The committed `full` run is described in `results/reference/README.md`; with a Hugging Face encoder (`MODEL`) no run
 # time has been measured.
@@ -443,12 +445,12 @@ if crossed.n >= MIN_UNITS_FOR_INTERVAL:
 # Your interval treats the units as independent values. They are not: the units that share a training seed share a
 # model, and the same draws are reused for every seed. The difference on unit (seed s, draw d) is better modelled as
 # effect + a[s] + b[d] + noise, with a seed effect shared by a seed's draws and a draw effect shared by every seed.
-# Three seeds' worth of seed variation is then counted as if it were fifteen, and the interval is too narrow; so is
-# averaging the draws within each seed (n = 3 seeds), which leaves each seed's mean the same draw effects. The
-# protocol's interval (`xlmeta_lab.experiments.protocol.stats.crossed_ci`) estimates the seed, draw and residual
-# variances of the crossed design and uses Satterthwaite's degrees of freedom for their combination, which are few
-# when the seeds dominate: the interval widens as much as three seeds warrant. The simulation below knows the true
-# effect and counts how often each interval holds it.
+# The reference run's five seeds' worth of seed variation is then counted as if it were twenty-five, and the interval
+# is too narrow; so is averaging the draws within each seed (n = 5 seeds), which leaves each seed's mean the same
+# draw effects. The protocol's interval (`xlmeta_lab.experiments.protocol.stats.crossed_ci`) estimates the seed,
+# draw and residual variances of the crossed design and uses Satterthwaite's degrees of freedom for their
+# combination, which are few when the seeds dominate: the interval widens as much as five seeds warrant. The
+# simulation below knows the true effect and counts how often each interval holds it.
 #
 # **Predict, then run.** With seeds varying most, will the independent-units interval hold the true effect in 95%
 # of the replications, 85%, or fewer?
