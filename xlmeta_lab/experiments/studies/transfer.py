@@ -166,8 +166,10 @@ def train_source_set(
     out_dir: str | os.PathLike | None = None,
     progress: bool = False,
     device: str = "cpu",
+    workers: int | None = None,
 ) -> TrainedConditions:
-    """``methods`` trained on ``languages`` with the setup's one config; conditions named ``<method>@<set>``."""
+    """``methods`` trained on ``languages`` with the setup's one config; conditions named ``<method>@<set>``.
+    ``workers`` as in :func:`~xlmeta_lab.experiments.studies.conditions.train_conditions`."""
     trained = train_conditions(
         {lang: setup.sources[lang] for lang in languages},
         setup.train_config,
@@ -177,6 +179,7 @@ def train_source_set(
         out_dir=Path(out_dir) / set_name(languages) if out_dir is not None else None,
         progress=progress,
         device=device,
+        workers=workers,
     )
     named = [
         c if c.name == "scratch" else replace(c, name=condition_name(c.name, languages))
@@ -195,21 +198,25 @@ def run_source_sets(
     out_dir: str | os.PathLike | None = None,
     progress: Any = None,
     device: str = "cpu",
+    workers: int | None = None,
 ) -> tuple[ProtocolResult, dict[str, TrainedConditions]]:
     """Train ``methods`` on each named source set and evaluate on French with the paired protocol (the same
     support draws for every set); one merged result, paired differences against ``joint@<pair>``. The pair's
     set also gets the untrained ``scratch`` condition. Each set has its own vocabulary, hence its own run of
-    the protocol (each condition's fine-tuning budget is chosen on the French holdout, as in notebook 03)."""
+    the protocol (each condition's fine-tuning budget is chosen on the French holdout, as in notebook 03).
+    ``workers``: processes for the trainings and the protocol's units (``None``: ``$XLMETA_WORKERS`` or 1)."""
     results, trained = [], {}
     for name in sets:
         languages = setup.source_sets[name]
         trained[name] = train_source_set(
-            setup, languages, methods, seeds, scratch=languages == setup.pair, out_dir=out_dir, device=device
+            setup, languages, methods, seeds, scratch=languages == setup.pair, out_dir=out_dir, device=device,
+            workers=workers,
         )
         cache = Path(out_dir) / name / "protocol" if out_dir is not None else None
         results.append(
             run_protocol(
-                trained[name].conditions, setup.splits, trained[name].encoder, setup.protocol, cache=cache
+                trained[name].conditions, setup.splits, trained[name].encoder, setup.protocol, cache=cache,
+                workers=workers,
             )
         )
         if progress is not None:
