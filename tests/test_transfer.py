@@ -453,3 +453,24 @@ def test_annotation_drop_pairs_units_across_test_sets_and_corrects_over_language
     listed = report.best_single_source(result, ["en", "es"], "joint", 5, "gsd")
     assert listed.startswith("joint at K=5 on gsd, trained on one language: es 79.0% ± 6.0, en 78.0% ± 6.0.")
     assert listed.endswith("Best on the French holdout: en.")  # the holdout, not the test order, names the choice
+
+
+def test_the_pair_on_more_seeds_keeps_the_rows_of_the_seeds_it_shares_with_fewer(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the five-seed pair reference is read beside notebook 05's three-seed one: seeds 0-2 must be the same units
+    import json
+    import sys
+
+    from xlmeta_lab.cli.reference_runs.transfer_analysis import pair_seeds
+
+    one = pair_seeds.run_pair(tmp_path / "one", "quick", 1, 1, tmp_path / "out-one")
+    two = pair_seeds.run_pair(tmp_path / "two", "quick", 2, 1, tmp_path / "out-two")
+    rows_one, rows_two = (json.loads(paths["json"].read_text())["rows"] for paths in (one, two))
+    assert {r["condition"] for r in rows_two} == {"scratch", "joint@en+es", "maml@en+es"}
+    assert {r["seed"] for r in rows_two} == {0, 1} and rows_one == [r for r in rows_two if r["seed"] == 0]
+    config = json.loads(two["json"].read_text())["provenance"]["config"]
+    assert config["source_sets"] == ["en+es"] and config["workers"] == 1
+    monkeypatch.setattr(sys, "argv", ["pair_seeds", str(tmp_path / "none"), "--seeds", "0"])
+    with pytest.raises(SystemExit):
+        pair_seeds.main()
