@@ -386,6 +386,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "hidden": 128,
             "context_layers": 2,
             "eval_every": 100,
+            # the en+es pair alone on five: cli/reference_runs/transfer_analysis/pair_seeds.py (about 10 min here)
             "n_seeds": 3,
             "n_draws": 5,
             "ks": [0, 5, 20],
