@@ -21,7 +21,7 @@ def test_provenance_names_the_processor_so_runs_on_different_cpus_can_be_told_ap
     assert saved["processor"]["cuda"] is None or isinstance(saved["processor"]["cuda"], str)
 
 
-def test_provenance_records_the_workers_a_notebook_shares_its_units_among(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provenance_records_the_workers_a_run_shares_its_units_among(monkeypatch: pytest.MonkeyPatch) -> None:
     # a notebook never passes workers: xlmeta workbook --workers N reaches it as $XLMETA_WORKERS
     monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
     assert provenance({}, 0)["workers"] == 1
@@ -30,6 +30,8 @@ def test_provenance_records_the_workers_a_notebook_shares_its_units_among(monkey
     monkeypatch.setenv(WORKERS_VARIABLE, str(available_cores() + 1))
     with pytest.warns(UserWarning, match="running"):
         assert provenance({}, 0)["workers"] == available_cores()  # capped, as the run itself is
+    monkeypatch.delenv(WORKERS_VARIABLE)
+    assert provenance({"workers": 2}, 0)["workers"] == 2  # a study that passed its own --workers
 
 
 def test_an_empty_table_stays_in_the_json_and_gets_no_csv(tmp_path: Path) -> None:

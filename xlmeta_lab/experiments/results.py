@@ -80,9 +80,10 @@ def processor() -> dict[str, Any]:
 def provenance(config: Mapping[str, Any], seed: int | Sequence[int]) -> dict[str, Any]:
     """Where a result came from: config, seed(s), versions, git commit, platform, processor, workers and UTC time.
 
-    ``workers`` is what a call that names none runs on (``$XLMETA_WORKERS``, which ``xlmeta workbook --workers`` sets
-    for a notebook, capped at the cores; else 1), so a notebook's reference says how its wall time was reached. The
-    numbers do not depend on it; a study that passes its own count records it in its ``config`` as well.
+    ``workers``: the processes the run shared its units among, so a reference says how its wall time was reached
+    (the numbers do not depend on it): the ``config``'s own count where it names one (a study's ``--workers``), else
+    what a call that names none runs on (``$XLMETA_WORKERS``, which ``xlmeta workbook --workers`` sets for a
+    notebook, capped at the cores; else 1).
     """
     from xlmeta_lab.experiments.workers import worker_count  # here: it imports torch (see processor)
 
@@ -94,7 +95,7 @@ def provenance(config: Mapping[str, Any], seed: int | Sequence[int]) -> dict[str
         "git": git_commit(),
         "platform": f"{platform.system()} {platform.machine()}",
         "processor": processor(),
-        "workers": worker_count(),
+        "workers": config.get("workers") or worker_count(),
         "argv": list(sys.argv),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
