@@ -126,11 +126,7 @@ started = time.perf_counter()
 setup = transfer.transfer_setup(settings, SEED)
 RUN = f"{transfer.NOTEBOOK}-{PROFILE}-seed{SEED}"
 SEEDS = [SEED + i for i in range(settings["n_seeds"])]
-META, why_meta = (
-    transfer.best_meta_method(reference_dir() / "03_en_es_to_fr-full.json")
-    if settings["meta_method"] == "auto"
-    else (settings["meta_method"], "set in the profile")
-)
+META, why_meta = transfer.chosen_meta_method(settings, reference_dir() / "03_en_es_to_fr-full.json")
 METHODS = ["joint", META]
 PAIR, TEST = transfer.set_name(setup.pair), list(setup.splits.tests)[0]
 KS = [k for k in setup.protocol.ks if k > 0]

@@ -474,3 +474,15 @@ def test_the_pair_on_more_seeds_keeps_the_rows_of_the_seeds_it_shares_with_fewer
     monkeypatch.setattr(sys, "argv", ["pair_seeds", str(tmp_path / "none"), "--seeds", "0"])
     with pytest.raises(SystemExit):
         pair_seeds.main()
+
+
+def test_the_meta_learner_is_notebook_03s_best_on_the_holdout_unless_the_profile_names_one(tmp_path: Path) -> None:
+    from xlmeta_lab.experiments.studies import transfer
+    from xlmeta_lab.teaching.notebook import reference_dir
+
+    reference = reference_dir() / "03_en_es_to_fr-full.json"
+    meta, why = transfer.chosen_meta_method({"meta_method": "auto"}, reference)
+    assert (meta, why) == transfer.best_meta_method(reference) and meta == "maml"  # 76.9% on the holdout
+    assert transfer.chosen_meta_method({"meta_method": "reptile"}, reference) == ("reptile", "set in the profile")
+    missing = transfer.chosen_meta_method({"meta_method": "auto"}, tmp_path / "none.json")
+    assert missing[0] == transfer.DEFAULT_META_METHOD and "no reference run" in missing[1]

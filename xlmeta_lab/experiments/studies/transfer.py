@@ -156,6 +156,15 @@ def best_meta_method(reference: str | os.PathLike, fallback: str = DEFAULT_META_
     )
 
 
+def chosen_meta_method(settings: Mapping[str, Any], reference: str | os.PathLike) -> tuple[str, str]:
+    """The profile's ``meta_method`` and why: ``"auto"`` reads it from notebook 03's ``reference``
+    (:func:`best_meta_method`), any other value is taken as set. One rule for notebook 05 and the scripts that rerun
+    its conditions, so they cannot pick different meta-learners."""
+    if settings["meta_method"] == "auto":
+        return best_meta_method(reference)
+    return settings["meta_method"], "set in the profile"
+
+
 def train_source_set(
     setup: TransferSetup,
     languages: Sequence[str],

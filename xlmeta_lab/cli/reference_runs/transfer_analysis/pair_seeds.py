@@ -33,11 +33,7 @@ def run_pair(checkpoints: Path, profile: str, n_seeds: int, workers: int, out: P
     """Train and score the pair's conditions on seeds ``SEED .. SEED + n_seeds - 1``; the written files' paths."""
     settings = profile_settings(transfer.NOTEBOOK, profile)
     setup = transfer.transfer_setup(settings, SEED)
-    meta, why = (
-        transfer.best_meta_method(reference_dir() / "03_en_es_to_fr-full.json")
-        if settings["meta_method"] == "auto"
-        else (settings["meta_method"], "set in the profile")
-    )
+    meta, why = transfer.chosen_meta_method(settings, reference_dir() / "03_en_es_to_fr-full.json")
     print(f"meta-learner: {why}", flush=True)
     seeds = [SEED + i for i in range(n_seeds)]
     pair = transfer.set_name(setup.pair)
