@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -27,18 +26,10 @@ import torch
 
 import xlmeta_lab
 from xlmeta_lab.experiments.protocol.run import run_protocol
-from xlmeta_lab.experiments.results import processor
+from xlmeta_lab.experiments.results import git_commit, processor
 from xlmeta_lab.experiments.studies.conditions import train_conditions
 from xlmeta_lab.experiments.studies.udpos import ud_setup
 from xlmeta_lab.teaching.profiles import profile_settings
-
-
-def code_commit(package_dir: Path) -> str:
-    """The commit of the clone the package was imported from (the version being timed)."""
-    out = subprocess.run(
-        ["git", "-C", str(package_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    )
-    return out.stdout.strip() or "unknown"
 
 
 def main() -> None:
@@ -69,7 +60,7 @@ def main() -> None:
         "mean_accuracy": sum(row["accuracy"] for row in result.rows) / len(result.rows),
         "budgets": {name: [b.lr, b.steps] for name, b in result.budgets.items()},
         "code": str(package.parent),
-        "commit": code_commit(package.parent),
+        "commit": git_commit(package)["commit"],  # the clone the package was imported from: the version timed
         "processor": processor(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
