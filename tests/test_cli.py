@@ -163,3 +163,22 @@ def test_bench_prints_and_writes_its_memory_rows(
         ("fomaml", 1, 2),
         ("reptile", 1, 2),
     ]
+
+
+def test_bench_protocol_ways_fine_tune_to_the_loops_weights_and_print_each() -> None:
+    """``xlmeta bench --protocol``'s ways compute the same fine-tuning (its table says how fast each is)."""
+    from xlmeta_lab.data.toy import make_toy_languages
+    from xlmeta_lab.episodes.encoders import WordCharEncoder
+    from xlmeta_lab.episodes.vocab import Vocab
+    from xlmeta_lab.experiments.bench.protocol import WAYS, format_rows, time_protocol
+    from xlmeta_lab.models.tagger import Tagger, TaggerConfig
+
+    french = make_toy_languages({"en": 1, "es": 1, "fr": 120}, seed=0)["fr"]
+    vocab = Vocab.build(french)
+    torch.manual_seed(0)
+    model = Tagger(TaggerConfig(17, vocab.n_words, vocab.n_chars, 8, 8, 8, 16))
+    rows = time_protocol(model, french, WordCharEncoder(vocab, 8), [5, 20], n_draws=2, steps=3, lr=0.3, repeats=1)
+    assert [r.k for r in rows] == [5, 20] and all(set(r.seconds) == set(WAYS) for r in rows)
+    assert all(r.max_weight_diff < 1e-5 for r in rows)
+    table = format_rows(rows, n_draws=2, steps=3)
+    assert all(way in table for way in WAYS) and "spelled" in table.splitlines()[-1]

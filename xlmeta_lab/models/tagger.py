@@ -142,17 +142,26 @@ class WordCharInputs(nn.Module):
         )
         self.project = nn.Linear(in_dim, config.hidden)
 
-    def project_inputs(self, word_ids: Tensor | None, char_ids: Tensor | None) -> Tensor:
-        """``[B, L, hidden]`` before the activation: the projected concatenation of what the model reads."""
+    def project_inputs(
+        self, word_ids: Tensor | None, char_ids: Tensor | None, char_features: Tensor | None = None
+    ) -> Tensor:
+        """``[B, L, hidden]`` before the activation: the projected concatenation of what the model reads.
+
+        ``char_features`` ``[B, L, char_channels]``: the character CNN's output for these words, when the caller
+        computed it once for many positions (fine-tuning spells each word type once per step,
+        :mod:`xlmeta_lab.episodes.word_types`); then ``char_ids`` is not read.
+        """
         parts = []
         if self.words is not None:
             if word_ids is None:
                 raise ValueError(f"this {self.what.split(' ', 1)[1]} reads whole words: pass word_ids")
             parts.append(embed_without_padding(self.words, word_ids))
         if self.chars is not None:
-            if char_ids is None:
-                raise ValueError(f"this {self.what.split(' ', 1)[1]} reads characters: pass char_ids")
-            parts.append(self.chars(char_ids))
+            if char_features is None:
+                if char_ids is None:
+                    raise ValueError(f"this {self.what.split(' ', 1)[1]} reads characters: pass char_ids")
+                char_features = self.chars(char_ids)
+            parts.append(char_features)
         return self.project(torch.cat(parts, dim=-1))
 
 
@@ -179,8 +188,31 @@ class Tagger(WordCharInputs):
             raise ValueError(f"unknown context layer {config.context!r}; choose conv, lstm or none")
         self.head = nn.Linear(config.hidden, config.n_tags)
 
-    def forward(self, word_ids: Tensor | None = None, char_ids: Tensor | None = None) -> Tensor:
-        return self.head(self.context(F.gelu(self.project_inputs(word_ids, char_ids))))
+    def forward(
+        self,
+        word_ids: Tensor | None = None,
+        char_ids: Tensor | None = None,
+        *,
+        char_features: Tensor | None = None,
+    ) -> Tensor:
+        """Logits ``[B, L, n_tags]``; ``char_features`` replaces ``char_ids`` (see :meth:`project_inputs`)."""
+        return self.head(self.context(F.gelu(self.project_inputs(word_ids, char_ids, char_features))))
+
+
+class SpelledOnceTagger(nn.Module):
+    """``model`` read on sets whose words are spelled once (:mod:`xlmeta_lab.episodes.word_types`): the character
+    CNN on the spellings, group by group, then one call per set with each position's row of its output. Its
+    weights are the tagger's, named ``model.<name>``; a tagger without characters reads only the word ids."""
+
+    def __init__(self, model: Tagger) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, spellings: tuple[Tensor, ...], *sets: tuple[Tensor, Tensor]) -> tuple[Tensor, ...]:
+        if self.model.chars is None:
+            return tuple(self.model(word_ids) for word_ids, _ in sets)
+        features = torch.cat([self.model.chars(group.unsqueeze(0)).squeeze(0) for group in spellings])
+        return tuple(self.model(word_ids, char_features=features[index]) for word_ids, index in sets)
 
 
 def tagging_loss(logits: Tensor, tags: Tensor, reduction: str = "mean") -> Tensor:

@@ -18,18 +18,21 @@ from torch import Tensor, nn
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, bucket_draws
 from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, stack_sets, take_sentences
+from xlmeta_lab.episodes.word_types import SpelledOnce, spell_once
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.meta import adapt_trajectories, adapt_trajectory, call_model
 from xlmeta_lab.meta.params import AdaptSpec, Params, select_adapted, trainable_params, tree_to
 from xlmeta_lab.meta.prototypes import task_start
-from xlmeta_lab.models.tagger import Tagger, tagging_loss
+from xlmeta_lab.models.tagger import SpelledOnceTagger, Tagger, tagging_loss
 
 #: Sentences per length bucket of a support set (:func:`fine_tuning_sets`): K = 50 is read as 4 buckets of
 #: 12 or 13, each padded to its own longest sentence instead of the longest of all.
 SUPPORT_BUCKET = 16
 #: Support sets of at most this many sentences are fine-tuned at every rate of a grid in one vmap call
 #: (:func:`finetune_rates`). ``xlmeta bench --protocol`` measured it against one call per rate at 1 thread: 1.6x
-#: faster at K = 1, 1.2x at K = 5, and 0.85x at K = 20, where a batch of rates x draws no longer pays.
+#: faster at K = 1, 1.2x at K = 5, and 0.85x at K = 20, where a batch of rates x draws no longer pays. Stacked sets
+#: only: a tagger that reads characters is fine-tuned on its sets spelled once, one call per rate, which beat
+#: all rates stacked in one call at K = 5 (1.7x, 3 draws, 1 thread) when spelling came in.
 RATES_TOGETHER_UP_TO = 5
 
 
@@ -66,7 +69,7 @@ def finetune(
 
 def finetune_batch(
     model: nn.Module,
-    supports: Labeled | Sequence[Labeled],
+    supports: Labeled | Sequence[Labeled] | SpelledOnce,
     *,
     lr: float,
     record: Sequence[int],
@@ -77,9 +80,10 @@ def finetune_batch(
     """Fine-tune ``model`` on ``D`` support sets at once; weights after each step count in ``record``.
 
     ``supports`` holds the sets stacked on a leading axis (e.g. ``word_ids [D, K, L]``), or the same sets in
-    length buckets, each stacked so (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`): then every step reads
-    each bucket at its own length and takes the loss over all of a draw's words, the same mean as on the
-    stacked sets. The draws are independent tasks, so they go through the engine's
+    length buckets, each stacked so (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`), or spelled once
+    (:func:`~xlmeta_lab.episodes.word_types.spell_once`): then every step reads each bucket at its own length
+    (and each spelling once) and takes the loss over all of a draw's words, the same mean as on the stacked
+    sets. The draws are independent tasks, so they go through the engine's
     :func:`~xlmeta_lab.meta.adapt_trajectory` together (one ``vmap`` call where the model allows it).
     Returns ``{steps: {name: tensor [D, ...]}}``, so one trajectory serves every candidate step budget.
     ``head="prototype"`` starts each draw from its own class prototypes, so ``record`` holding 0 scores the
@@ -90,7 +94,7 @@ def finetune_batch(
             raise ValueError(
                 f"head={head!r} starts from the whole support set: give it stacked, not in buckets"
             )
-        return _finetune_buckets(model, supports, lr=lr, record=record, adapt=adapt, batched=batched)
+        return _finetune_sets(model, supports, lr=lr, record=record, adapt=adapt, batched=batched)
     supports = tree_to(supports, next(model.parameters()).device)
     draws = [take_sentences(supports, d) for d in range(supports.y.shape[0])]
     return adapt_trajectory(
@@ -107,7 +111,7 @@ def finetune_batch(
 
 def finetune_rates(
     model: nn.Module,
-    supports: Labeled | Sequence[Labeled],
+    supports: Labeled | Sequence[Labeled] | SpelledOnce,
     *,
     lrs: Sequence[float],
     record: Sequence[int],
@@ -118,7 +122,7 @@ def finetune_rates(
 
     Small stacked support sets (at most :data:`RATES_TOGETHER_UP_TO` sentences each) go through the engine's
     :func:`~xlmeta_lab.meta.adapt_trajectories`, all rates x draws as one batch of tasks; larger ones, and sets in
-    length buckets, one call per rate, which is faster there. The numbers agree to float rounding either way.
+    length buckets or spelled once, one call per rate, which is faster there. The numbers agree to float rounding either way.
     """
     small = isinstance(supports, Labeled) and supports.y.shape[1] <= RATES_TOGETHER_UP_TO
     if not small or len(set(lrs)) == 1:
@@ -132,26 +136,32 @@ def finetune_rates(
     )
 
 
-def _finetune_buckets(
+def _finetune_sets(
     model: nn.Module,
-    buckets: Sequence[Labeled],
+    supports: Sequence[Labeled] | SpelledOnce,
     *,
     lr: float,
     record: Sequence[int],
     adapt: AdaptSpec,
     batched: bool | Literal["auto"],
 ) -> dict[int, Params]:
-    """:func:`finetune_batch` on support sets in length buckets: the engine adapts a view of ``model`` that reads
-    a draw's buckets one by one (its weights named ``model.<name>``), with the loss over all their words."""
+    """:func:`finetune_batch` on support sets in length buckets, or spelled once (:func:`fine_tuning_sets`): the
+    engine adapts a view of ``model`` that reads a draw's sets one by one (its weights named ``model.<name>``),
+    with the loss over all their words."""
     device = next(model.parameters()).device
-    buckets = [tree_to(b, device) for b in buckets]
-    draws = [
-        (tuple(tuple(t[d] for t in b.x) for b in buckets), tuple(b.y[d] for b in buckets))
-        for d in range(buckets[0].y.shape[0])
-    ]
+    sets = supports.sets if isinstance(supports, SpelledOnce) else supports
+    sets = [tree_to(b, device) for b in sets]
+    n_draws = sets[0].y.shape[0]
+    inputs = [tuple(tuple(t[d] for t in b.x) for b in sets) for d in range(n_draws)]
+    view: nn.Module = _Buckets(model)
+    if isinstance(supports, SpelledOnce):
+        spellings = [group.to(device) for group in supports.spellings]
+        inputs = [(tuple(group[d] for group in spellings), *x) for d, x in enumerate(inputs)]
+        view = SpelledOnceTagger(model)
+    draws = [(x, tuple(b.y[d] for b in sets)) for d, x in enumerate(inputs)]
     chosen = set(select_adapted(trainable_params(model), adapt))
     trajectory = adapt_trajectory(
-        _Buckets(model),
+        view,
         _buckets_loss,
         draws,
         inner_lr=lr,
@@ -189,15 +199,22 @@ def fine_tuning_sets(
     model: nn.Module,
     head: str,
     stacked: Labeled,
-) -> Labeled | list[Labeled]:
-    """The draws as fine-tuning reads them: in length buckets (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`)
-    where the model's reach into padding is known and each draw starts from the model's own head, else
-    ``stacked`` (all draws padded to one length) as they are. A prototype head is computed from the whole support set at
-    once, and a BiLSTM reads every padding position, so those are not bucketed."""
+) -> Labeled | list[Labeled] | SpelledOnce:
+    """The draws as fine-tuning reads them, as cheaply as the model allows: sets of more than
+    :data:`SUPPORT_BUCKET` sentences in length buckets (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`), and
+    for a tagger that reads characters, every set with each draw's words spelled once
+    (:func:`~xlmeta_lab.episodes.word_types.spell_once`). Both need the model's reach into padding to be known
+    and each draw to start from the model's own head; otherwise ``stacked`` (all draws padded to one length) as
+    it is. A prototype head is computed from the whole support set at once, and a BiLSTM reads every padding
+    position, so those are never split."""
     reach = padding_reach(model)
-    if reach is None or head != "zero" or len(draws[0]) <= SUPPORT_BUCKET:
+    if reach is None or head != "zero":
         return stacked
-    return bucket_draws(draws, encoder, reach=reach, size=SUPPORT_BUCKET)
+    bucketed = len(draws[0]) > SUPPORT_BUCKET
+    sets = bucket_draws(draws, encoder, reach=reach, size=SUPPORT_BUCKET) if bucketed else [stacked]
+    if getattr(model, "chars", None) is not None:
+        return spell_once(sets)
+    return sets if bucketed else stacked
 
 
 class _Buckets(nn.Module):

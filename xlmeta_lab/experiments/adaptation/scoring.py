@@ -14,10 +14,12 @@ from torch import Tensor, nn
 
 from xlmeta_lab.data.ud import UPOS_TAGS, Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
-from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled
+from xlmeta_lab.episodes.tensors import IGNORE_INDEX, Labeled, TokenInputs, stack_sets
 from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.episodes.word_types import SpelledOnce, spell_once
 from xlmeta_lab.meta import call_model
 from xlmeta_lab.meta.params import Params, tree_to
+from xlmeta_lab.models.tagger import SpelledOnceTagger, Tagger
 
 
 @torch.no_grad()
@@ -53,16 +55,46 @@ def correct_counts(model: nn.Module, params: Params | None, data: Labeled) -> tu
     return count_correct(predict(model, params, data.x), data.y)
 
 
+def scoring_sets(model: nn.Module, buckets: Sequence[Labeled]) -> list[Labeled] | SpelledOnce:
+    """An evaluation set's length buckets (``encode_buckets``) as ``model`` is scored on them fastest: for a word
+    tagger, the whole set's words spelled once (:func:`~xlmeta_lab.episodes.word_types.spell_once`), so its
+    character CNN reads each spelling once however often the word occurs; any other model, the buckets as they
+    are. Prepare a set once per model and score it after every fine-tuning (:func:`counts_over`)."""
+    if isinstance(model, Tagger) and buckets and all(isinstance(b.x, TokenInputs) for b in buckets):
+        return spell_once([stack_sets([bucket]) for bucket in buckets])
+    return list(buckets)
+
+
 def counts_over(
-    model: nn.Module, params: Mapping[str, Any] | None, buckets: Sequence[Labeled]
+    model: nn.Module, params: Mapping[str, Any] | None, buckets: Sequence[Labeled] | SpelledOnce
 ) -> tuple[int, int]:
-    """``(correct, total)`` summed over an evaluation set's length buckets (``encode_buckets``)."""
-    pairs = [correct_counts(model, params, bucket) for bucket in buckets]
+    """``(correct, total)`` summed over an evaluation set's length buckets (``encode_buckets``), or over the same
+    set spelled once (:func:`scoring_sets`)."""
+    if isinstance(buckets, SpelledOnce):
+        pairs = _spelled_counts(model, params, buckets)
+    else:
+        pairs = [correct_counts(model, params, bucket) for bucket in buckets]
     return sum(c for c, _ in pairs), sum(t for _, t in pairs)
 
 
+@torch.no_grad()
+def _spelled_counts(
+    model: nn.Module, params: Mapping[str, Any] | None, spelled: SpelledOnce
+) -> list[tuple[int, int]]:
+    """Each bucket's ``(correct, total)`` for a set spelled once (one draw): the spellings read once, every bucket
+    in one call."""
+    weights = dict(params) if params is not None else dict(model.named_parameters())
+    device = next(iter(weights.values())).device
+    inputs = tree_to(
+        (tuple(group[0] for group in spelled.spellings), *(tuple(t[0] for t in s.x) for s in spelled.sets)),
+        device,
+    )
+    logits = call_model(SpelledOnceTagger(model), {f"model.{n}": t for n, t in weights.items()}, inputs)
+    return [count_correct(out.argmax(-1).cpu(), s.y[0]) for out, s in zip(logits, spelled.sets)]
+
+
 def accuracy_per_draw(
-    model: nn.Module, stacked: Mapping[str, Any], data: Sequence[Labeled]
+    model: nn.Module, stacked: Mapping[str, Any], data: Sequence[Labeled] | SpelledOnce
 ) -> list[tuple[int, int]]:
     """``(correct, total)`` on ``data`` for each draw's weights (``stacked`` has the draws on a leading axis)."""
     n_draws = next(iter(stacked.values())).shape[0]

@@ -11,9 +11,11 @@ machine where absolute times do not:
   engine, so its weights also check the others';
 - ``stacked``: the draws stacked (padded to the longest sentence of all) in one vmapped trajectory, as the
   protocol ran before length buckets;
-- ``buckets``: the same in length buckets (:func:`~xlmeta_lab.experiments.adaptation.finetune.fine_tuning_sets`),
-  as the protocol runs now;
-- ``buckets/draw``: the buckets on the engine's per-draw loop instead of vmap (``batched=False``).
+- ``buckets``: the same in length buckets (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`, K > 16), as the
+  protocol ran before spelling words once;
+- ``spelled``: the sets as :func:`~xlmeta_lab.experiments.adaptation.finetune.fine_tuning_sets` gives them, the
+  protocol's way now: in length buckets, each draw's words spelled once (:mod:`xlmeta_lab.episodes.word_types`);
+- ``spelled/draw``: the same on the engine's per-draw loop instead of vmap (``batched=False``).
 
 Rates are fine-tuning steps per second (one step of one draw) and sentence passes per second (a step of a
 draw of K sentences is K passes). The budget search fine-tunes the same draws at every rate of its grid:
@@ -36,16 +38,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from xlmeta_lab.episodes.encoders import SentenceEncoder
+from xlmeta_lab.episodes.encoders import SentenceEncoder, bucket_draws
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, take_sentences
-from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetune_batch
+from xlmeta_lab.experiments.adaptation.finetune import (
+    SUPPORT_BUCKET,
+    fine_tuning_sets,
+    finetune_batch,
+    padding_reach,
+)
 from xlmeta_lab.experiments.protocol.run import stack_draws
 from xlmeta_lab.meta import adapt_trajectories
 from xlmeta_lab.meta.params import Params
 from xlmeta_lab.models.tagger import tagging_loss
 
-WAYS = ("loop", "stacked", "buckets", "buckets/draw")
+WAYS = ("loop", "stacked", "buckets", "spelled", "spelled/draw")
 
 
 @dataclass(frozen=True)
@@ -81,20 +88,27 @@ def time_protocol(
     repeats: int = 3,
     seed: int = 0,
 ) -> list[ProtocolRow]:
-    """Time the three ways (module doc) on ``n_draws`` draws of each K from ``pool``, ``steps`` steps each,
-    ``repeats`` interleaved rounds (loop, stacked, buckets, loop, ...) after one untimed warm-up round."""
+    """Time the ways of :data:`WAYS` (module doc) on ``n_draws`` draws of each K from ``pool``, ``steps`` steps
+    each, ``repeats`` interleaved rounds (loop, stacked, buckets, ..., loop, ...) after one untimed warm-up round."""
     rows = []
     for k in ks:
         draws = support_draws(pool, k, n_draws, seed)
         stacked = stack_draws(draws, encoder)
-        buckets = fine_tuning_sets(draws, encoder, model, "zero", stacked)
+        reach = padding_reach(model)
+        buckets: Any = stacked
+        if reach is not None and k > SUPPORT_BUCKET:
+            buckets = bucket_draws(draws, encoder, reach=reach, size=SUPPORT_BUCKET)
+        spelled = fine_tuning_sets(draws, encoder, model, "zero", stacked)
+
+        def tuned(sets: Any, batched: bool | str = "auto") -> Params:
+            return finetune_batch(model, sets, lr=lr, record=(steps,), batched=batched)[steps]
+
         ways: dict[str, Callable[[], Params]] = {
             "loop": lambda s=stacked: _plain_loop(model, s, steps=steps, lr=lr),
-            "stacked": lambda s=stacked: finetune_batch(model, s, lr=lr, record=(steps,))[steps],
-            "buckets": lambda b=buckets: finetune_batch(model, b, lr=lr, record=(steps,))[steps],
-            "buckets/draw": lambda b=buckets: finetune_batch(model, b, lr=lr, record=(steps,), batched=False)[
-                steps
-            ],
+            "stacked": lambda s=stacked: tuned(s),
+            "buckets": lambda b=buckets: tuned(b),
+            "spelled": lambda b=spelled: tuned(b),
+            "spelled/draw": lambda b=spelled: tuned(b, batched=False),
         }
         weights = {way: run() for way, run in ways.items()}  # warm-up, and the weights to compare
         timings: dict[str, list[float]] = {way: [] for way in WAYS}
@@ -206,22 +220,23 @@ def unit_seconds(rows: Sequence[ProtocolRow], way: str, *, n_draws: int, steps: 
 def format_rows(rows: Sequence[ProtocolRow], *, n_draws: int, steps: int) -> str:
     """The table ``xlmeta bench --protocol`` prints, and one (condition, seed)'s estimated fine-tuning time."""
     lines = [
-        f"{'K':>3} {'way':>8} {'steps/s':>9} {'passes/s':>9} {'x loop':>7} {'x stacked':>9} {'spread':>7}"
+        f"{'K':>3} {'way':>12} {'steps/s':>9} {'passes/s':>9} {'x loop':>7} {'x stacked':>9} {'spread':>7}"
     ]
     for row in rows:
         for way in WAYS:
             lines.append(
-                f"{row.k:>3} {way:>8} {row.steps_per_s(way):>9.1f} {row.passes_per_s(way):>9.0f} "
+                f"{row.k:>3} {way:>12} {row.steps_per_s(way):>9.1f} {row.passes_per_s(way):>9.0f} "
                 f"{row.ratio(way, 'loop'):>7.2f} {row.ratio(way, 'stacked'):>9.2f} {100 * row.spread[way]:>6.0f}%"
             )
         lines.append(f"    max |weights - loop's| after {row.steps} steps: {row.max_weight_diff:.1e}")
-    before = unit_seconds(rows, "stacked", n_draws=n_draws, steps=steps)
-    after = unit_seconds(rows, "buckets", n_draws=n_draws, steps=steps)
-    loop = unit_seconds(rows, "loop", n_draws=n_draws, steps=steps)
+    seconds = {way: unit_seconds(rows, way, n_draws=n_draws, steps=steps) for way in WAYS[:4]}
+    now = seconds["spelled"]
     lines.append(
         f"one (condition, seed), {n_draws} draws of K = {', '.join(str(r.k) for r in rows)} at {steps} steps "
-        f"(fine-tuning only, estimated from these rates): loop {loop:.0f} s, stacked {before:.0f} s, "
-        f"buckets {after:.0f} s; buckets {before / after:.2f}x faster than stacked, {loop / after:.2f}x than loop"
+        "(fine-tuning only, estimated from these rates): "
+        + ", ".join(f"{way} {s:.0f} s" for way, s in seconds.items())
+        + f"; spelled {seconds['buckets'] / now:.2f}x faster than buckets, {seconds['stacked'] / now:.2f}x than "
+        f"stacked, {seconds['loop'] / now:.2f}x than loop"
     )
     return "\n".join(lines)
 

@@ -31,7 +31,7 @@ from xlmeta_lab.data.roles import FewShotSplits
 from xlmeta_lab.episodes.encoders import SentenceEncoder, as_encoder, encode_buckets
 from xlmeta_lab.episodes.vocab import Vocab
 from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetune_batch, require_finite
-from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw
+from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, scoring_sets
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol.cache import ProtocolCache, part_key, splits_digests, weights_digest
 from xlmeta_lab.experiments.protocol.results import (
@@ -257,6 +257,7 @@ def _rows_unit(shared: _Shared, unit: tuple[Condition, dict[int, Budget]]) -> li
     seed = condition.seeds[0]
     rows: list[dict[str, Any]] = []
     with condition.model_on_device(0) as model:
+        tests = {name: scoring_sets(model, data) for name, data in shared.tests.items()}
         for k in settings.ks:
             draws = protocol_draws(
                 shared.splits.support_pool, k, protocol.n_draws, protocol.draw_seed, protocol
@@ -273,7 +274,7 @@ def _rows_unit(shared: _Shared, unit: tuple[Condition, dict[int, Budget]]) -> li
                     require_finite(
                         model, weights, supports, lr=lr, steps=steps, what=f"{condition.name}, K={k}"
                     )
-                    for test_set, data in shared.tests.items():
+                    for test_set, data in tests.items():
                         for draw, counts in enumerate(accuracy_per_draw(model, weights, data)):
                             row = score_row(condition.name, k, seed, draw, test_set, counts, lr, steps)
                             rows.append({**row, "rule": rule})

@@ -21,10 +21,11 @@ seed.
 
 The draws of one K are independent tasks, so they are fine-tuned together by
 :func:`xlmeta_lab.experiments.adaptation.finetune.finetune_batch`, i.e. the engine's
-:func:`~xlmeta_lab.meta.adapt_trajectory` (one ``vmap`` call where the model allows it), with K > 16 sentences
-in length buckets (:func:`~xlmeta_lab.experiments.adaptation.finetune.fine_tuning_sets`) so short sentences do
-not pay for the longest one's padding. The budgets, then the (condition, seed) rows, are units that ``workers``
-processes share (:mod:`xlmeta_lab.experiments.workers`).
+:func:`~xlmeta_lab.meta.adapt_trajectory` (one ``vmap`` call where the model allows it), as
+:func:`~xlmeta_lab.experiments.adaptation.finetune.fine_tuning_sets` lays them out: K > 16 sentences in length
+buckets, so short sentences do not pay for the longest one's padding, and for the word tagger each draw's words
+spelled once, so its character CNN reads a spelling once per step however often the word occurs. The budgets,
+then the (condition, seed) rows, are units that ``workers`` processes share (:mod:`xlmeta_lab.experiments.workers`).
 
 Memory: a condition with a ``device`` keeps its models elsewhere (the CPU) and each is moved to the device only
 while it is fine-tuned or scored, then back. With a large encoder, every condition and seed on the GPU at once
@@ -67,7 +68,7 @@ from xlmeta_lab.experiments.adaptation.finetune import (
     report_diverged_budgets,
     require_finite,
 )
-from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, counts_over
+from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, counts_over, scoring_sets
 from xlmeta_lab.experiments.config import ProtocolConfig
 from xlmeta_lab.experiments.protocol.cache import ProtocolCache, part_key, splits_digests, weights_digest
 from xlmeta_lab.experiments.protocol.results import Budget, ProtocolResult, best_budget, score_row, summarise
@@ -189,6 +190,7 @@ def choose_budget(
     n_draws = protocol.budget_draws or protocol.n_draws
     for index in range(len(condition.models[: protocol.budget_models or None])):
         with condition.model_on_device(index) as model:
+            holdout_sets = scoring_sets(model, holdout_data)
             for k in ks:
                 draws = protocol_draws(support_pool, k, n_draws, protocol.draw_seed + 7919, protocol)
                 supports = stack_draws(draws, encoder)
@@ -207,7 +209,7 @@ def choose_budget(
                             diverged.add((lr, steps))
                         else:
                             scores[(lr, steps)] += [
-                                c / t for c, t in accuracy_per_draw(model, weights, holdout_data)
+                                c / t for c, t in accuracy_per_draw(model, weights, holdout_sets)
                             ]
     candidates = {key: values for key, values in scores.items() if key not in diverged}
     report_diverged_budgets(condition.name, diverged, protocol, chosen_from=bool(candidates))
@@ -409,6 +411,7 @@ def _seed_rows(
     protocol: ProtocolConfig,
 ) -> list[dict[str, Any]]:
     """One row per (K, test set, draw) for the model of one condition and training seed."""
+    tests = {name: scoring_sets(model, data) for name, data in tests.items()}
     rows: list[dict[str, Any]] = []
     for k in protocol.ks:
         if k == 0:  # no fine-tuning: the initialisation as it is

@@ -34,7 +34,7 @@ from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetune_batch
-from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw
+from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, scoring_sets
 from xlmeta_lab.experiments.protocol.cache import ProtocolCache, part_key, sentences_digest, weights_digest
 from xlmeta_lab.experiments.protocol.results import Budget
 from xlmeta_lab.experiments.protocol.run import Condition, stack_draws
@@ -97,6 +97,7 @@ def _seed_curves(
     draw_seed: int,
 ) -> list[dict[str, Any]]:
     rows = []
+    test_data = scoring_sets(model, test_data)
     for k in ks:
         draws = support_draws(support_pool, k, n_draws, draw_seed)
         supports = fine_tuning_sets(draws, encoder, model, "zero", stack_draws(draws, encoder))
