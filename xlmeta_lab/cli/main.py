@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--protocol",
         action="store_true",
         help="instead: fine-tuning steps/s and sentence passes/s of notebook 03's full protocol workload, "
-        "stacked and in length buckets, against a plain per-draw loop",
+        "stacked, in length buckets and spelled once, against a plain per-draw loop",
     )
     bench.add_argument("--threads", type=int, default=1, help="torch threads (1 gives comparable ratios)")
     bench.add_argument(

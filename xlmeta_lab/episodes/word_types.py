@@ -1,12 +1,13 @@
-"""A support set's words spelled once per word type, for fine-tuning a tagger that reads characters.
+"""A set's words spelled once per word type, for fine-tuning and scoring a tagger that reads characters.
 
-The word tagger's character CNN is most of its cost: on notebook 03's full profile it takes about two thirds of a
-forward pass, and fine-tuning runs it on every token of a support set at every step. A K = 50 French support
-set has about 1,100 words (1,300 positions in length buckets, 2,300 padded to one length) but only about 600
-distinct spellings. A word's character features depend on its spelling alone, so each step can compute them
-once per spelling and hand every position the row of its spelling: the same numbers, computed up to four times
-less often (the gradient of a spelling is then summed before the CNN's backward pass, not inside it, so weights
-agree to float rounding, not bit for bit).
+The word tagger's character CNN is most of its cost: on notebook 03's full profile it took about two thirds of a
+forward pass, and fine-tuning ran it on every position of a support set at every step, padding included. A K = 50
+French support set has about 1,100 words (about 1,650 positions in length buckets, 2,300 padded to one length)
+but only about 600 distinct spellings, four fifths of them 8 characters or shorter. A word's character features
+depend on its spelling alone, so each step computes them once per spelling, each spelling read at the width of
+its group (:data:`SPELLING_WIDTHS`), and hands every position the row of its spelling. The numbers are the same
+up to float rounding (a spelling's gradient is summed before the CNN's backward pass, not inside it), not bit for
+bit. A test set is scored the same way, its whole set spelled once.
 
 :func:`spell_once` turns sets of :class:`~xlmeta_lab.episodes.tensors.TokenInputs` (one set, or length buckets,
 stacked on a leading draw axis) into :class:`SpelledOnce`: each draw's spellings, and per set the word ids and
@@ -35,7 +36,7 @@ class TypedTokens(NamedTuple):
 
 class SpelledOnce(NamedTuple):
     """Support sets stacked on a draw axis, with their spellings apart: ``spellings`` are each draw's distinct
-    character rows ``[D, T_g, W_g]`` in groups by length, each group cut to its longest spelling (all-padding
+    character rows ``[D, T_g, W_g]`` in groups by length, group ``g`` cut to its width ``W_g`` (all-padding
     rows fill a draw with fewer than ``T_g``); ``sets`` the sets (one, or the length buckets) with
     :class:`TypedTokens` inputs ``[D, S, L]`` (rows of the groups concatenated) and their tags."""
 
