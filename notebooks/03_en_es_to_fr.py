@@ -51,12 +51,11 @@
 # treebanks, downloaded on first use and checked against pinned sha256s, or read from `XLMETA_DATA` offline.
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 38 s on CPU; `full` estimated 2.0 h on CPU (5 seeds on 2 workers: 30 trainings, the
-# protocol's 35 (condition, seed) scorings (about 235 s each per worker) and the budget curve (about 10 min); an upper
-# estimate, since the timed run was stopped once and redid the work in flight; the 3-seed run before length buckets
-# and workers took about 3.5 h of one-thread CPU); not measured on a GPU. `PROFILE = "auto"` runs the largest profile
-# measured on your kind of hardware to finish within 10 min and prints its estimate; it never starts `full` (set
-# `PROFILE = "full"` for that).
+# machines in the README): `quick` 38 s on CPU; `full` 58 min on CPU (5 seeds on 2 workers; before words were spelled
+# once the same run took about 2 h (an estimate from its parts), and the 3-seed run before length buckets and workers
+# about 3.5 h of one-thread CPU); not measured on a GPU. `PROFILE = "auto"` runs the largest profile measured on your
+# kind of hardware to finish within 10 min and prints its estimate; it never starts `full` (set `PROFILE = "full"` for
+# that).
 #
 # The committed `full` run is described in `results/reference/README.md`; with a Hugging Face encoder (`MODEL`) no run
 # time has been measured.
