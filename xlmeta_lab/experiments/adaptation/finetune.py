@@ -31,8 +31,9 @@ SUPPORT_BUCKET = 16
 #: Support sets of at most this many sentences are fine-tuned at every rate of a grid in one vmap call
 #: (:func:`finetune_rates`). ``xlmeta bench --protocol`` measured it against one call per rate at 1 thread: 1.6x
 #: faster at K = 1, 1.2x at K = 5, and 0.85x at K = 20, where a batch of rates x draws no longer pays. Stacked sets
-#: only: a tagger that reads characters is fine-tuned on its sets spelled once, one call per rate, which beat
-#: all rates stacked in one call at K = 5 (1.7x, 3 draws, 1 thread) when spelling came in.
+#: only: a tagger that reads characters is fine-tuned on its sets spelled once, one call per rate. The bench at
+#: 0e675d9: at K = 5 that is faster (1.73x over stacked per rate, all rates together 1.05x); at K = 1, where
+#: notebook 03's budget search does not go, together would be a little faster (1.27x against 1.16x).
 RATES_TOGETHER_UP_TO = 5
 
 
