@@ -52,7 +52,7 @@ def test_every_position_keeps_its_characters_and_each_spelling_is_read_once(fren
     assert [g.shape[-1] for g in spelled.spellings] == [2, 4, 8]  # each group read at its own width
     for i, bucket in enumerate(buckets):
         assert isinstance(spelled.sets[i].x, TypedTokens)
-        assert torch.equal(spelled_chars(spelled, i), bucket.x.char_ids)
+        assert torch.equal(spelled_chars(spelled, i, 8), bucket.x.char_ids)
         assert torch.equal(spelled.sets[i].x.word_ids, bucket.x.word_ids)
         assert torch.equal(spelled.sets[i].y, bucket.y)
     for d in range(3):
@@ -63,6 +63,18 @@ def test_every_position_keeps_its_characters_and_each_spelling_is_read_once(fren
         assert len(used) < 0.5 * positions  # the toy words repeat: far fewer spellings than positions
         lengths = [(g[d] != 0).sum(dim=1) for g in spelled.spellings]
         assert int(lengths[1].max()) <= 4 and int(lengths[2][lengths[2] > 0].min()) > 4
+
+
+def test_a_width_no_word_needs_is_left_out(french: list) -> None:
+    vocab = Vocab.build(french)
+    short = [s for s in french if max(len(f) for f in s.forms) <= 4][:12]  # no spelling longer than 4
+    stacked = stack_draws([short[:6], short[6:]], WordCharEncoder(vocab, 8))
+    spelled = spell_once([stacked])
+    assert [g.shape[-1] for g in spelled.spellings] == [4]
+    assert torch.equal(spelled_chars(spelled, 0, 8), stacked.x.char_ids)
+    model = _tagger(vocab)
+    weights = finetune_batch(model, spelled, lr=0.3, record=(2,))[2]  # the CNN never sees an empty group
+    assert _max_gap(weights, finetune_batch(model, stacked, lr=0.3, record=(2,))[2]) < FLOAT_NOISE
 
 
 def test_fine_tuning_spelled_once_gives_the_stacked_weights_and_scores(french: list) -> None:

@@ -67,9 +67,10 @@ def spell_once(sets: Sequence[Labeled], widths: Sequence[int] = SPELLING_WIDTHS)
         draws.append((unique, inverse, torch.bucketize((unique != 0).sum(dim=1), bounds)))
     counts = torch.stack([torch.bincount(group, minlength=len(bounds)) for _, _, group in draws])
     most = counts.max(dim=0).values  # each group's rows: the most spellings any draw has in it
-    spellings = tuple(
+    spellings = tuple(  # a group no draw has a spelling in is left out: it adds no rows
         torch.stack([_pad_rows(unique[group == g, :bound], int(most[g])) for unique, _, group in draws])
         for g, bound in enumerate(bounds.tolist())
+        if most[g] > 0
     )
     offsets = most.cumsum(0) - most
     sizes = [s.y[0].numel() for s in sets]
@@ -86,9 +87,9 @@ def _pad_rows(rows: Tensor, count: int) -> Tensor:
     return torch.cat([rows, rows.new_zeros(count - len(rows), rows.shape[1])])
 
 
-def spelled_chars(spelled: SpelledOnce, index: int) -> Tensor:
-    """Set ``index``'s character ids ``[D, S, L, W]`` rebuilt from its spellings (what :func:`spell_once` keeps)."""
-    width = spelled.spellings[-1].shape[-1]
+def spelled_chars(spelled: SpelledOnce, index: int, width: int) -> Tensor:
+    """Set ``index``'s character ids ``[D, S, L, width]`` rebuilt from its spellings (``width``: the encoder's, which
+    the widest group need not reach), to check what :func:`spell_once` keeps."""
     rows = torch.cat([F.pad(g, (0, width - g.shape[-1])) for g in spelled.spellings], dim=1)
     typed = spelled.sets[index].x
     return torch.stack([rows[d][typed.spelling_index[d]] for d in range(rows.shape[0])])
