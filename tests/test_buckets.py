@@ -8,6 +8,7 @@ not: the comparison can fail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -17,6 +18,7 @@ from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.episodes.encoders import WordCharEncoder, bucket_draws, encode_buckets
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.vocab import Vocab
+from xlmeta_lab.episodes.word_types import spell_once
 from xlmeta_lab.experiments.adaptation.finetune import finetune_batch, padding_reach
 from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw
 from xlmeta_lab.experiments.protocol.run import stack_draws
@@ -80,15 +82,15 @@ def test_buckets_without_the_reach_into_padding_change_the_gradient(french: list
     assert gap > 100 * FLOAT_NOISE
 
 
-def test_buckets_adapt_only_what_the_method_adapts(french: list) -> None:
+@pytest.mark.parametrize("layout", [list, spell_once], ids=["buckets", "buckets spelled once"])
+def test_buckets_adapt_only_what_the_method_adapts(french: list, layout: Callable) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
     model = _tagger(vocab)
     draws = support_draws(french[:120], 40, 2, seed=2)
     plain = finetune_batch(model, stack_draws(draws, encoder), lr=0.3, record=(5,), adapt="head")[5]
-    fast = finetune_batch(
-        model, bucket_draws(draws, encoder, reach=2, size=10), lr=0.3, record=(5,), adapt="head"
-    )[5]
+    sets = layout(bucket_draws(draws, encoder, reach=2, size=10))
+    fast = finetune_batch(model, sets, lr=0.3, record=(5,), adapt="head")[5]
     for name, weights in fast.items():
         assert (weights - plain[name]).abs().max().item() < FLOAT_NOISE
         if not name.startswith("head."):

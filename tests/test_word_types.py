@@ -114,20 +114,6 @@ def test_positions_pointed_at_the_wrong_spellings_change_the_weights(french: lis
     assert _max_gap(finetune_batch(model, wrong, lr=0.3, record=(1,))[1], plain) > 100 * FLOAT_NOISE
 
 
-def test_spelled_once_adapts_only_what_the_method_adapts(french: list) -> None:
-    vocab = Vocab.build(french)
-    encoder = WordCharEncoder(vocab, 8)
-    model = _tagger(vocab)
-    draws = support_draws(french[:120], 10, 2, seed=2)
-    stacked = stack_draws(draws, encoder)
-    plain = finetune_batch(model, stacked, lr=0.3, record=(5,), adapt="head")[5]
-    fast = finetune_batch(model, spell_once([stacked]), lr=0.3, record=(5,), adapt="head")[5]
-    for name, weights in fast.items():
-        assert (weights - plain[name]).abs().max().item() < FLOAT_NOISE
-        if not name.startswith("head."):
-            assert torch.equal(weights, dict(model.named_parameters())[name].detach().expand_as(weights))
-
-
 def test_only_a_tagger_that_reads_characters_from_its_own_head_is_spelled_once(french: list) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
