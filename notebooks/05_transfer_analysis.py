@@ -377,13 +377,10 @@ print(f"your cosine of the two English batches' gradients at the initialisation:
 # Chinese and French?
 
 # %%
-alignment_rows = []
-for method in METHODS:
-    for seed in SEEDS:
-        alignment_rows += transfer.alignment_along_training(
-            setup, settings["alignment_sources"], method, seed, settings["alignment_checkpoints"],
-            settings["probe_tasks"], out_dir=checkpoints_dir() / RUN / "alignment", device=str(device),
-        )  # fmt: skip
+alignment_rows = transfer.alignment_along_training(
+    setup, settings["alignment_sources"], METHODS, SEEDS, settings["alignment_checkpoints"], settings["probe_tasks"],
+    out_dir=checkpoints_dir() / RUN / "alignment", device=str(device),
+)  # fmt: skip
 fig, axes = plt.subplots(1, len(METHODS), figsize=(6 * len(METHODS), 4), sharey=True)
 for ax, method in zip(axes, METHODS):
     plot_alignment(alignment_rows, method, ax=ax)
@@ -431,13 +428,12 @@ plt.show()
 
 # %%
 candidates = {c.name: c for c in trained[PAIR].conditions}
-savings_rows = []
-for name in ("scratch", f"joint@{PAIR}", f"{META}@{PAIR}"):
-    savings_rows += savings.accuracy_curves(
-        candidates[name], result.budgets[name], setup.splits.support_pool, setup.splits.tests[TEST],
-        trained[PAIR].encoder, ks=settings["savings_ks"], steps=settings["savings_steps"],
-        n_draws=setup.protocol.n_draws, draw_seed=setup.protocol.draw_seed, cache=checkpoints_dir() / RUN / "savings",
-    )  # fmt: skip
+savings_rows = savings.accuracy_curves(
+    [candidates[name] for name in ("scratch", f"joint@{PAIR}", f"{META}@{PAIR}")], result.budgets,
+    setup.splits.support_pool, setup.splits.tests[TEST], trained[PAIR].encoder, ks=settings["savings_ks"],
+    steps=settings["savings_steps"], n_draws=setup.protocol.n_draws, draw_seed=setup.protocol.draw_seed,
+    cache=checkpoints_dir() / RUN / "savings",
+)  # fmt: skip
 target = savings.scratch_target(savings_rows)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 plot_savings_curves(savings_rows, target, over="K", ax=axes[0])

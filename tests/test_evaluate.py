@@ -305,19 +305,19 @@ def test_savings_curves_resume_from_their_cache_and_recompute_a_changed_model(
 
     splits = split_target(toy["fr"], holdout=40, test=120, seed=0)
     joint = trained.conditions[1]
-    budget = Budget(lr=0.1, steps=10, holdout_acc=0.0)
+    budgets = {joint.name: Budget(lr=0.1, steps=10, holdout_acc=0.0)}
     grid = {"ks": (1, 5), "steps": (0, 3, 6), "n_draws": 2, "draw_seed": 0}
-    args = (budget, splits.support_pool, splits.tests["test"], trained.encoder)
-    uncached = savings_module.accuracy_curves(joint, *args, **grid)
+    args = (budgets, splits.support_pool, splits.tests["test"], trained.encoder)
+    uncached = savings_module.accuracy_curves([joint], *args, **grid)
     assert len(uncached) == 2 * 3 * 2  # K x steps x draws, one seed
-    cached = savings_module.accuracy_curves(joint, *args, **grid, cache=tmp_path)
+    cached = savings_module.accuracy_curves([joint], *args, **grid, cache=tmp_path)
     assert cached == uncached and len(list(tmp_path.glob("savings-*.json"))) == 1
 
     monkeypatch.setattr(savings_module, "finetune_batch", lambda *a, **k: pytest.fail("kept curves were redone"))
-    assert savings_module.accuracy_curves(joint, *args, **grid, cache=tmp_path) == uncached
+    assert savings_module.accuracy_curves([joint], *args, **grid, cache=tmp_path) == uncached
 
     changed = copy.deepcopy(joint.models[0])
     with torch.no_grad():
         next(changed.parameters()).add_(0.5)
     with pytest.raises(pytest.fail.Exception, match="redone"):  # another model: its curves are computed afresh
-        savings_module.accuracy_curves(replace(joint, models=[changed]), *args, **grid, cache=tmp_path)
+        savings_module.accuracy_curves([replace(joint, models=[changed])], *args, **grid, cache=tmp_path)

@@ -14,13 +14,17 @@ import pytest
 import torch
 
 import xlmeta_lab.experiments.protocol.run as protocol_module
+import xlmeta_lab.experiments.studies.savings as savings_module
 import xlmeta_lab.experiments.workers as workers_module
 from xlmeta_lab.cli.main import main
 from xlmeta_lab.data.roles import split_target
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.experiments.config import ProtocolConfig, TrainConfig
+from xlmeta_lab.experiments.protocol.results import Budget
 from xlmeta_lab.experiments.protocol.run import run_protocol
+from xlmeta_lab.experiments.studies import transfer
 from xlmeta_lab.experiments.studies.conditions import TrainedConditions, train_conditions
+from xlmeta_lab.experiments.studies.transfer import TransferSetup
 from xlmeta_lab.experiments.workers import WORKERS_VARIABLE, worker_count
 
 TINY = TrainConfig(
@@ -120,6 +124,42 @@ def test_the_protocol_on_two_workers_gives_the_rows_of_one_and_shares_its_cache(
     assert (
         run_protocol(trained.conditions, splits, trained.vocab, PROTOCOL, cache=tmp_path).rows == alone.rows
     )
+
+
+def test_savings_curves_on_two_workers_give_the_rows_of_one_and_share_its_cache(
+    toy: dict, trained: TrainedConditions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    splits = split_target(toy["fr"], holdout=30, test=60, seed=0)
+    budgets = {
+        c.name: Budget(lr=lr, steps=5, holdout_acc=0.0) for c, lr in zip(trained.conditions, (0.3, 0.1, 0.1))
+    }
+    args = (budgets, splits.support_pool, splits.tests["test"], trained.encoder)
+    grid = {"ks": (1, 5), "steps": (0, 2, 5), "n_draws": 2, "draw_seed": 0}
+    alone = savings_module.accuracy_curves(trained.conditions, *args, **grid, workers=1)
+    shared = savings_module.accuracy_curves(trained.conditions, *args, **grid, workers=2, cache=tmp_path)
+    assert len(alone) == 3 * 2 * 2 * 3 * 2  # conditions x seeds x K x steps x draws
+    assert max(abs(a["accuracy"] - b["accuracy"]) for a, b in zip(alone, shared)) == 0.0
+    assert shared == alone  # the same rows in the same order, whichever worker finished first
+    monkeypatch.setattr(
+        savings_module, "finetune_batch", lambda *a, **k: pytest.fail("kept curves were redone")
+    )
+    assert savings_module.accuracy_curves(trained.conditions, *args, **grid, cache=tmp_path) == alone
+
+
+def test_gradient_alignment_on_two_workers_gives_the_cosines_of_one(toy: dict, tmp_path: Path) -> None:
+    splits = split_target(toy["fr"], holdout=30, test=60, seed=0)
+    setup = TransferSetup(
+        {"en": toy["en"], "es": toy["es"]}, splits, TINY, PROTOCOL, {"en+es": ("en", "es")}, ("en", "es")
+    )
+    args = (setup, ["en", "es"], ["joint", "maml"], [0, 1], [0, 3, 6], 2)
+    alone = transfer.alignment_along_training(*args, out_dir=tmp_path / "one", workers=1)
+    shared = transfer.alignment_along_training(*args, out_dir=tmp_path / "two", workers=2)
+    assert {(r["method"], r["seed"], r["step"]) for r in alone} == {
+        (m, seed, step) for m in ("joint", "maml") for seed in (0, 1) for step in (0, 3, 6)
+    }
+    assert {r["kind"] for r in alone} == {"within", "across", "target"}
+    assert max(abs(a["cosine"] - b["cosine"]) for a, b in zip(alone, shared)) == 0.0
+    assert shared == alone
 
 
 def test_a_warning_in_a_worker_is_raised_where_the_run_was_started(

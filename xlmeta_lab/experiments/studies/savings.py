@@ -26,9 +26,8 @@ import os
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from torch import nn
 
 from xlmeta_lab.data.ud import Sentence
 from xlmeta_lab.episodes.encoders import SentenceEncoder, encode_buckets
@@ -37,15 +36,16 @@ from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetun
 from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, scoring_sets
 from xlmeta_lab.experiments.protocol.cache import ProtocolCache, part_key, sentences_digest, weights_digest
 from xlmeta_lab.experiments.protocol.results import Budget
-from xlmeta_lab.experiments.protocol.run import Condition, stack_draws
+from xlmeta_lab.experiments.protocol.run import Condition, one_seed, stack_draws
 from xlmeta_lab.experiments.protocol.stats import Interval, mean_ci
+from xlmeta_lab.experiments.workers import run_units, worker_count
 
 Unit = tuple[int, int]  # (seed, draw)
 
 
 def accuracy_curves(
-    condition: Condition,
-    budget: Budget,
+    conditions: Sequence[Condition],
+    budgets: Mapping[str, Budget],
     support_pool: Sequence[Sentence],
     test: Sequence[Sentence],
     encoder: SentenceEncoder,
@@ -55,53 +55,71 @@ def accuracy_curves(
     n_draws: int,
     draw_seed: int,
     cache: str | os.PathLike | None = None,
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows ``{condition, seed, draw, K, steps, accuracy}`` over the (K, steps) grid, fine-tuning with
-    ``budget.lr`` (chosen on the holdout) on the protocol's draws, scored on ``test``.
+    """Rows ``{condition, seed, draw, K, steps, accuracy}`` over the (K, steps) grid for every condition, each
+    fine-tuning with its own ``budgets[name].lr`` (chosen on the holdout) on the protocol's draws, scored on
+    ``test``; rows in the order of ``conditions``, then seeds, however they were computed.
 
     With ``cache`` (a folder), each (condition, seed)'s rows are kept there as soon as they are done, keyed by
     everything they depend on (weights, grid, lr, draws, sentences; see
-    :mod:`~xlmeta_lab.experiments.protocol.cache`): in a full run this is an hour of fine-tuning, and a run stopped
-    in it resumes instead of starting the curves again.
+    :mod:`~xlmeta_lab.experiments.protocol.cache`): in a full run this is most of an hour of fine-tuning, and a
+    run stopped in it resumes instead of starting the curves again. ``workers``: processes to share the
+    (condition, seed) units among (``None``: ``$XLMETA_WORKERS`` or 1,
+    :func:`~xlmeta_lab.experiments.workers.worker_count`); a unit is the same call wherever it runs.
     """
     store = ProtocolCache(cache) if cache is not None else None
-    test_data = encode_buckets(test, encoder)
-    rows = []
-    for seed, model in zip(condition.seeds, condition.models):
-        key = part_key(
-            kind="savings", condition=condition.name, seed=seed, adapt=condition.adapt, weights=weights_digest(model),
-            lr=budget.lr, ks=list(ks), steps=list(steps), n_draws=n_draws, draw_seed=draw_seed,
-            support_pool=sentences_digest(support_pool), test=sentences_digest(test),
-        )  # fmt: skip
-        kept = store.load("savings", key) if store is not None else None
-        if kept is None:
-            kept = _seed_curves(condition, seed, model, budget, support_pool, test_data, encoder, ks, steps,
-                                n_draws, draw_seed)  # fmt: skip
-            if store is not None:
-                store.save("savings", key, kept, {"condition": condition.name, "seed": seed})
-        rows += kept
-    return rows
+    grid = _Grid(
+        support_pool, encode_buckets(test, encoder), encoder, tuple(ks), tuple(steps), n_draws, draw_seed
+    )
+    done: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    missing: list[tuple[Condition, Budget, str]] = []
+    for condition in conditions:
+        budget = budgets[condition.name]
+        for i, (seed, model) in enumerate(zip(condition.seeds, condition.models)):
+            key = part_key(
+                kind="savings", condition=condition.name, seed=seed, adapt=condition.adapt,
+                weights=weights_digest(model), lr=budget.lr, ks=list(ks), steps=list(steps), n_draws=n_draws,
+                draw_seed=draw_seed, support_pool=sentences_digest(support_pool), test=sentences_digest(test),
+            )  # fmt: skip
+            kept = store.load("savings", key) if store is not None else None
+            if kept is None:
+                missing.append((one_seed(condition, i), budget, key))
+            else:
+                done[(condition.name, seed)] = kept
+    units = [(condition, budget) for condition, budget, _ in missing]
+    for j, rows in run_units(_seed_curves, units, grid, worker_count(workers)):
+        condition, _, key = missing[j]
+        seed = condition.seeds[0]
+        done[(condition.name, seed)] = rows
+        if store is not None:
+            store.save("savings", key, rows, {"condition": condition.name, "seed": seed})
+    return [row for c in conditions for seed in c.seeds for row in done[(c.name, seed)]]
 
 
-def _seed_curves(
-    condition: Condition,
-    seed: int,
-    model: nn.Module,
-    budget: Budget,
-    support_pool: Sequence[Sentence],
-    test_data: Any,
-    encoder: SentenceEncoder,
-    ks: Sequence[int],
-    steps: Sequence[int],
-    n_draws: int,
-    draw_seed: int,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Grid:
+    """What every (condition, seed) unit of :func:`accuracy_curves` shares: sent once to each worker."""
+
+    support_pool: Sequence[Sentence]
+    test_data: Any
+    encoder: SentenceEncoder
+    ks: tuple[int, ...]
+    steps: tuple[int, ...]
+    n_draws: int
+    draw_seed: int
+
+
+def _seed_curves(grid: _Grid, unit: tuple[Condition, Budget]) -> list[dict[str, Any]]:
+    """One seed's curves (``condition`` holds that seed's model only)."""
+    condition, budget = unit
+    seed, model = condition.seeds[0], condition.models[0]
     rows = []
-    test_data = scoring_sets(model, test_data)
-    for k in ks:
-        draws = support_draws(support_pool, k, n_draws, draw_seed)
-        supports = fine_tuning_sets(draws, encoder, model, "zero", stack_draws(draws, encoder))
-        trajectory = finetune_batch(model, supports, lr=budget.lr, record=tuple(steps), adapt=condition.adapt)
+    test_data = scoring_sets(model, grid.test_data)
+    for k in grid.ks:
+        draws = support_draws(grid.support_pool, k, grid.n_draws, grid.draw_seed)
+        supports = fine_tuning_sets(draws, grid.encoder, model, "zero", stack_draws(draws, grid.encoder))
+        trajectory = finetune_batch(model, supports, lr=budget.lr, record=grid.steps, adapt=condition.adapt)
         for n_steps, weights in trajectory.items():
             for draw, (correct, total) in enumerate(accuracy_per_draw(model, weights, test_data)):
                 rows.append(

@@ -45,6 +45,7 @@ from xlmeta_lab.experiments.protocol.run import run_protocol
 from xlmeta_lab.experiments.results import read_results
 from xlmeta_lab.experiments.studies.conditions import TrainedConditions, train_conditions
 from xlmeta_lab.experiments.training.loop import split_validation, train
+from xlmeta_lab.experiments.workers import run_units, worker_count
 from xlmeta_lab.meta import Task
 from xlmeta_lab.meta.alignment import PLAIN_GRADIENT, cosine, task_gradients
 from xlmeta_lab.models.tagger import tagging_loss
@@ -258,30 +259,57 @@ def probe_tasks(
 def alignment_along_training(
     setup: TransferSetup,
     languages: Sequence[str],
-    method: str,
-    seed: int,
+    methods: Sequence[str],
+    seeds: Sequence[int],
     checkpoints: Sequence[int],
     n_probe: int,
     *,
     out_dir: str | os.PathLike | None = None,
     device: str = "cpu",
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Gradient cosines between languages at each checkpoint of one training run of ``method`` on ``languages``.
+    """Gradient cosines between languages at each checkpoint of one training run per method and seed on
+    ``languages``.
 
     At each step of ``checkpoints`` the run is continued up to that step (resumed from its checkpoint when
     ``out_dir`` is given) and each language's direction is taken on two disjoint sets of ``n_probe`` probe
     episodes: the method's meta-gradient from the engine (joint: the plain gradient). Rows give, per pair of
     languages, the mean cosine of the two halves against each other (``across``, and ``target`` for a source
     against French), and per language the cosine of its two halves (``within``: the inner product first-order
-    meta-learning implicitly increases; see :mod:`xlmeta_lab.meta.alignment`).
+    meta-learning implicitly increases; see :mod:`xlmeta_lab.meta.alignment`). ``workers``: processes to share
+    the (method, seed) runs among (``None``: ``$XLMETA_WORKERS`` or 1); rows come in the order of ``methods``,
+    then ``seeds``, however many computed them.
     """
+    shared = _Alignment(setup, tuple(languages), tuple(checkpoints), n_probe, out_dir, device)
+    units = [(method, seed) for method in methods for seed in seeds]
+    done = dict(run_units(_alignment_of_run, units, shared, worker_count(workers)))
+    return [row for index in range(len(units)) for row in done[index]]
+
+
+@dataclass(frozen=True)
+class _Alignment:
+    """What every (method, seed) run of :func:`alignment_along_training` shares: sent once to each worker."""
+
+    setup: TransferSetup
+    languages: tuple[str, ...]
+    checkpoints: tuple[int, ...]
+    n_probe: int
+    out_dir: str | os.PathLike | None
+    device: str
+
+
+def _alignment_of_run(shared: _Alignment, unit: tuple[str, int]) -> list[dict[str, Any]]:
+    method, seed = unit
+    setup, languages, n_probe = shared.setup, shared.languages, shared.n_probe
     config = replace(setup.train_config, method=method, seed=seed)
     spec = METHODS[method]
-    folder = Path(out_dir) / f"{set_name(languages)}-{method}-seed{seed}" if out_dir is not None else None
+    folder = Path(shared.out_dir) / f"{set_name(languages)}-{method}-seed{seed}" if shared.out_dir else None
     training = {lang: setup.sources[lang] for lang in languages}
     rows: list[dict[str, Any]] = []
-    for step in sorted(set(checkpoints)):
-        result = train(training, config, folder, resume=True, stop_after=step, progress=False, device=device)
+    for step in sorted(set(shared.checkpoints)):
+        result = train(
+            training, config, folder, resume=True, stop_after=step, progress=False, device=shared.device
+        )
         holder = TrainedConditions([], {}, result.backbone)
         probes = probe_tasks(setup, holder, languages, 2 * n_probe, seed=config.data_seed + 17)
         halves = {

@@ -70,7 +70,7 @@ def curves(checkpoints: Path, ks: list[int] | None, out: Path | None) -> None:
     for name in ("scratch", f"joint@{pair}", f"{meta}@{pair}"):
         start = time.perf_counter()
         rows += savings.accuracy_curves(
-            candidates[name], result.budgets[name], setup.splits.support_pool, setup.splits.tests[test],
+            [candidates[name]], result.budgets, setup.splits.support_pool, setup.splits.tests[test],
             trained[pair].encoder, ks=ks or settings["savings_ks"], steps=settings["savings_steps"],
             n_draws=setup.protocol.n_draws, draw_seed=setup.protocol.draw_seed, cache=checkpoints / "savings",
         )  # fmt: skip
