@@ -43,10 +43,12 @@
 # downloaded once); URIEL+ optional (`pip install 'xlmeta-lab[analysis]'`).
 #
 # **Run time** (wall time with papermill, recorded in `xlmeta_lab/reference/timings.json` by `xlmeta workbook --time`;
-# machines in the README): `quick` 3 min on CPU; `full` estimated 5.5 h on CPU (5 to 6 h of one-thread CPU time; the
-# committed reference run, resumable from its checkpoints and caches); not measured on a GPU. `PROFILE = "auto"` runs
-# the largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never
-# starts `full` (set `PROFILE = "full"` for that).
+# machines in the README): `quick` 3 min on CPU; `full` 67 min on CPU (3 seeds on 2 workers, the en+es pair on five in
+# its own run, `05_transfer_analysis-full-pair`; before length buckets, words spelled once and workers an estimated 5
+# to 6 h of one-thread CPU time: the reference this run replaced took 2 h 55 min of wall time, resumed, with a second
+# process beside it, and its savings curves a separate rerun); not measured on a GPU. `PROFILE = "auto"` runs the
+# largest profile measured on your kind of hardware to finish within 10 min and prints its estimate; it never starts
+# `full` (set `PROFILE = "full"` for that).
 #
 # `quick` proves the code path: 1 seed × 2 draws give no intervals and no verdicts, only numbers. The committed `full`
 # run is described in `results/reference/README.md`.

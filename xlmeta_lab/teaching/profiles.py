@@ -359,9 +359,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "savings_steps": [0, 5, 15],
         },
         "full": {
-            # Estimated from a timed slice (en+es, 60 steps, 1 seed, 1 thread on 2 shared cores under load):
-            # training ~0.55 s per outer step (joint) and ~0.4 s (maml) -> 84 runs of 300 steps ~3.3 h; the protocol,
-            # alignment and savings ~2 h more: about 5 to 6 hours on 2 shared CPU cores, roughly half on an idle pair.
+            # 67 min from nothing with `xlmeta workbook --only 05 --profile full --workers 2` on an idle 2-core CPU
+            # (timings.json): 84 trainings of 300 steps and their protocol about 55 min, alignment 4.5, savings 7.
             "holdout_fraction": 0.2,
             "languages": ["en", "es", "de", "nl", "ro", "ru", "fi", "id", "zh"],
             "pair": ["en", "es"],
