@@ -321,3 +321,5 @@ def test_savings_curves_resume_from_their_cache_and_recompute_a_changed_model(
         next(changed.parameters()).add_(0.5)
     with pytest.raises(pytest.fail.Exception, match="redone"):  # another model: its curves are computed afresh
         savings_module.accuracy_curves([replace(joint, models=[changed])], *args, **grid, cache=tmp_path)
+    with pytest.raises(ValueError, match=r"no fine-tuning budget for \['scratch'\]"):
+        savings_module.accuracy_curves([trained.conditions[0], joint], *args, **grid)

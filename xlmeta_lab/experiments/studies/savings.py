@@ -68,6 +68,11 @@ def accuracy_curves(
     (condition, seed) units among (``None``: ``$XLMETA_WORKERS`` or 1,
     :func:`~xlmeta_lab.experiments.workers.worker_count`); a unit is the same call wherever it runs.
     """
+    unbudgeted = [c.name for c in conditions if c.name not in budgets]
+    if unbudgeted:
+        raise ValueError(
+            f"no fine-tuning budget for {unbudgeted}: choose one on the holdout first (run_protocol)"
+        )
     store = ProtocolCache(cache) if cache is not None else None
     grid = _Grid(
         support_pool, encode_buckets(test, encoder), encoder, tuple(ks), tuple(steps), n_draws, draw_seed

@@ -303,7 +303,8 @@ def _alignment_of_run(shared: _Alignment, unit: tuple[str, int]) -> list[dict[st
     setup, languages, n_probe = shared.setup, shared.languages, shared.n_probe
     config = replace(setup.train_config, method=method, seed=seed)
     spec = METHODS[method]
-    folder = Path(shared.out_dir) / f"{set_name(languages)}-{method}-seed{seed}" if shared.out_dir else None
+    run_name = f"{set_name(languages)}-{method}-seed{seed}"
+    folder = Path(shared.out_dir) / run_name if shared.out_dir is not None else None
     training = {lang: setup.sources[lang] for lang in languages}
     rows: list[dict[str, Any]] = []
     for step in sorted(set(shared.checkpoints)):
