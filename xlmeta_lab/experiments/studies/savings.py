@@ -63,9 +63,9 @@ def accuracy_curves(
 
     With ``cache`` (a folder), each (condition, seed)'s rows are kept there as soon as they are done, keyed by
     everything they depend on (weights, grid, lr, draws, sentences; see
-    :mod:`~xlmeta_lab.experiments.protocol.cache`): in a full run this is most of an hour of fine-tuning, and a
-    run stopped in it resumes instead of starting the curves again. ``workers``: processes to share the
-    (condition, seed) units among (``None``: ``$XLMETA_WORKERS`` or 1,
+    :mod:`~xlmeta_lab.experiments.protocol.cache`): in a full run this is about a quarter of an hour of
+    one-thread fine-tuning, and a run stopped in it resumes instead of starting the curves again. ``workers``:
+    processes to share the (condition, seed) units among (``None``: ``$XLMETA_WORKERS`` or 1,
     :func:`~xlmeta_lab.experiments.workers.worker_count`); a unit is the same call wherever it runs.
     """
     unbudgeted = [c.name for c in conditions if c.name not in budgets]
