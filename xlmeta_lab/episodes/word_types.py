@@ -43,6 +43,14 @@ class SpelledOnce(NamedTuple):
     spellings: tuple[Tensor, ...]
     sets: list[Labeled]
 
+    def draw_inputs(self, draw: int) -> tuple[tuple[Tensor, ...], ...]:
+        """Draw ``draw``'s inputs as :class:`~xlmeta_lab.models.tagger.SpelledOnceTagger` reads them: its
+        spelling groups, then each set's ``(word_ids, spelling_index)``."""
+        return (
+            tuple(group[draw] for group in self.spellings),
+            *(tuple(t[draw] for t in s.x) for s in self.sets),
+        )
+
 
 #: Spellings of at most 4 and at most 8 characters are read at those widths, the rest at the encoder's
 #: (notebook 03: 14). A French K = 50 support set's ~600 spellings are a third, a half and a fifth of them, so the

@@ -123,7 +123,8 @@ def finetune_rates(
 
     Small stacked support sets (at most :data:`RATES_TOGETHER_UP_TO` sentences each) go through the engine's
     :func:`~xlmeta_lab.meta.adapt_trajectories`, all rates x draws as one batch of tasks; larger ones, and sets in
-    length buckets or spelled once, one call per rate, which is faster there. The numbers agree to float rounding either way.
+    length buckets or spelled once, one call per rate, which is faster there. The numbers agree to float rounding
+    either way.
     """
     small = isinstance(supports, Labeled) and supports.y.shape[1] <= RATES_TOGETHER_UP_TO
     if not small or len(set(lrs)) == 1:
@@ -149,16 +150,14 @@ def _finetune_sets(
     """:func:`finetune_batch` on support sets in length buckets, or spelled once (:func:`fine_tuning_sets`): the
     engine adapts a view of ``model`` that reads a draw's sets one by one (its weights named ``model.<name>``),
     with the loss over all their words."""
-    device = next(model.parameters()).device
-    sets = supports.sets if isinstance(supports, SpelledOnce) else supports
-    sets = [tree_to(b, device) for b in sets]
-    n_draws = sets[0].y.shape[0]
-    inputs = [tuple(tuple(t[d] for t in b.x) for b in sets) for d in range(n_draws)]
-    view: nn.Module = _Buckets(model)
+    supports = tree_to(supports, next(model.parameters()).device)
+    view: nn.Module
     if isinstance(supports, SpelledOnce):
-        spellings = [group.to(device) for group in supports.spellings]
-        inputs = [(tuple(group[d] for group in spellings), *x) for d, x in enumerate(inputs)]
-        view = SpelledOnceTagger(model)
+        view, sets = SpelledOnceTagger(model), supports.sets
+        inputs = [supports.draw_inputs(d) for d in range(sets[0].y.shape[0])]
+    else:
+        view, sets = _Buckets(model), supports
+        inputs = [tuple(tuple(t[d] for t in b.x) for b in sets) for d in range(sets[0].y.shape[0])]
     draws = [(x, tuple(b.y[d] for b in sets)) for d, x in enumerate(inputs)]
     chosen = set(select_adapted(trainable_params(model), adapt))
     trajectory = adapt_trajectory(
@@ -208,14 +207,27 @@ def fine_tuning_sets(
     and each draw to start from the model's own head; otherwise ``stacked`` (all draws padded to one length) as
     it is. A prototype head is computed from the whole support set at once, and a BiLSTM reads every padding
     position, so those are never split."""
+    sets = length_buckets(draws, encoder, model, head, stacked)
+    if padding_reach(model) is None or head != "zero" or getattr(model, "chars", None) is None:
+        return sets
+    return spell_once(sets if isinstance(sets, list) else [sets])
+
+
+def length_buckets(
+    draws: Sequence[Sequence[Sentence]],
+    encoder: SentenceEncoder,
+    model: nn.Module,
+    head: str,
+    stacked: Labeled,
+) -> Labeled | list[Labeled]:
+    """The draws in length buckets (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`) where
+    :func:`fine_tuning_sets` cuts them, sets of more than :data:`SUPPORT_BUCKET` sentences for a model whose reach
+    into padding is known and each draw starting from the model's own head; else ``stacked``. Before words were
+    spelled once, these were the sets fine-tuning read (``xlmeta bench --protocol`` times them as such)."""
     reach = padding_reach(model)
-    if reach is None or head != "zero":
+    if reach is None or head != "zero" or len(draws[0]) <= SUPPORT_BUCKET:
         return stacked
-    bucketed = len(draws[0]) > SUPPORT_BUCKET
-    sets = bucket_draws(draws, encoder, reach=reach, size=SUPPORT_BUCKET) if bucketed else [stacked]
-    if getattr(model, "chars", None) is not None:
-        return spell_once(sets)
-    return sets if bucketed else stacked
+    return bucket_draws(draws, encoder, reach=reach, size=SUPPORT_BUCKET)
 
 
 class _Buckets(nn.Module):

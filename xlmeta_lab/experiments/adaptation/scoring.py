@@ -85,10 +85,7 @@ def _spelled_counts(
     in one call."""
     weights = dict(params) if params is not None else dict(model.named_parameters())
     device = next(iter(weights.values())).device
-    inputs = tree_to(
-        (tuple(group[0] for group in spelled.spellings), *(tuple(t[0] for t in s.x) for s in spelled.sets)),
-        device,
-    )
+    inputs = tree_to(spelled.draw_inputs(0), device)
     logits = call_model(SpelledOnceTagger(model), {f"model.{n}": t for n, t in weights.items()}, inputs)
     return [count_correct(out.argmax(-1).cpu(), s.y[0]) for out, s in zip(logits, spelled.sets)]
 

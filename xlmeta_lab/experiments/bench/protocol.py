@@ -11,8 +11,8 @@ machine where absolute times do not:
   engine, so its weights also check the others';
 - ``stacked``: the draws stacked (padded to the longest sentence of all) in one vmapped trajectory, as the
   protocol ran before length buckets;
-- ``buckets``: the same in length buckets (:func:`~xlmeta_lab.episodes.encoders.bucket_draws`, K > 16), as the
-  protocol ran before spelling words once;
+- ``buckets``: the same in length buckets (:func:`~xlmeta_lab.experiments.adaptation.finetune.length_buckets`,
+  K > 16), as the protocol ran before spelling words once;
 - ``spelled``: the sets as :func:`~xlmeta_lab.experiments.adaptation.finetune.fine_tuning_sets` gives them, the
   protocol's way now: in length buckets, each draw's words spelled once (:mod:`xlmeta_lab.episodes.word_types`);
 - ``spelled/draw``: the same on the engine's per-draw loop instead of vmap (``batched=False``).
@@ -38,15 +38,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from xlmeta_lab.episodes.encoders import SentenceEncoder, bucket_draws
+from xlmeta_lab.episodes.encoders import SentenceEncoder
 from xlmeta_lab.episodes.samplers import support_draws
 from xlmeta_lab.episodes.tensors import Labeled, take_sentences
-from xlmeta_lab.experiments.adaptation.finetune import (
-    SUPPORT_BUCKET,
-    fine_tuning_sets,
-    finetune_batch,
-    padding_reach,
-)
+from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetune_batch, length_buckets
 from xlmeta_lab.experiments.protocol.run import stack_draws
 from xlmeta_lab.meta import adapt_trajectories
 from xlmeta_lab.meta.params import Params
@@ -94,10 +89,7 @@ def time_protocol(
     for k in ks:
         draws = support_draws(pool, k, n_draws, seed)
         stacked = stack_draws(draws, encoder)
-        reach = padding_reach(model)
-        buckets: Any = stacked
-        if reach is not None and k > SUPPORT_BUCKET:
-            buckets = bucket_draws(draws, encoder, reach=reach, size=SUPPORT_BUCKET)
+        buckets = length_buckets(draws, encoder, model, "zero", stacked)
         spelled = fine_tuning_sets(draws, encoder, model, "zero", stacked)
 
         def tuned(sets: Any, batched: bool | str = "auto") -> Params:
