@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from small_tagger import small_tagger
 
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.episodes.encoders import WordCharEncoder, bucket_draws, encode_buckets
@@ -22,7 +23,6 @@ from xlmeta_lab.episodes.word_types import spell_once
 from xlmeta_lab.experiments.adaptation.finetune import finetune_batch, padding_reach
 from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw
 from xlmeta_lab.experiments.protocol.run import stack_draws
-from xlmeta_lab.models.tagger import Tagger, TaggerConfig
 
 #: float32 sums taken in another order: the weights differed by at most 1.2e-7 here (1 and 20 steps, 1 and 2
 #: threads), while bucketing without the reach moved them by 2.6e-3 after one step
@@ -40,19 +40,10 @@ def french() -> list:
     return joined + sentences[24:]
 
 
-def _tagger(vocab: Vocab, context: str = "conv") -> Tagger:
-    torch.manual_seed(0)
-    config = TaggerConfig(
-        n_tags=17, n_words=vocab.n_words, n_chars=vocab.n_chars, word_dim=8, char_dim=8, char_channels=8,
-        hidden=16, context=context,
-    )  # fmt: skip
-    return Tagger(config)
-
-
 def test_buckets_pad_less_and_fine_tune_to_the_same_weights_and_scores(french: list) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
-    model = _tagger(vocab)
+    model = small_tagger(vocab)
     draws = support_draws(french[:120], 40, 3, seed=1)
     stacked = stack_draws(draws, encoder)
     buckets = bucket_draws(draws, encoder, reach=padding_reach(model), size=10)
@@ -73,7 +64,7 @@ def test_buckets_pad_less_and_fine_tune_to_the_same_weights_and_scores(french: l
 def test_buckets_without_the_reach_into_padding_change_the_gradient(french: list) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
-    model = _tagger(vocab)
+    model = small_tagger(vocab)
     assert padding_reach(model) == 2  # two convolutions of width 3: two positions to the right
     draws = support_draws(french[:120], 40, 3, seed=1)
     plain = finetune_batch(model, stack_draws(draws, encoder), lr=0.3, record=(1,))[1]
@@ -86,7 +77,7 @@ def test_buckets_without_the_reach_into_padding_change_the_gradient(french: list
 def test_buckets_adapt_only_what_the_method_adapts(french: list, layout: Callable) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
-    model = _tagger(vocab)
+    model = small_tagger(vocab)
     draws = support_draws(french[:120], 40, 2, seed=2)
     plain = finetune_batch(model, stack_draws(draws, encoder), lr=0.3, record=(5,), adapt="head")[5]
     sets = layout(bucket_draws(draws, encoder, reach=2, size=10))
@@ -99,5 +90,5 @@ def test_buckets_adapt_only_what_the_method_adapts(french: list, layout: Callabl
 
 def test_a_model_that_reads_all_its_padding_has_no_reach(french: list) -> None:
     vocab = Vocab.build(french)
-    assert padding_reach(_tagger(vocab, "lstm")) is None
-    assert padding_reach(_tagger(vocab, "none")) == 0
+    assert padding_reach(small_tagger(vocab, context="lstm")) is None
+    assert padding_reach(small_tagger(vocab, context="none")) == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from small_tagger import small_tagger
 
 from xlmeta_lab.data.toy import make_toy_languages
 from xlmeta_lab.episodes.encoders import WordCharEncoder, bucket_draws, encode_buckets
@@ -20,7 +21,6 @@ from xlmeta_lab.episodes.word_types import SpelledOnce, TypedTokens, spell_once,
 from xlmeta_lab.experiments.adaptation.finetune import fine_tuning_sets, finetune_batch
 from xlmeta_lab.experiments.adaptation.scoring import accuracy_per_draw, counts_over, scoring_sets
 from xlmeta_lab.experiments.protocol.run import stack_draws
-from xlmeta_lab.models.tagger import Tagger, TaggerConfig
 
 #: float32 sums taken in another order (a spelling's gradient summed before the CNN's backward, not in it)
 FLOAT_NOISE = 1e-5
@@ -29,15 +29,6 @@ FLOAT_NOISE = 1e-5
 @pytest.fixture(scope="module")
 def french() -> list:
     return make_toy_languages({"en": 1, "es": 1, "fr": 200}, seed=0)["fr"]
-
-
-def _tagger(vocab: Vocab, *, chars: bool = True) -> Tagger:
-    torch.manual_seed(0)
-    config = TaggerConfig(
-        n_tags=17, n_words=vocab.n_words, n_chars=vocab.n_chars if chars else 0, word_dim=8, char_dim=8,
-        char_channels=8, hidden=16,
-    )  # fmt: skip
-    return Tagger(config)
 
 
 def _max_gap(a: dict, b: dict) -> float:
@@ -72,7 +63,7 @@ def test_a_width_no_word_needs_is_left_out(french: list) -> None:
     spelled = spell_once([stacked])
     assert [g.shape[-1] for g in spelled.spellings] == [4]
     assert torch.equal(spelled_chars(spelled, 0, 8), stacked.x.char_ids)
-    model = _tagger(vocab)
+    model = small_tagger(vocab)
     weights = finetune_batch(model, spelled, lr=0.3, record=(2,))[2]  # the CNN never sees an empty group
     assert _max_gap(weights, finetune_batch(model, stacked, lr=0.3, record=(2,))[2]) < FLOAT_NOISE
 
@@ -80,7 +71,7 @@ def test_a_width_no_word_needs_is_left_out(french: list) -> None:
 def test_fine_tuning_spelled_once_gives_the_stacked_weights_and_scores(french: list) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
-    model = _tagger(vocab)
+    model = small_tagger(vocab)
     tests = encode_buckets(french[120:], encoder)
     for k in (5, 40):  # one set, and length buckets
         draws = support_draws(french[:120], k, 3, seed=1)
@@ -102,7 +93,7 @@ def test_fine_tuning_spelled_once_gives_the_stacked_weights_and_scores(french: l
 def test_positions_pointed_at_the_wrong_spellings_change_the_weights(french: list) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
-    model = _tagger(vocab)
+    model = small_tagger(vocab)
     draws = support_draws(french[:120], 10, 2, seed=1)
     stacked = stack_draws(draws, encoder)
     spelled = spell_once([stacked])
@@ -119,18 +110,20 @@ def test_only_a_tagger_that_reads_characters_from_its_own_head_is_spelled_once(f
     encoder = WordCharEncoder(vocab, 8)
     draws = support_draws(french[:120], 40, 2, seed=1)
     stacked = stack_draws(draws, encoder)
-    assert isinstance(fine_tuning_sets(draws, encoder, _tagger(vocab), "zero", stacked), SpelledOnce)
-    assert fine_tuning_sets(draws, encoder, _tagger(vocab), "prototype", stacked) is stacked
-    words_only = fine_tuning_sets(draws, encoder, _tagger(vocab, chars=False), "zero", stacked)
+    assert isinstance(fine_tuning_sets(draws, encoder, small_tagger(vocab), "zero", stacked), SpelledOnce)
+    assert fine_tuning_sets(draws, encoder, small_tagger(vocab), "prototype", stacked) is stacked
+    words_only = fine_tuning_sets(draws, encoder, small_tagger(vocab, chars=False), "zero", stacked)
     assert isinstance(words_only, list) and all(isinstance(b, Labeled) for b in words_only)  # buckets only
     few = support_draws(french[:120], 5, 2, seed=1)
     few_stacked = stack_draws(few, encoder)
-    assert fine_tuning_sets(few, encoder, _tagger(vocab, chars=False), "zero", few_stacked) is few_stacked
+    assert (
+        fine_tuning_sets(few, encoder, small_tagger(vocab, chars=False), "zero", few_stacked) is few_stacked
+    )
 
 
 def test_a_tagger_given_character_features_reads_them_instead_of_characters(french: list) -> None:
     vocab = Vocab.build(french)
-    model = _tagger(vocab)
+    model = small_tagger(vocab)
     data = WordCharEncoder(vocab, 8).encode(french[:6])
     word_ids, char_ids = data.x
     with torch.no_grad():
@@ -149,7 +142,7 @@ def test_a_test_set_spelled_once_scores_as_its_buckets_do(french: list) -> None:
     vocab = Vocab.build(french)
     encoder = WordCharEncoder(vocab, 8)
     buckets = encode_buckets(french, encoder, size=64)  # 200 sentences: four buckets
-    for model in (_tagger(vocab), _tagger(vocab, chars=False)):
+    for model in (small_tagger(vocab), small_tagger(vocab, chars=False)):
         spelled = scoring_sets(model, buckets)
         assert isinstance(spelled, SpelledOnce) and len(spelled.sets) == len(buckets)
         assert counts_over(model, None, spelled) == counts_over(model, None, buckets)
